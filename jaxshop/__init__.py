@@ -1,0 +1,28 @@
+"""jaxshop: pure-functional, vectorized production-scheduling environments in JAX."""
+
+from jaxshop import pfsp
+from jaxshop.env import Environment, make, register, registered
+from jaxshop.instances.types import FJSPInstance, PFSPInstance, pad, problem_of, stack, unstack
+from jaxshop.schedule import Schedule, Validation, validate
+from jaxshop.types import StepType, TimeStep
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Environment",
+    "FJSPInstance",
+    "PFSPInstance",
+    "Schedule",
+    "StepType",
+    "TimeStep",
+    "Validation",
+    "make",
+    "pad",
+    "pfsp",
+    "problem_of",
+    "register",
+    "registered",
+    "stack",
+    "unstack",
+    "validate",
+]

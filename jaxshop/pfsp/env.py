@@ -1,0 +1,125 @@
+"""Constructive permutation flow-shop env: each action appends one job to the sequence.
+
+- Action: a job id in `[0, max_jobs)`; valid iff the job is real and not yet scheduled.
+- Reward (`reward=`): "dense" (default) is minus the increase of the partial makespan, so
+  an episode returns exactly `-makespan`; "normalized" divides that by the instance's
+  machine-load lower bound (return `-makespan / lb`); "terminal" gives `-makespan` on the
+  last step only.
+- Invalid action: replaced by the lowest-index valid job, `extras["invalid_action"]`.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from jaxshop.env import Environment, register
+from jaxshop.instances.types import PFSPInstance
+from jaxshop.pfsp.generator import UniformPFSPGenerator
+from jaxshop.pfsp.makespan import append_job
+from jaxshop.pfsp.types import PFSPObservation, PFSPState
+from jaxshop.schedule import Schedule
+from jaxshop.types import restart, select_timestep, termination, transition
+
+
+def machine_load_bound(instance: PFSPInstance) -> jax.Array:
+    """max over machines of its total work: a makespan lower bound (>= 1)."""
+    return jnp.maximum(instance.processing_times.sum(-2).max(-1), 1).astype(jnp.float32)
+
+
+class PermutationFlowShop(Environment):
+    problem = "pfsp"
+
+    def __init__(self, generator=None, reward: str = "dense"):
+        super().__init__(generator or UniformPFSPGenerator(), reward)
+
+    def num_actions(self, instance: PFSPInstance) -> int:
+        return instance.shape[0]
+
+    def max_steps(self, instance: PFSPInstance) -> int:
+        return instance.shape[0]
+
+    def _reset(self, instance: PFSPInstance):
+        instance = jax.tree_util.tree_map(jnp.asarray, instance)
+        n, m = instance.shape
+        state = PFSPState(
+            instance=instance,
+            sequence=jnp.full(n, -1, jnp.int32),
+            scheduled=jnp.zeros(n, bool),
+            completion=jnp.zeros(m, jnp.int32),
+            end_times=jnp.full((n, m), -1, jnp.int32),
+            num_scheduled=jnp.zeros((), jnp.int32),
+            normalizer=machine_load_bound(instance),
+        )
+        return state, restart(self.observe(state), self._extras(state, False))
+
+    def action_mask(self, state: PFSPState) -> jax.Array:
+        return state.instance.job_mask & ~state.scheduled
+
+    def is_done(self, state: PFSPState) -> jax.Array:
+        return state.num_scheduled >= state.instance.job_mask.sum()
+
+    def current_makespan(self, state: PFSPState) -> jax.Array:
+        return state.completion[-1]
+
+    def observe(self, state: PFSPState) -> PFSPObservation:
+        p = state.instance.processing_times
+        scale = jnp.maximum(p.max(), 1).astype(jnp.float32)
+        return PFSPObservation(
+            processing_times=p.astype(jnp.float32) / scale,
+            completion=state.completion.astype(jnp.float32) / state.normalizer,
+            scheduled=state.scheduled,
+            action_mask=self.action_mask(state),
+        )
+
+    def _extras(self, state: PFSPState, invalid) -> dict:
+        return {"makespan": self.current_makespan(state), "invalid_action": jnp.asarray(invalid)}
+
+    def step(self, state: PFSPState, action: jax.Array):
+        mask = self.action_mask(state)
+        was_done = self.is_done(state)
+        action = jnp.asarray(action, jnp.int32)
+        invalid = ~mask[jnp.clip(action, 0, mask.shape[0] - 1)] | (action < 0) | (
+            action >= mask.shape[0]
+        )
+        job = jnp.where(invalid, self.first_valid_action(mask), action)
+        new_completion = append_job(state.completion, state.instance.processing_times[job])
+        new = state.replace(
+            sequence=state.sequence.at[state.num_scheduled].set(job),
+            scheduled=state.scheduled.at[job].set(True),
+            completion=new_completion,
+            end_times=state.end_times.at[job].set(
+                jnp.where(state.instance.machine_mask, new_completion, -1)
+            ),
+            num_scheduled=state.num_scheduled + 1,
+        )
+        # A finished state is left untouched.
+        new = jax.tree_util.tree_map(lambda a, b: jnp.where(was_done, a, b), state, new)
+        done = self.is_done(new)
+        increase = (self.current_makespan(new) - self.current_makespan(state)).astype(jnp.float32)
+        reward = {
+            "dense": -increase,
+            "normalized": -increase / state.normalizer,
+            "terminal": jnp.where(done, -self.current_makespan(new).astype(jnp.float32), 0.0),
+        }[self.reward_mode]
+        reward = jnp.where(was_done, 0.0, reward)
+        invalid = invalid & ~was_done
+        obs = self.observe(new)
+        extras = self._extras(new, invalid)
+        ts = select_timestep(
+            done, termination(reward, obs, extras), transition(reward, obs, extras=extras)
+        )
+        return new, ts
+
+    def schedule(self, state: PFSPState) -> Schedule:
+        end = state.end_times
+        p = state.instance.processing_times
+        n, m = p.shape
+        machine = jnp.where(end >= 0, jnp.arange(m, dtype=jnp.int32)[None, :], -1)
+        start = jnp.where(end >= 0, end - p, -1)
+        return Schedule(machine=machine, start=start, end=end)
+
+
+@register("pfsp")
+def _make_pfsp(**kwargs) -> PermutationFlowShop:
+    return PermutationFlowShop(**kwargs)
