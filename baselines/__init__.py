@@ -1,0 +1,1 @@
+"""jaxshop baselines: dispatching rules, NEH, iterated greedy and learning agents."""
