@@ -55,6 +55,15 @@ class Schedule:
             machine[j, k], start[j, k], end[j, k] = r["machine"], r["start"], r["end"]
         return cls(machine, start, end)
 
+    def crop(self, shape: tuple[int, int]) -> Schedule:
+        """The top-left `(num_jobs, num_ops)` block as NumPy: undoes padding."""
+        n, k = shape
+        return Schedule(*(np.asarray(a)[:n, :k] for a in (self.machine, self.start, self.end)))
+
+    def index(self, i: int) -> Schedule:
+        """Element `i` of a batched schedule, as NumPy."""
+        return Schedule(*(np.asarray(a)[i] for a in (self.machine, self.start, self.end)))
+
     @property
     def makespan(self) -> int:
         end = np.asarray(self.end)

@@ -56,19 +56,12 @@ def test_random_episodes_match_reference(p, rnd):
     assert total == -ref[-1, -1]
     assert int(state.completion[p.shape[1] - 1]) == ref[-1, -1]
     sched = jax.device_get(ENV.schedule(state))
-    check = jaxshop.validate(jaxshop.PFSPInstance.from_array(p), _crop(sched, p.shape))
+    check = jaxshop.validate(jaxshop.PFSPInstance.from_array(p), sched.crop(p.shape))
     assert check, check.reason
     assert check.makespan == ref[-1, -1]
     # End times on real machines equal the recurrence, row by row of the sequence.
     end = np.asarray(sched.end)[perm][:, : p.shape[1]]
     np.testing.assert_array_equal(end, ref)
-
-
-def _crop(schedule: jaxshop.Schedule, shape) -> jaxshop.Schedule:
-    n, m = shape
-    return jaxshop.Schedule(
-        *(np.asarray(a)[:n, :m] for a in (schedule.machine, schedule.start, schedule.end))
-    )
 
 
 @given(
