@@ -1,7 +1,8 @@
 """jaxshop: pure-functional, vectorized production-scheduling environments in JAX."""
 
-from jaxshop import pfsp
+from jaxshop import fjsp, pfsp
 from jaxshop.env import Environment, make, register, registered
+from jaxshop.instances.registry import data_dir, load
 from jaxshop.instances.types import FJSPInstance, PFSPInstance, pad, problem_of, stack, unstack
 from jaxshop.schedule import Schedule, Validation, validate
 from jaxshop.types import StepType, TimeStep
@@ -16,6 +17,9 @@ __all__ = [
     "StepType",
     "TimeStep",
     "Validation",
+    "data_dir",
+    "fjsp",
+    "load",
     "make",
     "pad",
     "pfsp",

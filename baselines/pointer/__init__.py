@@ -1,0 +1,72 @@
+"""Pointer-network actor-critic for (flexible) job-shop dispatching.
+
+`--method pointer` uses the shipped AC-SD model (`models/ac-sd`), `pointer:DIR` a model
+or training-run directory; `sample=N` keeps the best of N sampled schedules (greedy
+otherwise). Train with `jaxshop train pointer` (`jaxshop_baselines.pointer.train.main`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+
+from jaxshop.instances.types import Instance, stack
+from jaxshop_baselines.methods import Method, register_method, solutions_from_states
+from jaxshop_baselines.pointer.config import PointerConfig
+from jaxshop_baselines.pointer.inference import (
+    DEFAULT_MODELS,
+    PointerAgent,
+    greedy_decode,
+    sample_decode,
+    solve_batch,
+)
+from jaxshop_baselines.pointer.train import (
+    RunnerState,
+    init_runner,
+    make_sampler,
+    make_train,
+    make_train_chunk,
+    make_update,
+    run_training,
+)
+
+
+@register_method(
+    "pointer",
+    "pointer actor-critic (FJSP/JSSP): pointer = shipped AC-SD model, pointer:DIR a trained "
+    "run; sample=N keeps the best of N samples",
+)
+def pointer_method(arg: str | None = None, sample: int = 0, mode: str = "append",
+                   seed: int = 0, **_: Any) -> Method:
+    """The `pointer[:DIR]` method (`DIR` may also be `sd` or `s` for a shipped model)."""
+    if arg in (None, "", "sd", "s"):
+        agent = PointerAgent.load(None, variant=arg or "sd")
+    else:
+        agent = PointerAgent.load(arg)
+    name = "pointer" if arg is None else f"pointer:{arg}"
+
+    def solve(instances: list[Instance], key: jax.Array):
+        batch = stack(instances)
+        states, env = solve_batch(agent, batch, key, sample=sample, mode=mode)
+        return solutions_from_states(env, instances, states)
+
+    return Method(name, ("jssp", "fjsp"), solve)
+
+
+__all__ = [
+    "DEFAULT_MODELS",
+    "PointerAgent",
+    "PointerConfig",
+    "RunnerState",
+    "greedy_decode",
+    "init_runner",
+    "make_sampler",
+    "make_train",
+    "make_train_chunk",
+    "make_update",
+    "pointer_method",
+    "run_training",
+    "sample_decode",
+    "solve_batch",
+]

@@ -1,0 +1,110 @@
+"""Configuration of the pointer actor-critic: model, training distribution and optimizer.
+
+A `PointerConfig` is a frozen (hashable) dataclass, so jitted functions are cached per
+config; it round-trips through JSON (`to_json` / `from_json`) next to every saved model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+from jaxshop.fjsp.features import DYNAMIC_FEATURES, STATIC_FEATURES
+
+VARIANTS = ("sd", "s")  # AC-SD: static + dynamic pair features; AC-S: static only
+
+
+def song_ops_range(num_machines: int) -> tuple[int, int]:
+    """Operations per job `U[0.8 M, 1.2 M]` (Song et al. 2022; (4, 6) for 5 machines)."""
+    return max(1, round(0.8 * num_machines)), max(1, round(1.2 * num_machines))
+
+
+@dataclasses.dataclass(frozen=True)
+class PointerConfig:
+    """Everything that defines a pointer model and its training run.
+
+    Instances: Brandimarte-style random FJSP of `num_jobs x num_machines` (operations per
+    job `ops_per_job`, default `U[0.8 M, 1.2 M]`; eligible machines `U[1, M]`; times
+    `U[time_range]`), or, when `mixture` is non-empty, an even split of every batch over
+    the listed `(jobs, machines)` sizes padded to one shape.
+    """
+
+    variant: str = "sd"
+    num_jobs: int = 10
+    num_machines: int = 5
+    ops_per_job: tuple[int, int] | None = None
+    time_range: tuple[int, int] = (1, 20)
+    mixture: tuple[tuple[int, int], ...] = ()
+    mode: str = "append"
+    # Model.
+    embed_dim: int = 64
+    glimpse: bool = True
+    tanh_clip: float = 10.0
+    # Training.
+    batch_size: int = 128
+    num_updates: int = 2000
+    learning_rate: float = 1e-3
+    max_grad_norm: float = 1.0
+    entropy_coef: float = 0.0
+    critic_coef: float = 1.0
+    updates_per_chunk: int = 10
+    checkpoint_every: int = 100
+    eval_size: int = 128
+
+    def __post_init__(self) -> None:
+        if self.variant not in VARIANTS:
+            raise ValueError(f"variant must be one of {VARIANTS}, got {self.variant!r}")
+        if self.mode not in ("append", "insert"):
+            raise ValueError(f"mode must be 'append' or 'insert', got {self.mode!r}")
+        for name in ("embed_dim", "batch_size", "num_updates", "updates_per_chunk",
+                     "checkpoint_every", "num_jobs", "num_machines"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.checkpoint_every % self.updates_per_chunk:
+            raise ValueError(
+                f"checkpoint_every ({self.checkpoint_every}) must be a multiple of "
+                f"updates_per_chunk ({self.updates_per_chunk})"
+            )
+        # Normalize JSON lists to tuples so configs stay hashable.
+        object.__setattr__(self, "time_range", tuple(int(x) for x in self.time_range))
+        if self.ops_per_job is not None:
+            object.__setattr__(self, "ops_per_job", tuple(int(x) for x in self.ops_per_job))
+        object.__setattr__(
+            self, "mixture", tuple((int(j), int(m)) for j, m in self.mixture)
+        )
+
+    @property
+    def num_features(self) -> int:
+        """Pair features the model reads (static only for AC-S)."""
+        n = len(STATIC_FEATURES)
+        return n if self.variant == "s" else n + len(DYNAMIC_FEATURES)
+
+    @property
+    def sizes(self) -> tuple[tuple[int, int], ...]:
+        """The `(jobs, machines)` sizes of the training distribution."""
+        return self.mixture or ((self.num_jobs, self.num_machines),)
+
+    def ops_range(self, num_machines: int) -> tuple[int, int]:
+        if self.ops_per_job is not None and not self.mixture:
+            return self.ops_per_job
+        return song_ops_range(num_machines)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PointerConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown pointer config fields: {sorted(unknown)}")
+        return cls(**data)
+
+    @classmethod
+    def from_json(cls, path: str | Path) -> PointerConfig:
+        return cls.from_dict(json.loads(Path(path).read_text()))

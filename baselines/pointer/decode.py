@@ -1,0 +1,77 @@
+"""Whole-episode decoding with the pointer policy (one instance; `vmap` for batches).
+
+`episode` runs `env.max_steps` decisions in `lax.scan`. Each step reads the current
+observation's pair features (so dynamic features follow the partial schedule), takes one
+`Actor` step, picks a pair (greedy or sampled) and steps the env. Steps after the
+schedule is complete are no-ops and add nothing to the log-likelihood or entropy.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+from jaxshop_baselines.pointer.config import PointerConfig
+from jaxshop_baselines.pointer.model import actor_step, choose, select_features
+
+
+class Episode(NamedTuple):
+    """Outcome of one decoded episode."""
+
+    state: Any  # final env state
+    log_prob: jax.Array  # () float32: log p(pi | s), summed over the live steps
+    entropy: jax.Array  # () float32: policy entropy summed over the live steps
+    invalid: jax.Array  # () int32: live steps whose chosen pair was masked (always 0)
+
+
+def episode(config: PointerConfig, env, params: dict, state: Any, obs: Any, key: jax.Array,
+            greedy: bool, num_steps: int) -> Episode:
+    """Decodes one schedule from `(state, obs)` (as returned by `env.reset`)."""
+    dim = config.embed_dim
+
+    def body(carry, step_key):
+        state, obs, h, prev, first, logp, ent, invalid = carry
+        alive = ~env.is_done(state)
+        feats = select_features(config, obs.pair_features)
+        mask = obs.action_mask
+        h_new, logits, emb = actor_step(config, params, h, prev, first, feats, mask)
+        action = choose(step_key, logits, greedy)
+        log_p = jax.nn.log_softmax(logits)
+        step_ent = -(jnp.exp(log_p) * log_p).sum()
+        live = alive.astype(jnp.float32)
+        invalid = invalid + (alive & ~mask[action]).astype(jnp.int32)
+        state, ts = env.step(state, action)
+        carry = (
+            state,
+            ts.observation,
+            jnp.where(alive, h_new, h),
+            jnp.where(alive, emb[action], prev),
+            first & ~alive,
+            logp + live * log_p[action],
+            ent + live * step_ent,
+            invalid,
+        )
+        return carry, None
+
+    zeros = jnp.zeros((dim,), jnp.float32)
+    init = (state, obs, zeros, zeros, jnp.array(True), jnp.zeros((), jnp.float32),
+            jnp.zeros((), jnp.float32), jnp.zeros((), jnp.int32))
+    (state, _, _, _, _, logp, ent, invalid), _ = lax.scan(
+        body, init, jax.random.split(key, num_steps)
+    )
+    return Episode(state, logp, ent, invalid)
+
+
+def batch_episodes(config: PointerConfig, env, params: dict, instances: Any, key: jax.Array,
+                   greedy: bool) -> tuple[Episode, Any]:
+    """Resets and decodes a stacked batch of instances; returns episodes and first obs."""
+    batch = jax.tree_util.tree_leaves(instances)[0].shape[0]
+    num_steps = env.max_steps(jax.tree_util.tree_map(lambda x: x[0], instances))
+    k_reset, k_run = jax.random.split(key)
+    states, ts = jax.vmap(env.reset)(jax.random.split(k_reset, batch), instances)
+    run = jax.vmap(
+        lambda s, o, k: episode(config, env, params, s, o, k, greedy, num_steps)
+    )
+    return run(states, ts.observation, jax.random.split(k_run, batch)), ts.observation

@@ -1,0 +1,500 @@
+"""REINFORCE with a critic baseline for the pointer policy, all inside `jax.jit`.
+
+One update samples `batch_size` random instances, decodes one schedule per instance by
+sampling the policy, and descends
+
+    mean_b[(C_b - stop_grad(V(s_b))) * log p(pi_b | s_b)]            (actor)
+  + critic_coef * mean_b[(V(s_b) - C_b)^2]                            (critic)
+  - entropy_coef * mean_b[H_b]                                        (optional bonus)
+
+where `C_b = makespan / lower_bound` (the env's normalizer), so one model trains across
+instance sizes. Gradients are clipped by global norm, then Adam (optax).
+
+- `make_train(config)(key)` is the whole run as one pure function (`jax.jit` it, or
+  `jax.jit(jax.vmap(train))` over seeds); metrics come back as `(num_updates,)` arrays.
+- `make_train_chunk(config)(runner) -> (runner, metrics)` runs `updates_per_chunk`
+  updates in one jitted call; the host loop `run_training` calls it, writes CSV rows, a
+  rich progress bar, orbax checkpoints and the final model. The PRNG key lives in the
+  runner state, so a resumed run repeats the uninterrupted one exactly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import functools
+import math
+import shlex
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax import struct
+from jax import lax
+from jaxshop_baselines.pointer import checkpoint as ckpt
+from jaxshop_baselines.pointer.config import PointerConfig
+from jaxshop_baselines.pointer.decode import batch_episodes
+from jaxshop_baselines.pointer.model import critic_value, init_params, num_params, select_features
+
+import jaxshop
+from jaxshop.fjsp.generator import FJSPGenerator
+from jaxshop.instances.types import FJSPInstance
+
+SampleFn = Callable[[jax.Array, int], FJSPInstance]  # (key, batch) -> stacked instances
+
+VALIDATION_KEY = 987_654_321  # seed of the fixed validation set (disjoint from study seeds)
+
+METRIC_NAMES = (
+    "makespan", "norm_makespan", "baseline", "loss", "actor_loss", "critic_loss", "entropy",
+    "grad_norm", "invalid",
+)
+
+
+@struct.dataclass
+class RunnerState:
+    """Everything a run needs to continue: parameters, optimizer state, key, counter."""
+
+    params: Any
+    opt_state: Any
+    key: jax.Array
+    update: jax.Array  # () int32: updates done so far
+
+
+def make_env(config: PointerConfig):
+    """The FJSP env the model decodes in (`config.mode`)."""
+    return jaxshop.make("fjsp", mode=config.mode)
+
+
+def make_sampler(config: PointerConfig) -> SampleFn:
+    """Random training instances: one size, or an even split over `config.mixture`."""
+    sizes = config.sizes
+    ranges = [config.ops_range(m) for _, m in sizes]
+    pad = dict(
+        max_jobs=max(j for j, _ in sizes),
+        max_ops=max(hi for _, hi in ranges),
+        max_machines=max(m for _, m in sizes),
+    )
+    gens = [
+        FJSPGenerator(j, m, ops_per_job=r, machines_per_op=(1, m),
+                      time_range=config.time_range, **pad)
+        for (j, m), r in zip(sizes, ranges, strict=True)
+    ]
+
+    def sample(key: jax.Array, batch: int) -> FJSPInstance:
+        counts = [batch // len(gens) + (i < batch % len(gens)) for i in range(len(gens))]
+        keys = jax.random.split(key, len(gens))
+        parts = [
+            jax.vmap(g)(jax.random.split(k, n))
+            for g, k, n in zip(gens, keys, counts, strict=True) if n > 0
+        ]
+        return jax.tree_util.tree_map(lambda *xs: jnp.concatenate(xs), *parts)
+
+    return sample
+
+
+def make_optimizer(config: PointerConfig) -> optax.GradientTransformation:
+    return optax.chain(
+        optax.clip_by_global_norm(config.max_grad_norm), optax.adam(config.learning_rate)
+    )
+
+
+def init_runner(config: PointerConfig, key: jax.Array) -> RunnerState:
+    """Fresh parameters and optimizer state; `key` is split into init and run keys."""
+    k_params, k_run = jax.random.split(key)
+    params = init_params(config, k_params)
+    return RunnerState(params, make_optimizer(config).init(params), k_run,
+                       jnp.zeros((), jnp.int32))
+
+
+def make_update(config: PointerConfig, sampler: SampleFn | None = None):
+    """`update(runner) -> (runner, metrics)`: one REINFORCE + critic step (pure)."""
+    env = make_env(config)
+    sampler = sampler or make_sampler(config)
+    opt = make_optimizer(config)
+
+    def loss_fn(params, instances, key):
+        eps, obs0 = batch_episodes(config, env, params, instances, key, greedy=False)
+        feats0 = select_features(config, obs0.pair_features)
+        value = jax.vmap(lambda f, m: critic_value(config, params, f, m))(
+            feats0, obs0.action_mask
+        )
+        makespan = eps.state.makespan.astype(jnp.float32)
+        cost = makespan / eps.state.normalizer
+        advantage = lax.stop_gradient(cost - value)
+        actor_loss = jnp.mean(advantage * eps.log_prob)
+        critic_loss = jnp.mean((value - cost) ** 2)
+        entropy = jnp.mean(eps.entropy)
+        loss = actor_loss + config.critic_coef * critic_loss - config.entropy_coef * entropy
+        metrics = {
+            "makespan": makespan.mean(),
+            "norm_makespan": cost.mean(),
+            "baseline": value.mean(),
+            "loss": loss,
+            "actor_loss": actor_loss,
+            "critic_loss": critic_loss,
+            "entropy": entropy,
+            "invalid": eps.invalid.sum().astype(jnp.float32),
+        }
+        return loss, metrics
+
+    def update(runner: RunnerState) -> tuple[RunnerState, dict]:
+        key, k_inst, k_roll = jax.random.split(runner.key, 3)
+        instances = sampler(k_inst, config.batch_size)
+        grads, metrics = jax.grad(loss_fn, has_aux=True)(runner.params, instances, k_roll)
+        updates, opt_state = opt.update(grads, runner.opt_state, runner.params)
+        params = optax.apply_updates(runner.params, updates)
+        metrics["grad_norm"] = optax.global_norm(grads)
+        new = RunnerState(params, opt_state, key, runner.update + 1)
+        return new, {k: metrics[k] for k in METRIC_NAMES}
+
+    return update
+
+
+def make_train(config: PointerConfig, sampler: SampleFn | None = None):
+    """`train(key) -> (runner, metrics)`: a whole run of `config.num_updates` (pure, jit it)."""
+    update = make_update(config, sampler)
+
+    def train(key: jax.Array) -> tuple[RunnerState, dict]:
+        runner = init_runner(config, key)
+        return lax.scan(lambda r, _: update(r), runner, None, length=config.num_updates)
+
+    return train
+
+
+def make_train_chunk(config: PointerConfig, sampler: SampleFn | None = None):
+    """Jitted `chunk(runner) -> (runner, metrics)` of `config.updates_per_chunk` updates."""
+    if sampler is None:
+        return _cached_chunk(config)
+    update = make_update(config, sampler)
+    return jax.jit(
+        lambda r: lax.scan(lambda r, _: update(r), r, None, length=config.updates_per_chunk)
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_chunk(config: PointerConfig):
+    update = make_update(config)
+    return jax.jit(
+        lambda r: lax.scan(lambda r, _: update(r), r, None, length=config.updates_per_chunk)
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def make_validation(config: PointerConfig):
+    """Jitted `evaluate(params) -> mean greedy normalized makespan` on a fixed set."""
+    env = make_env(config)
+    instances = make_sampler(config)(jax.random.PRNGKey(VALIDATION_KEY), config.eval_size)
+
+    @jax.jit
+    def evaluate(params):
+        eps, _ = batch_episodes(config, env, params, instances, jax.random.PRNGKey(0), True)
+        return jnp.mean(eps.state.makespan / eps.state.normalizer)
+
+    return evaluate
+
+
+# ---------------------------------------------------------------------------------------
+# Host loop: progress, CSV, checkpoints, final model and learning curve
+# ---------------------------------------------------------------------------------------
+
+COMMAND_FILE = "command.txt"
+CSV_FIELDS = ("update", "time_s", "schedules", *METRIC_NAMES, "val_norm_makespan")
+
+
+def _read_rows(path: Path, upto: int) -> list[dict[str, str]]:
+    if not path.is_file():
+        return []
+    with path.open() as f:
+        return [r for r in csv.DictReader(f) if int(r["update"]) <= upto]
+
+
+def _write_rows(path: Path, rows: list[dict], mode: str) -> None:
+    with path.open(mode, newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=CSV_FIELDS)
+        if mode == "w":
+            writer.writeheader()
+        writer.writerows(rows)
+
+
+def _tensorboard(run_dir: Path):
+    """A TensorBoard writer when `tensorboardX` is installed, else None."""
+    try:
+        from tensorboardX import SummaryWriter  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    return SummaryWriter(str(run_dir / "tensorboard"))
+
+
+def plot_learning_curve(csv_path: str | Path, png_path: str | Path, title: str = "") -> None:
+    """Training normalized makespan (smoothed), validation greedy and losses vs update."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    rows = _read_rows(Path(csv_path), 2**62)
+    if not rows:
+        return
+    upd = np.array([int(r["update"]) for r in rows])
+    cost = np.array([float(r["norm_makespan"]) for r in rows])
+    window = max(1, len(rows) // 50)
+    smooth = np.convolve(cost, np.ones(window) / window, mode="valid")
+    val = [(int(r["update"]), float(r["val_norm_makespan"])) for r in rows
+           if r["val_norm_makespan"] not in ("", None)]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    ax1.plot(upd, cost, alpha=0.25, label="sampled (batch mean)")
+    ax1.plot(upd[window - 1:], smooth, label=f"sampled, moving mean {window}")
+    if val:
+        ax1.plot(*zip(*val, strict=True), "o-", label="greedy, validation set")
+    ax1.set_xlabel("update")
+    ax1.set_ylabel("makespan / lower bound")
+    ax1.legend()
+    ax1.grid(alpha=0.3)
+    for name in ("critic_loss", "actor_loss"):
+        ax2.plot(upd, [float(r[name]) for r in rows], label=name, alpha=0.7)
+    ax2.set_yscale("symlog", linthresh=1e-3)
+    ax2.set_xlabel("update")
+    ax2.legend()
+    ax2.grid(alpha=0.3)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(png_path, dpi=110)
+    plt.close(fig)
+
+
+def run_training(config: PointerConfig, out_dir: str | Path, seed: int = 0,
+                 resume: bool = False, progress: bool = True,
+                 command: str | None = None) -> RunnerState:
+    """Trains with checkpoints every `config.checkpoint_every` updates; returns the runner.
+
+    With `resume`, continues from the latest checkpoint in `out_dir` (metrics rows after
+    it are dropped and recomputed); the continuation equals an uninterrupted run.
+    """
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    out = Path(out_dir)
+    console = Console(stderr=True, quiet=not progress)
+    csv_path = out / "metrics.csv"
+    runner = init_runner(config, jax.random.PRNGKey(seed))
+    rows_before: list[dict[str, str]] = []
+    resumed_with = None
+    if resume:
+        step = ckpt.latest_checkpoint(out)
+        if step is None:
+            raise ValueError(f"--resume: no checkpoint in {out / ckpt.CHECKPOINT_DIR}")
+        runner = ckpt.restore_checkpoint(out, runner, step)
+        rows_before = _read_rows(csv_path, step)
+        _write_rows(csv_path, rows_before, "w")
+        console.print(f"resumed {out} at update {step}")
+        if (out / COMMAND_FILE).is_file():
+            resumed_with = command
+            command = (out / COMMAND_FILE).read_text().strip()
+    else:
+        if (out / ckpt.CONFIG_FILE).exists() or (out / ckpt.CHECKPOINT_DIR).exists():
+            raise ValueError(f"{out} already holds a run; pass --resume or another --out")
+        out.mkdir(parents=True, exist_ok=True)
+        _write_rows(csv_path, [], "w")
+        if command:
+            (out / COMMAND_FILE).write_text(command + "\n")
+    if config.num_updates % config.updates_per_chunk:
+        raise ValueError("num_updates must be a multiple of updates_per_chunk")
+    config.to_json(out / ckpt.CONFIG_FILE)
+    elapsed = float(rows_before[-1]["time_s"]) if rows_before else 0.0
+    schedules = int(rows_before[-1]["schedules"]) if rows_before else 0
+    writer = _tensorboard(out)
+
+    t0 = time.perf_counter()
+    chunk = make_train_chunk(config).lower(runner).compile()
+    compile_s = time.perf_counter() - t0
+    evaluate = make_validation(config)
+    console.print(
+        f"pointer AC-{config.variant.upper()}: {num_params(runner.params)} parameters, "
+        f"batch {config.batch_size}, {config.updates_per_chunk} updates per call, "
+        f"compiled in {compile_s:.1f} s"
+    )
+    done = int(runner.update)
+    stats = "compiling…"
+    rates: list[float] = []
+    columns = (
+        TextColumn("[bold]{task.description}"), BarColumn(),
+        TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
+        TextColumn("{task.fields[stats]}"),
+    )
+    with Progress(*columns, console=console, disable=not progress) as bar:
+        task = bar.add_task(f"AC-{config.variant.upper()}", total=config.num_updates,
+                            completed=done, stats=stats)
+        while done < config.num_updates:
+            t1 = time.perf_counter()
+            runner, metrics = chunk(runner)
+            metrics = jax.device_get(metrics)
+            dt = time.perf_counter() - t1
+            elapsed += dt
+            k = config.updates_per_chunk
+            rows = []
+            for i in range(k):
+                schedules += config.batch_size
+                row = {"update": done + i + 1, "time_s": f"{elapsed:.3f}",
+                       "schedules": schedules, "val_norm_makespan": ""}
+                row.update({n: f"{float(metrics[n][i]):.6g}" for n in METRIC_NAMES})
+                rows.append(row)
+            done += k
+            if done % config.checkpoint_every == 0 or done >= config.num_updates:
+                val = float(evaluate(runner.params))
+                rows[-1]["val_norm_makespan"] = f"{val:.6g}"
+                ckpt.save_checkpoint(out, runner)
+            _write_rows(csv_path, rows, "a")
+            if writer is not None:
+                for row in rows:
+                    for n in METRIC_NAMES:
+                        writer.add_scalar(n, float(row[n]), row["update"])
+            rates.append(k * config.batch_size / dt)
+            last = rows[-1]
+            stats = (
+                f"{k / dt:.2f} upd/s · {k * config.batch_size / dt:.0f} sched/s · "
+                f"C/LB {float(metrics['norm_makespan'].mean()):.3f} · "
+                f"Cmax {float(metrics['makespan'].mean()):.1f} · "
+                f"critic {float(metrics['critic_loss'].mean()):.2e} · "
+                f"actor {float(metrics['actor_loss'].mean()):+.2e}"
+                + (f" · val {last['val_norm_makespan']}" if last["val_norm_makespan"] else "")
+            )
+            bar.update(task, completed=done, stats=stats)
+    if writer is not None:
+        writer.close()
+    rows_all = _read_rows(csv_path, 2**62)
+    val_rows = [r for r in rows_all if r["val_norm_makespan"]]
+    meta = {
+        "variant": f"AC-{config.variant.upper()}",
+        "seed": seed,
+        "command": command,
+        "resumed_with": resumed_with,
+        "updates": done,
+        "schedules": schedules,
+        "train_seconds": round(elapsed, 1),
+        "compile_seconds": round(compile_s, 1),
+        "schedules_per_second": round(sum(rates) / len(rates), 1) if rates else None,
+        "final_val_greedy_norm_makespan": float(val_rows[-1]["val_norm_makespan"])
+        if val_rows else None,
+        "num_params": num_params(runner.params),
+        "jax": jax.__version__,
+        "device": jax.devices()[0].device_kind,
+    }
+    ckpt.save_model(out, config, runner.params, meta)
+    plot_learning_curve(csv_path, out / "learning_curve.png",
+                        title=f"pointer AC-{config.variant.upper()} · seed {seed}")
+    console.print(f"model, metrics.csv and learning_curve.png written to {out}")
+    return runner
+
+
+# ---------------------------------------------------------------------------------------
+# `jaxshop train pointer`
+# ---------------------------------------------------------------------------------------
+
+DEFAULTS = PointerConfig()
+
+
+def _parse_mixture(text: str) -> tuple[tuple[int, int], ...]:
+    out = []
+    for part in text.split(","):
+        jobs, _, machines = part.strip().lower().partition("x")
+        if not jobs.isdigit() or not machines.isdigit():
+            raise ValueError(f"--mixture expects sizes like 10x5,15x10, got {text!r}")
+        out.append((int(jobs), int(machines)))
+    return tuple(out)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="jaxshop train pointer",
+        description="Train the pointer actor-critic (REINFORCE + critic baseline) on random "
+        "Brandimarte-style FJSP instances.",
+    )
+    p.add_argument("--variant", choices=("sd", "s"), default=None,
+                   help="sd: static + dynamic features (default), s: static only")
+    p.add_argument("--jobs", type=int, default=None, help=f"jobs (default {DEFAULTS.num_jobs})")
+    p.add_argument("--machines", type=int, default=None,
+                   help=f"machines (default {DEFAULTS.num_machines})")
+    p.add_argument("--mixture", default=None, metavar="JxM,...",
+                   help="train on a mixture of sizes padded together, e.g. 10x5,15x10,20x10")
+    p.add_argument("--steps", type=int, default=None,
+                   help=f"updates (default {DEFAULTS.num_updates})")
+    p.add_argument("--batch", type=int, default=None,
+                   help=f"instances per update (default {DEFAULTS.batch_size})")
+    p.add_argument("--dim", type=int, default=None,
+                   help=f"embedding size (default {DEFAULTS.embed_dim})")
+    p.add_argument("--lr", type=float, default=None,
+                   help=f"Adam learning rate (default {DEFAULTS.learning_rate})")
+    p.add_argument("--entropy", type=float, default=None, help="entropy bonus (default 0)")
+    p.add_argument("--chunk", type=int, default=None,
+                   help=f"updates per jitted call (default {DEFAULTS.updates_per_chunk})")
+    p.add_argument("--checkpoint-every", type=int, default=None,
+                   help=f"updates between checkpoints (default {DEFAULTS.checkpoint_every})")
+    p.add_argument("--mode", choices=("append", "insert"), default=None,
+                   help="schedule construction (default append)")
+    p.add_argument("--out", default=None,
+                   help="run directory (default runs/pointer-<variant>-<size>-seed<seed>)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in --out from its latest checkpoint")
+    p.add_argument("--seed", type=int, default=0, help="PRNG seed (default 0)")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    return p
+
+
+_FLAGS = {
+    "variant": "variant", "jobs": "num_jobs", "machines": "num_machines",
+    "steps": "num_updates", "batch": "batch_size", "dim": "embed_dim", "lr": "learning_rate",
+    "entropy": "entropy_coef", "chunk": "updates_per_chunk",
+    "checkpoint_every": "checkpoint_every", "mode": "mode",
+}
+
+
+def config_from_args(args: argparse.Namespace, base: PointerConfig | None = None
+                     ) -> PointerConfig:
+    """Applies the flags that were given on top of `base` (default config)."""
+    values = (base or DEFAULTS).to_dict()
+    for flag, field in _FLAGS.items():
+        value = getattr(args, flag)
+        if value is not None:
+            values[field] = value
+    if args.mixture is not None:
+        values["mixture"] = _parse_mixture(args.mixture)
+    # Keep checkpoints aligned with jitted chunks when only one of them was given.
+    chunk = values["updates_per_chunk"]
+    if args.checkpoint_every is None and values["checkpoint_every"] % chunk:
+        values["checkpoint_every"] = chunk * max(1, round(values["checkpoint_every"] / chunk))
+    if values["num_updates"] % chunk:
+        values["num_updates"] = chunk * math.ceil(values["num_updates"] / chunk)
+    return PointerConfig.from_dict(values)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`jaxshop train pointer ...`; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    base = None
+    if args.resume:
+        if args.out is None:
+            raise ValueError("--resume needs --out DIR of the run to continue")
+        cfg_path = Path(args.out) / ckpt.CONFIG_FILE
+        if not cfg_path.is_file():
+            raise ValueError(f"--resume: {cfg_path} not found")
+        base = PointerConfig.from_json(cfg_path)
+        changed = [f for f, name in _FLAGS.items()
+                   if getattr(args, f) is not None and name != "num_updates"]
+        if changed or args.mixture is not None:
+            raise ValueError(f"--resume keeps the run's config; only --steps may change, "
+                             f"got {', '.join('--' + c for c in changed) or '--mixture'}")
+    config = config_from_args(args, base)
+    size = (",".join(f"{j}x{m}" for j, m in config.mixture) if config.mixture
+            else f"{config.num_jobs}x{config.num_machines}")
+    out = Path(args.out or f"runs/pointer-{config.variant}-{size}-seed{args.seed}")
+    argv_list = list(sys.argv[1:] if argv is None else argv)
+    command = "jaxshop train pointer " + shlex.join(argv_list)
+    run_training(config, out, seed=args.seed, resume=args.resume,
+                 progress=not args.no_progress, command=command)
+    return 0

@@ -1,0 +1,142 @@
+"""Any jaxshop env (with its generator) as a `jumanji.Environment`.
+
+    from jaxshop.adapters.jumanji import to_jumanji
+    env = to_jumanji(jaxshop.make("pfsp"))
+    state, timestep = env.reset(jax.random.PRNGKey(0))   # jumanji TimeStep
+    state, timestep = env.step(state, action)            # action: () int32 flat index
+
+Mapping: jaxshop's `TimeStep` fields (`step_type`, `reward`, `discount`, `observation`,
+`extras`) map one to one onto jumanji's; the observation is the env's own dataclass (it
+carries `action_mask`, as jumanji agents expect). The action spec is a `DiscreteArray`
+of `env.num_actions(instance)` values; the observation spec is built from the shapes of
+a generated instance, so every episode must use the generator's (padded) shape.
+The jumanji state is `JumanjiState(inner, key)`: jumanji's `State` protocol wants a key.
+
+`jumanji` is imported lazily: importing this module works without it, and using the
+adapter raises an `ImportError` that says how to install it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from jaxshop.env import Environment
+
+INSTALL_HINT = (
+    "the Jumanji adapter needs the optional dependency `jumanji`; install it with "
+    "`pip install 'jaxshop[bench]'` or `pip install jumanji`"
+)
+
+__all__ = ["JumanjiAdapter", "JumanjiState", "require_jumanji", "to_jumanji"]
+
+
+@struct.dataclass
+class JumanjiState:
+    """The adapter's state: the jaxshop state and a PRNG key (jumanji's `State` protocol)."""
+
+    inner: Any
+    key: Any
+
+
+def require_jumanji() -> Any:
+    """Imports and returns the `jumanji` module, or raises `ImportError` with install help."""
+    try:
+        import jumanji
+        import jumanji.specs  # noqa: F401
+        import jumanji.types  # noqa: F401
+    except ImportError as err:  # pragma: no cover - depends on the environment
+        raise ImportError(INSTALL_HINT) from err
+    return jumanji
+
+
+def _array_spec(specs: Any, leaf: Any, name: str) -> Any:
+    if name == "action_mask" and leaf.dtype == jnp.bool_:
+        return specs.BoundedArray(leaf.shape, bool, minimum=False, maximum=True, name=name)
+    return specs.Array(leaf.shape, leaf.dtype, name=name)
+
+
+def _tree_spec(specs: Any, value: Any, name: str) -> Any:
+    """A jumanji spec for a (nested) dataclass of `ShapeDtypeStruct`s."""
+    if dataclasses.is_dataclass(value):
+        children = {
+            f.name: _tree_spec(specs, getattr(value, f.name), f.name)
+            for f in dataclasses.fields(value)
+        }
+        return specs.Spec(type(value), name, **children)
+    if hasattr(value, "shape") and hasattr(value, "dtype"):
+        return _array_spec(specs, value, name)
+    raise TypeError(
+        f"cannot build a jumanji spec for observation field {name!r} of type {type(value)}"
+    )
+
+
+@functools.cache
+def _adapter_class() -> type:
+    jumanji = require_jumanji()
+    specs = jumanji.specs
+    JTimeStep = jumanji.types.TimeStep
+
+    class JumanjiAdapter(jumanji.Environment):
+        """A jaxshop env behind jumanji's `Environment` API (see the module docstring)."""
+
+        def __init__(self, env: Environment,
+                     generator: Callable[[jax.Array], Any] | None = None):
+            self.env = env
+            self.generator = generator or env.generator
+            if self.generator is None:
+                raise ValueError("the Jumanji adapter needs an env with a generator, or one")
+            self._instance_shape = jax.eval_shape(self.generator, jax.random.PRNGKey(0))
+            super().__init__()
+
+        def __repr__(self) -> str:
+            return f"JumanjiAdapter({type(self.env).__name__}, problem={self.env.problem!r})"
+
+        @staticmethod
+        def _convert(ts: Any) -> Any:
+            return JTimeStep(
+                step_type=ts.step_type,
+                reward=ts.reward,
+                discount=ts.discount,
+                observation=ts.observation,
+                extras=ts.extras,
+            )
+
+        def reset(self, key: jax.Array) -> tuple[JumanjiState, Any]:
+            key, sub = jax.random.split(key)
+            inner, ts = self.env.reset(sub, self.generator(sub))
+            return JumanjiState(inner=inner, key=key), self._convert(ts)
+
+        def step(self, state: JumanjiState, action: jax.Array) -> tuple[JumanjiState, Any]:
+            inner, ts = self.env.step(state.inner, action)
+            return state.replace(inner=inner), self._convert(ts)
+
+        @functools.cached_property
+        def observation_spec(self) -> Any:
+            _, ts = jax.eval_shape(self.reset, jax.random.PRNGKey(0))
+            return _tree_spec(specs, ts.observation, "observation")
+
+        @functools.cached_property
+        def action_spec(self) -> Any:
+            return specs.DiscreteArray(
+                self.env.num_actions(self._instance_shape), dtype=jnp.int32, name="action"
+            )
+
+    return JumanjiAdapter
+
+
+def to_jumanji(env: Environment, generator: Callable[[jax.Array], Any] | None = None) -> Any:
+    """Wraps `env` (reset on `generator(key)`, default `env.generator`) as a jumanji env."""
+    return _adapter_class()(env, generator)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "JumanjiAdapter":
+        return _adapter_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,258 @@
+"""Dispatch env for the flexible job shop; the job shop is the case of one eligible machine.
+
+Each decision assigns the next unscheduled operation of one job to one of its eligible
+machines. There is one code path: a job shop is an `FJSPInstance` whose operations have
+a single eligible machine, so the same compiled `step` serves both problems.
+
+- Action: flat index `job * max_machines + machine`; valid iff the job has an operation
+  left and `machine` is eligible for it (`observation.action_mask`, `(J * M,)` bool).
+- Mode (`mode=`), how the chosen operation is timed on its machine:
+  "append" (default): `start = max(job ready, machine free)`, the operation goes after
+  everything already on the machine (semi-active; Song et al. 2022, DANIEL).
+  "insert": the earliest start `>= job ready` at which the operation fits on the machine,
+  into an idle gap between scheduled operations if one is long enough, else after the
+  last one (active schedules; L2D, Zhang et al. 2020). Gaps are scanned in machine order
+  and an operation fits a gap `[prev_end, next_start)` when
+  `max(ready, prev_end) + time <= next_start`. Costs O(J * O) per step (a sorted
+  per-machine timeline); append mode costs O(J * M + J * O) elementwise work and no
+  sorting.
+- Reward (`reward=`): "dense" (default) is minus the increase of the partial makespan
+  (max end so far), so an episode returns exactly `-makespan`; "normalized" divides each
+  dense reward by `makespan_lower_bound(instance)` (return `-makespan / lb`); "terminal"
+  pays `-makespan` on the last step only.
+- Invalid action (masked or out of range): replaced by the lowest-index valid action and
+  flagged with `extras["invalid_action"]`. A finished state is a no-op.
+- Padded jobs, operations and machines are never eligible, so they can never be chosen
+  and never change the makespan.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from jaxshop.env import Environment, register
+from jaxshop.fjsp import features as F
+from jaxshop.fjsp.generator import FJSPGenerator, JobShopGenerator
+from jaxshop.fjsp.types import TIMELINE_EMPTY, FJSPObservation, FJSPState, MachineTimeline
+from jaxshop.instances.types import FJSPInstance
+from jaxshop.schedule import Schedule
+from jaxshop.types import restart, select_timestep, termination, transition
+
+MODES = ("append", "insert")
+
+
+def makespan_lower_bound(instance: FJSPInstance) -> jax.Array:
+    """() float32 makespan lower bound (>= 1) of one instance; the "normalized" divisor.
+
+    The max of: the longest job (sum of each op's shortest time), the total shortest work
+    spread over the real machines (rounded up), and the largest load of any machine from
+    operations that can run on it only (for a job shop: the classic machine-load bound).
+    """
+    min_times = F.op_min_times(instance)  # (J, O)
+    job_bound = min_times.sum(-1).max(-1)
+    num_machines = jnp.maximum(instance.machine_mask.sum(-1), 1).astype(jnp.int32)
+    total = min_times.sum((-2, -1))
+    spread = (total + num_machines - 1) // num_machines
+    single = instance.eligible.sum(-1, keepdims=True) == 1  # (J, O, 1)
+    fixed_load = jnp.where(instance.eligible & single, instance.processing_times, 0)
+    machine_bound = fixed_load.sum((-3, -2)).max(-1)
+    bound = jnp.maximum(jnp.maximum(job_bound, spread), machine_bound)
+    return jnp.maximum(bound, 1).astype(jnp.float32)
+
+
+def _clean(instance: FJSPInstance) -> FJSPInstance:
+    """As jnp arrays of the documented dtypes, with eligibility limited to real ops/machines."""
+    p = jnp.asarray(instance.processing_times, jnp.int32)
+    num_ops = jnp.asarray(instance.num_ops, jnp.int32)
+    mm = jnp.asarray(instance.machine_mask, bool)
+    op_mask = num_ops[:, None] > jnp.arange(p.shape[1], dtype=jnp.int32)
+    elig = jnp.asarray(instance.eligible, bool) & op_mask[:, :, None] & mm[None, None, :]
+    return FJSPInstance(
+        processing_times=jnp.where(elig, p, 0), eligible=elig, num_ops=num_ops, machine_mask=mm
+    )
+
+
+class FlexibleJobShop(Environment):
+    """Flexible job-shop (and job-shop) dispatching; see the module docstring."""
+
+    problem = "fjsp"
+
+    def __init__(self, generator=None, reward: str = "dense", mode: str = "append"):
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        super().__init__(generator or FJSPGenerator(), reward)
+        self.mode = mode
+
+    def num_actions(self, instance: FJSPInstance) -> int:
+        num_jobs, _, num_machines = instance.shape
+        return num_jobs * num_machines
+
+    def max_steps(self, instance: FJSPInstance) -> int:
+        num_jobs, num_ops, _ = instance.shape
+        return num_jobs * num_ops
+
+    def _reset(self, instance: FJSPInstance):
+        instance = _clean(instance)
+        J, O, M = instance.shape  # noqa: E741
+        has_op = (instance.num_ops > 0)[:, None]
+        timeline = None
+        if self.mode == "insert":
+            empty = jnp.full((M, J * O), TIMELINE_EMPTY, jnp.int32)
+            timeline = MachineTimeline(start=empty, end=empty)
+        state = FJSPState(
+            instance=instance,
+            next_op=jnp.zeros(J, jnp.int32),
+            next_times=jnp.where(has_op, instance.processing_times[:, 0, :], 0),
+            next_eligible=instance.eligible[:, 0, :] & has_op,
+            job_ready=jnp.zeros(J, jnp.int32),
+            machine_free=jnp.zeros(M, jnp.int32),
+            machine_busy=jnp.zeros(M, jnp.int32),
+            machine=jnp.full((J, O), -1, jnp.int32),
+            start=jnp.full((J, O), -1, jnp.int32),
+            end=jnp.full((J, O), -1, jnp.int32),
+            num_scheduled=jnp.zeros((), jnp.int32),
+            makespan=jnp.zeros((), jnp.int32),
+            normalizer=makespan_lower_bound(instance),
+            timeline=timeline,
+        )
+        return state, restart(self.observe(state), self._extras(state, False))
+
+    def action_mask(self, state: FJSPState) -> jax.Array:
+        return state.next_eligible.reshape(-1)
+
+    def is_done(self, state: FJSPState) -> jax.Array:
+        return state.num_scheduled >= state.instance.num_ops.sum()
+
+    def current_makespan(self, state: FJSPState) -> jax.Array:
+        return state.makespan
+
+    def pair_start_times(self, state: FJSPState) -> jax.Array:
+        """(J, M) int32: start the next op of each job would get on each machine (this mode).
+
+        Defined for every pair; only meaningful where `state.next_eligible`.
+        """
+        ready = state.job_ready[:, None]
+        if self.mode == "append":
+            return jnp.maximum(ready, state.machine_free[None, :])
+        row_start, row_end = state.timeline.start, state.timeline.end  # (M, N)
+        prev_end = jnp.concatenate(
+            [jnp.zeros_like(row_end[:, :1]), row_end[:, :-1]], axis=1
+        )  # (M, N)
+        cand = jnp.maximum(ready[:, :, None], prev_end[None])  # (J, M, N)
+        fits = row_start[None] - cand >= state.next_times[:, :, None]
+        first = jnp.argmax(fits, axis=-1)
+        return jnp.take_along_axis(cand, first[..., None], axis=-1)[..., 0]
+
+    def observe(self, state: FJSPState) -> FJSPObservation:
+        inst = state.instance
+        return FJSPObservation(
+            pair_features=F.pair_features(state, self.pair_start_times(state)),
+            processing_times=inst.processing_times,
+            eligible=inst.eligible,
+            op_mask=inst.op_mask,
+            next_op=state.next_op,
+            op_machine=state.machine,
+            op_start=state.start,
+            op_end=state.end,
+            job_ready=state.job_ready,
+            machine_free=state.machine_free,
+            action_mask=self.action_mask(state),
+        )
+
+    def _extras(self, state: FJSPState, invalid) -> dict:
+        return {"makespan": self.current_makespan(state), "invalid_action": jnp.asarray(invalid)}
+
+    def _insert(self, timeline: MachineTimeline, mach_sel, mach, ready, time):
+        """Earliest fitting start on machine `mach`, and the timeline with the op inserted."""
+        row_start, row_end = timeline.start[mach], timeline.end[mach]  # (N,)
+        prev_end = jnp.concatenate([jnp.zeros_like(row_end[:1]), row_end[:-1]])
+        cand = jnp.maximum(ready, prev_end)
+        # Subtraction, not `cand + time`: empty slots hold int32 max and must not overflow.
+        pos = jnp.argmax(row_start - cand >= time)  # an empty slot always fits
+        start = cand[pos]
+        idx = jnp.arange(row_start.shape[0])
+
+        def put(row, value):
+            shifted = jnp.concatenate([row[:1], row[:-1]])
+            return jnp.where(idx < pos, row, jnp.where(idx == pos, value, shifted))
+
+        new_start, new_end = put(row_start, start), put(row_end, start + time)
+        sel = mach_sel[:, None]
+        return start, MachineTimeline(
+            start=jnp.where(sel, new_start[None], timeline.start),
+            end=jnp.where(sel, new_end[None], timeline.end),
+        )
+
+    def step(self, state: FJSPState, action: jax.Array):
+        J, O, M = state.instance.shape  # noqa: E741
+        flat = state.next_eligible.reshape(-1)
+        was_done = self.is_done(state)
+        action = jnp.asarray(action, jnp.int32)
+        in_range = (action >= 0) & (action < J * M)
+        invalid = ~(in_range & flat[jnp.clip(action, 0, J * M - 1)])
+        action = jnp.where(invalid, self.first_valid_action(flat), action)
+        job, mach = action // M, action % M
+        live = ~was_done
+        job_sel = (jnp.arange(J, dtype=jnp.int32) == job) & live  # (J,)
+        mach_sel = (jnp.arange(M, dtype=jnp.int32) == mach) & live  # (M,)
+
+        op = state.next_op[job]
+        time = state.next_times[job, mach]
+        ready = state.job_ready[job]
+        timeline = state.timeline
+        if self.mode == "append":
+            start = jnp.maximum(ready, state.machine_free[mach])
+        else:
+            start, timeline = self._insert(timeline, mach_sel, mach, ready, time)
+        end = start + time
+
+        # The job's following op becomes its next one (a zero row once the job is done).
+        nxt = jnp.minimum(op + 1, O - 1)
+        has_next = op + 1 < state.instance.num_ops[job]
+        next_times = jnp.where(has_next, state.instance.processing_times[job, nxt], 0)
+        next_elig = state.instance.eligible[job, nxt] & has_next
+        # Scatters with an out-of-range index when finished: dropped, so a no-op.
+        j = jnp.where(live, job, J)
+        m = jnp.where(live, mach, M)
+        new = state.replace(
+            next_op=state.next_op.at[j].add(1, mode="drop"),
+            next_times=state.next_times.at[j].set(next_times, mode="drop"),
+            next_eligible=state.next_eligible.at[j].set(next_elig, mode="drop"),
+            job_ready=state.job_ready.at[j].set(end, mode="drop"),
+            machine_free=state.machine_free.at[m].max(end, mode="drop"),
+            machine_busy=state.machine_busy.at[m].add(time, mode="drop"),
+            machine=state.machine.at[j, op].set(mach, mode="drop"),
+            start=state.start.at[j, op].set(start, mode="drop"),
+            end=state.end.at[j, op].set(end, mode="drop"),
+            num_scheduled=state.num_scheduled + live,
+            makespan=jnp.where(live, jnp.maximum(state.makespan, end), state.makespan),
+            timeline=timeline,
+        )
+        done = self.is_done(new)
+        increase = (new.makespan - state.makespan).astype(jnp.float32)
+        reward = {
+            "dense": -increase,
+            "normalized": -increase / state.normalizer,
+            "terminal": jnp.where(done & live, -new.makespan.astype(jnp.float32), 0.0),
+        }[self.reward_mode]
+        invalid = invalid & live
+        obs = self.observe(new)
+        extras = self._extras(new, invalid)
+        ts = select_timestep(
+            done, termination(reward, obs, extras), transition(reward, obs, extras=extras)
+        )
+        return new, ts
+
+    def schedule(self, state: FJSPState) -> Schedule:
+        return Schedule(machine=state.machine, start=state.start, end=state.end)
+
+
+@register("fjsp")
+def _make_fjsp(**kwargs) -> FlexibleJobShop:
+    return FlexibleJobShop(**kwargs)
+
+
+@register("jssp")
+def _make_jssp(generator=None, **kwargs) -> FlexibleJobShop:
+    return FlexibleJobShop(generator=generator or JobShopGenerator(), **kwargs)

@@ -1,0 +1,114 @@
+"""Random job-shop and flexible job-shop instances, jit-able from a key.
+
+Both generators take optional padded sizes (`max_jobs`, `max_ops`, `max_machines`) so
+that generated instances stack with, and step under the same compiled program as,
+instances of other sizes. Invalid parameters raise `ValueError` at construction.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from jaxshop.instances.types import FJSPInstance
+
+
+def _padded(size: int, pad: int | None, what: str) -> int:
+    pad = size if pad is None else pad
+    if pad < size:
+        raise ValueError(f"padded {what} {pad} smaller than the instance's {size}")
+    return pad
+
+
+def _range(name: str, bounds: tuple[int, int], lowest: int) -> tuple[int, int]:
+    lo, hi = (int(b) for b in bounds)
+    if not lowest <= lo <= hi:
+        raise ValueError(f"{name} must satisfy {lowest} <= low <= high, got {bounds}")
+    return lo, hi
+
+
+def _pad_instance(times, eligible, num_ops, num_machines, shape) -> FJSPInstance:
+    """Embeds `(n, o, m)` arrays into zeros of the padded `shape`."""
+    J, O, M = shape  # noqa: E741
+    n, o, m = eligible.shape
+    p = jnp.zeros(shape, jnp.int32).at[:n, :o, :m].set(jnp.where(eligible, times, 0))
+    e = jnp.zeros(shape, bool).at[:n, :o, :m].set(eligible)
+    k = jnp.zeros(J, jnp.int32).at[:n].set(num_ops)
+    return FJSPInstance(
+        processing_times=p,
+        eligible=e,
+        num_ops=k,
+        machine_mask=jnp.arange(M) < num_machines,
+    )
+
+
+class JobShopGenerator:
+    """Taillard-style job shop: `U[low, high]` times, each job visits every machine once
+    in a uniformly random order (`num_ops = num_machines`)."""
+
+    def __init__(self, num_jobs: int = 10, num_machines: int = 10, low: int = 1,
+                 high: int = 99, max_jobs: int | None = None, max_ops: int | None = None,
+                 max_machines: int | None = None):
+        if num_jobs < 1 or num_machines < 1:
+            raise ValueError("need at least one job and one machine")
+        self.low, self.high = _range("times (low, high)", (low, high), 0)
+        self.num_jobs, self.num_machines = num_jobs, num_machines
+        self.shape = (
+            _padded(num_jobs, max_jobs, "jobs"),
+            _padded(num_machines, max_ops, "operations per job"),
+            _padded(num_machines, max_machines, "machines"),
+        )
+
+    def __call__(self, key: jax.Array) -> FJSPInstance:
+        n, m = self.num_jobs, self.num_machines
+        k_time, k_order = jax.random.split(key)
+        times = jax.random.randint(k_time, (n, m), self.low, self.high + 1, dtype=jnp.int32)
+        order = jnp.argsort(jax.random.uniform(k_order, (n, m)), axis=-1)  # machine of op k
+        eligible = order[:, :, None] == jnp.arange(m)  # (n, m ops, m machines)
+        return _pad_instance(
+            times[:, :, None], eligible, jnp.full(n, m, jnp.int32), m, self.shape
+        )
+
+
+class FJSPGenerator:
+    """Brandimarte-style flexible job shop (the defaults are Song et al.'s 10x5 setting).
+
+    Each job gets `U{ops_per_job}` operations; each operation `U{machines_per_op}`
+    distinct eligible machines drawn uniformly; each (operation, eligible machine) pair an
+    independent `U{time_range}` processing time. Ranges are inclusive `(low, high)`.
+    """
+
+    def __init__(self, num_jobs: int = 10, num_machines: int = 5,
+                 ops_per_job: tuple[int, int] = (4, 6),
+                 machines_per_op: tuple[int, int] = (1, 5),
+                 time_range: tuple[int, int] = (1, 20), max_jobs: int | None = None,
+                 max_ops: int | None = None, max_machines: int | None = None):
+        if num_jobs < 1 or num_machines < 1:
+            raise ValueError("need at least one job and one machine")
+        self.num_jobs, self.num_machines = num_jobs, num_machines
+        self.ops_per_job = _range("ops_per_job", ops_per_job, 1)
+        self.machines_per_op = _range("machines_per_op", machines_per_op, 1)
+        if self.machines_per_op[1] > num_machines:
+            raise ValueError(
+                f"machines_per_op {machines_per_op} exceeds num_machines {num_machines}"
+            )
+        self.time_range = _range("time_range", time_range, 0)
+        self.shape = (
+            _padded(num_jobs, max_jobs, "jobs"),
+            _padded(self.ops_per_job[1], max_ops, "operations per job"),
+            _padded(num_machines, max_machines, "machines"),
+        )
+
+    def __call__(self, key: jax.Array) -> FJSPInstance:
+        n, m, o = self.num_jobs, self.num_machines, self.ops_per_job[1]
+        k_ops, k_count, k_pick, k_time = jax.random.split(key, 4)
+        num_ops = jax.random.randint(k_ops, (n,), self.ops_per_job[0], o + 1, dtype=jnp.int32)
+        count = jax.random.randint(
+            k_count, (n, o, 1), self.machines_per_op[0], self.machines_per_op[1] + 1
+        )
+        rank = jnp.argsort(jnp.argsort(jax.random.uniform(k_pick, (n, o, m)), axis=-1), axis=-1)
+        op_mask = jnp.arange(o) < num_ops[:, None]
+        eligible = (rank < count) & op_mask[:, :, None]
+        lo, hi = self.time_range
+        times = jax.random.randint(k_time, (n, o, m), lo, hi + 1, dtype=jnp.int32)
+        return _pad_instance(times, eligible, num_ops, m, self.shape)
