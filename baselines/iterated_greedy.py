@@ -78,6 +78,18 @@ def temperature(
     return jnp.maximum(t, jnp.finfo(jnp.float32).tiny)
 
 
+def _uniform_per_slot(key: jax.Array, n_slots: int) -> jax.Array:
+    """`(n_slots,)` uniforms where slot `i` depends only on `(key, i)`.
+
+    Drawing per slot (instead of one `(n_slots,)` draw) keeps the random choices of the
+    real jobs independent of the padded size, so a padded instance runs exactly like the
+    unpadded one.
+    """
+    return jax.vmap(lambda i: jax.random.uniform(jax.random.fold_in(key, i)))(
+        jnp.arange(n_slots)
+    )
+
+
 def local_search_insertion(
     sequence: jax.Array,
     cmax: jax.Array,
@@ -107,7 +119,7 @@ def local_search_insertion(
     def one_pass(carry):
         seq, ms, _, key = carry
         key, sub = jax.random.split(key)
-        u = jnp.where(job_mask, jax.random.uniform(sub, (n_slots,)), 2.0)
+        u = jnp.where(job_mask, _uniform_per_slot(sub, n_slots), 2.0)
         order = jnp.argsort(u).astype(jnp.int32)
         seq, ms, improved, _ = lax.fori_loop(0, n, try_job, (seq, ms, jnp.bool_(False), order))
         return seq, ms, improved, key
@@ -122,9 +134,10 @@ def _destruct_construct(
 ) -> tuple[jax.Array, jax.Array]:
     """Removes `min(d, n)` random jobs and greedily reinserts them (removal order)."""
     n_slots = sequence.shape[0]
+    d = min(d, n_slots)  # static
     idx = jnp.arange(n_slots)
     d_eff = jnp.minimum(d, n)
-    u = jnp.where(idx < n, jax.random.uniform(key, (n_slots,)), 2.0)
+    u = jnp.where(idx < n, _uniform_per_slot(key, n_slots), 2.0)
     picked = jnp.argsort(u)[:d]  # distinct random positions, valid ones first
     picked_ok = jnp.arange(d) < d_eff
     removed_jobs = jnp.where(picked_ok, sequence[picked], -1)

@@ -73,7 +73,7 @@ def cmd_solve(args) -> int:
     from jaxshop.instances.types import problem_of
     from jaxshop.schedule import validate
 
-    instance = load(args.spec, data_dir=args.data_dir)
+    instance = load(args.spec, data_dir=args.data_dir, format=args.format)
     method = _method(args)
     name = Path(args.spec).stem if Path(args.spec).exists() else args.spec
     start = time.perf_counter()
@@ -247,6 +247,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("spec", help="ta001..ta120, ta01..ta80, mk01..mk10, ft06, la01.., or a file")
     _add_method_options(p)
     p.add_argument("--gantt", default=None, metavar="FILE.png", help="write a Gantt chart PNG")
+    p.add_argument(
+        "--format",
+        default=None,
+        help="file layout when SPEC is a file (default: sniffed; plain `n m` + pairs files "
+        "read as job shops, use pfsp-std for a flow shop)",
+    )
     p = sub.add_parser("eval", help="solve a benchmark suite and report gaps")
     p.add_argument(
         "--suite", required=True, help="taillard-pfsp, taillard-jssp, brandimarte, lawrence, ft"

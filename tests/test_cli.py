@@ -11,6 +11,7 @@ from conftest import SHARED_BENCHMARKS
 
 import jaxshop
 from jaxshop.cli import main
+from jaxshop.instances.formats import write_pfsp_std
 
 
 def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
@@ -79,11 +80,11 @@ def test_solve_json_neh_ta001(capsys):
 def test_solve_json_other_methods(capsys, method, tmp_path):
     p = np.random.default_rng(3).integers(1, 30, size=(6, 3))
     path = tmp_path / "tiny.txt"
-    path.write_text(
-        "6 3\n" + "\n".join(" ".join(f"{k} {p[j, k]}" for k in range(3)) for j in range(6))
-    )
+    path.write_text(write_pfsp_std(jaxshop.PFSPInstance.from_array(p)))
     extra = ["--iterations", "5"] if method == "ig" else []
-    code, out, err = run_cli(capsys, "solve", str(path), "--method", method, "--json", *extra)
+    code, out, err = run_cli(
+        capsys, "solve", str(path), "--format", "pfsp-std", "--method", method, "--json", *extra
+    )
     assert code == 0, err
     result = json.loads(out)
     assert result["best_known_upper_bound"] is None and result["gap_percent"] is None

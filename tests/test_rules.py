@@ -34,15 +34,15 @@ def _hand_made() -> FJSPInstance:
     )
 
 
-def _np_instance(rng: np.random.Generator) -> FJSPInstance:
-    """A random exact-size FJSP instance (1-5 jobs, 1-3 ops, 1-4 machines, times 0-4)."""
-    num_machines = int(rng.integers(1, SHAPE[2] + 1))
+def _np_instance(rng: np.random.Generator, job_shop: bool = False) -> FJSPInstance:
+    """A random exact-size FJSP instance (1-5 jobs, 1-3 ops, 2-4 machines, times 0-4)."""
+    num_machines = int(rng.integers(2, SHAPE[2] + 1))
     low = int(rng.integers(0, 2))  # zero times in about half of the instances
     jobs = []
     for _ in range(int(rng.integers(1, SHAPE[0] + 1))):
         ops = []
         for _ in range(int(rng.integers(1, SHAPE[1] + 1))):
-            count = int(rng.integers(1, num_machines + 1))
+            count = 1 if job_shop else int(rng.integers(1, num_machines + 1))
             machines = rng.choice(num_machines, count, replace=False)
             ops.append({int(m): int(rng.integers(low, 5)) for m in machines})
         jobs.append(ops)
@@ -53,7 +53,7 @@ def _np_instance(rng: np.random.Generator) -> FJSPInstance:
 def _instances() -> tuple[list[FJSPInstance], FJSPInstance]:
     """The small test instances (the hand-made one last), and them stacked to `SHAPE`."""
     rng = np.random.default_rng(0)
-    insts = [_np_instance(rng) for _ in range(NUM_STATES - 1)] + [_hand_made()]
+    insts = [_np_instance(rng, job_shop=i < 3) for i in range(NUM_STATES - 1)] + [_hand_made()]
     return insts, jaxshop.stack(insts, max_jobs=SHAPE[0], max_ops=SHAPE[1], max_machines=SHAPE[2])
 
 
@@ -275,17 +275,16 @@ def test_rule_policy_matches_solver_and_ignores_the_key():
 def test_rule_method_solves_fjsp_and_jssp():
     method = get_method("rule:SPT-EF")
     assert method.name == "rule:SPT-EF" and set(method.problems) == {"jssp", "fjsp"}
-    fjsp = _hand_made()
-    shop = FJSPInstance.from_job_shop([[0, 1], [1, 0]], [[2, 3], [4, 1]])
-    assert jaxshop.problem_of(shop) == "jssp"
-    solutions = method.solve([fjsp, shop])
-    for inst, sol in zip((fjsp, shop), solutions, strict=True):
+    insts, _ = _instances()  # exact sizes; they stack to the shape the other tests compiled
+    assert jaxshop.problem_of(insts[0]) == "jssp" and jaxshop.problem_of(insts[-1]) == "fjsp"
+    solutions = method.solve(insts)
+    for inst, sol in zip(insts, solutions, strict=True):
         check = jaxshop.validate(inst, sol.schedule)
         assert check and check.makespan == sol.makespan
     # SPT-EF, append, on the hand-made instance: job 0 on m1 [0,2), job 2 on m1 [2,5) then
     # m0 [5,8), job 1 on m0 [8,13) then m1 [13,19). Insert mode puts job 1's first op into
     # the idle gap [0,5) of m0 and its second op on m1 [5,11).
-    assert solutions[0].makespan == 19
+    assert solutions[-1].makespan == 19
     assert get_method("rule:mopnr").name == "rule:MOR-EF"
     assert get_method("rule:FIFO", mode="insert").name == "rule:FIFO-EF"
     with pytest.raises(ValueError, match="MWKR-EF"):
