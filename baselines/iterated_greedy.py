@@ -25,19 +25,22 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 from jaxshop_baselines.methods import Method, Solution, register_method
 from jaxshop_baselines.neh import (
     best_insertion,
     insert_at,
-    neh,
+    neh_order,
     permutation_solutions,
     remove_at,
 )
 
 from jaxshop.instances.types import PFSPInstance, stack
+from jaxshop.pfsp.makespan import makespan
 
 DEFAULT_ITERATIONS = 100
+_BIG = int(np.iinfo(np.int32).max)
 
 __all__ = [
     "IGState",
@@ -54,14 +57,30 @@ __all__ = [
 
 
 class IGState(NamedTuple):
-    """Search state of one IG run; a pytree, so it vmaps and crosses jit boundaries."""
+    """State of one IG run; a pytree, so it vmaps and crosses jit boundaries.
 
-    sequence: jax.Array  # (max_jobs,) int32 current permutation, -1 padded at the end
-    makespan: jax.Array  # () int32 makespan of `sequence`
+    The search runs as a flat state machine that does exactly one best insertion per step
+    (NEH or reconstruction insertions while `inserting`, else one local-search move), so
+    vmapped runs never wait for each other inside nested loops and the insertion kernel is
+    compiled once. The first six fields are the public result.
+    """
+
+    sequence: jax.Array  # (max_jobs,) int32 current (accepted) permutation, -1 padded
+    makespan: jax.Array  # () int32 makespan of `sequence` (int32 max before the start)
     best_sequence: jax.Array  # (max_jobs,) int32 best permutation seen
     best_makespan: jax.Array  # () int32
-    key: jax.Array  # PRNG key for the next iteration
-    iterations: jax.Array  # () int32 iterations done (after the initial solution)
+    key: jax.Array  # PRNG key of the next step
+    iterations: jax.Array  # () int32 IG iterations done; -1 until NEH + local search end
+    work: jax.Array  # (max_jobs,) int32 sequence being built / improved
+    work_length: jax.Array  # () int32 jobs in `work`
+    work_makespan: jax.Array  # () int32 makespan of `work` (when complete)
+    queue: jax.Array  # (max_jobs,) int32 jobs still to insert (NEH order or removed jobs)
+    queue_pos: jax.Array  # () int32 next entry of `queue`
+    queue_length: jax.Array  # () int32 entries in `queue`
+    order: jax.Array  # (max_jobs,) int32 job order of the current local-search pass
+    order_pos: jax.Array  # () int32 next entry of `order`
+    improved: jax.Array  # () bool some move of this pass lowered the makespan
+    inserting: jax.Array  # () bool inserting from `queue` (else local search)
 
 
 def temperature(
@@ -85,89 +104,166 @@ def _uniform_per_slot(key: jax.Array, n_slots: int) -> jax.Array:
     real jobs independent of the padded size, so a padded instance runs exactly like the
     unpadded one.
     """
-    return jax.vmap(lambda i: jax.random.uniform(jax.random.fold_in(key, i)))(
-        jnp.arange(n_slots)
+    return jax.vmap(lambda i: jax.random.uniform(jax.random.fold_in(key, i)))(jnp.arange(n_slots))
+
+
+def _destruct(
+    sequence: jax.Array, n: jax.Array, u: jax.Array, d: int
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Removes `min(d, n)` positions chosen by the uniforms `u`: `(partial, removed, count)`.
+
+    `partial` keeps the other jobs in order (`-1` after them); `removed` lists the removed
+    jobs in removal order (`-1` after them), as a `(max_jobs,)` insertion queue.
+    """
+    n_slots = sequence.shape[0]
+    d = min(d, n_slots)  # static
+    idx = jnp.arange(n_slots)
+    count = jnp.minimum(d, n)
+    picked = jnp.argsort(jnp.where(idx < n, u, 2.0))[:d]  # distinct positions, real first
+    picked_ok = jnp.arange(d) < count
+    removed = (
+        jnp.full(n_slots, -1, jnp.int32).at[:d].set(jnp.where(picked_ok, sequence[picked], -1))
+    )
+    gone = jnp.zeros(n_slots, bool).at[picked].max(picked_ok)
+    keep = (idx < n) & ~gone
+    partial = sequence[jnp.argsort(~keep, stable=True)]
+    return jnp.where(idx < n - count, partial, -1), removed, count
+
+
+def _fresh_state(processing_times: jax.Array, job_mask: jax.Array, key: jax.Array) -> IGState:
+    """A state whose first steps run NEH (queue = NEH order into an empty sequence)."""
+    n_slots = processing_times.shape[0]
+    n = jnp.sum(job_mask, dtype=jnp.int32)
+    empty = jnp.full(n_slots, -1, jnp.int32)
+    queue = jnp.where(jnp.arange(n_slots) < n, neh_order(processing_times, job_mask), -1)
+    zero, big = jnp.int32(0), jnp.int32(_BIG)
+    return IGState(
+        empty, big, empty, big, key, jnp.int32(-1),
+        empty, zero, zero, queue, zero, n, empty, zero, jnp.bool_(False), jnp.bool_(True),
+    )  # fmt: skip
+
+
+def _step(
+    s: IGState, p: jax.Array, job_mask: jax.Array, n: jax.Array, temp: jax.Array, d: int
+) -> IGState:
+    """One best insertion, then the phase transitions (pass end, iteration end)."""
+    n_slots = p.shape[0]
+    key, k_slots, k_accept = jax.random.split(s.key, 3)
+    u = _uniform_per_slot(k_slots, n_slots)
+    ins = s.inserting
+
+    # One insertion: the next queued job into `work`, or the next local-search job
+    # removed from `work` and put back at its best position.
+    q_job = s.queue[jnp.minimum(s.queue_pos, n_slots - 1)]
+    o_job = s.order[jnp.minimum(s.order_pos, n_slots - 1)]
+    job = jnp.where(
+        ins,
+        jnp.where(s.queue_pos < s.queue_length, q_job, -1),
+        jnp.where(s.order_pos < n, o_job, -1),
+    )
+    base = jnp.where(ins, s.work, remove_at(s.work, jnp.argmax(s.work == job)))
+    base_length = jnp.where(ins, s.work_length, n - 1)
+    pos, cand_ms = best_insertion(base, base_length, job, p)
+    take = (job >= 0) & (ins | (cand_ms < s.work_makespan))
+    work = jnp.where(take, insert_at(base, pos, job), s.work)
+    work_ms = jnp.where(take, cand_ms, s.work_makespan)
+    work_length = s.work_length + (ins & (job >= 0))
+    queue_pos = s.queue_pos + ins
+    order_pos = s.order_pos + ~ins
+    improved = s.improved | (~ins & take)
+
+    insert_done = ins & (queue_pos >= s.queue_length)
+    pass_done = ~ins & (order_pos >= n)
+    new_pass = insert_done | (pass_done & improved)
+    iter_end = pass_done & ~improved  # local optimum reached: accept, then destroy
+
+    delta = (work_ms - s.makespan).astype(jnp.float32)
+    accept = (work_ms <= s.makespan) | (jax.random.uniform(k_accept) < jnp.exp(-delta / temp))
+    cur = jnp.where(accept, work, s.sequence)
+    cur_ms = jnp.where(accept, work_ms, s.makespan)
+    better = work_ms < s.best_makespan
+    partial, removed, count = _destruct(cur, n, u, d)
+    new_order = jnp.argsort(jnp.where(job_mask, u, 2.0)).astype(jnp.int32)
+
+    pick = lambda at, new, old: jnp.where(at, new, old)
+    return IGState(
+        sequence=pick(iter_end, cur, s.sequence),
+        makespan=pick(iter_end, cur_ms, s.makespan),
+        best_sequence=pick(iter_end & better, work, s.best_sequence),
+        best_makespan=pick(iter_end & better, work_ms, s.best_makespan),
+        key=key,
+        iterations=s.iterations + iter_end,
+        work=pick(iter_end, partial, work),
+        work_length=pick(iter_end, n - count, work_length),
+        work_makespan=work_ms,
+        queue=pick(iter_end, removed, s.queue),
+        queue_pos=pick(iter_end, 0, queue_pos),
+        queue_length=pick(iter_end, count, s.queue_length),
+        order=pick(new_pass, new_order, s.order),
+        order_pos=pick(new_pass, 0, order_pos),
+        improved=improved & ~(new_pass | iter_end),
+        inserting=iter_end | (ins & ~insert_done),
+    )
+
+
+def _advance(
+    state: IGState,
+    target: jax.Array,
+    processing_times: jax.Array,
+    job_mask: jax.Array,
+    machine_mask: jax.Array,
+    d: int,
+    t_factor: float,
+) -> IGState:
+    """Steps until `state.iterations == target` (under vmap, finished runs stay frozen)."""
+    p = jnp.asarray(processing_times, jnp.int32)
+    n = jnp.sum(job_mask, dtype=jnp.int32)
+    temp = temperature(p, job_mask, machine_mask, t_factor)
+    return lax.while_loop(
+        lambda s: s.iterations < target, lambda s: _step(s, p, job_mask, n, temp, d), state
     )
 
 
 def local_search_insertion(
     sequence: jax.Array,
-    cmax: jax.Array,
     processing_times: jax.Array,
     job_mask: jax.Array,
     key: jax.Array,
 ) -> tuple[jax.Array, jax.Array]:
-    """Insertion local search to a local optimum: `(sequence, makespan)`.
+    """Insertion local search from a complete `sequence` to a local optimum.
 
-    Each pass visits the jobs in a new random order, removes each one and reinsert it at its
-    first best position if that strictly lowers the makespan; passes repeat while improving.
+    Each pass visits the jobs in a new random order, removes each one and reinserts it at
+    its first best position if that strictly lowers the makespan; passes repeat while some
+    move improved. Returns `(sequence, makespan)`.
     """
-    p = processing_times
+    p = jnp.asarray(processing_times, jnp.int32)
     n = jnp.sum(job_mask, dtype=jnp.int32)
-    n_slots = sequence.shape[0]
-
-    def try_job(t, carry):
-        seq, ms, improved, order = carry
-        job = order[t]
-        pos = jnp.argmax(seq == job)
-        rest = remove_at(seq, pos)
-        new_pos, new_ms = best_insertion(rest, n - 1, job, p)
-        better = new_ms < ms
-        seq = jnp.where(better, insert_at(rest, new_pos, job), seq)
-        return seq, jnp.where(better, new_ms, ms), improved | better, order
-
-    def one_pass(carry):
-        seq, ms, _, key = carry
-        key, sub = jax.random.split(key)
-        u = jnp.where(job_mask, _uniform_per_slot(sub, n_slots), 2.0)
-        order = jnp.argsort(u).astype(jnp.int32)
-        seq, ms, improved, _ = lax.fori_loop(0, n, try_job, (seq, ms, jnp.bool_(False), order))
-        return seq, ms, improved, key
-
-    init = (sequence, cmax, n > 1, key)
-    seq, ms, _, _ = lax.while_loop(lambda c: c[2], one_pass, init)
-    return seq, ms
-
-
-def _destruct_construct(
-    sequence: jax.Array, cmax: jax.Array, p: jax.Array, n: jax.Array, key: jax.Array, d: int
-) -> tuple[jax.Array, jax.Array]:
-    """Removes `min(d, n)` random jobs and greedily reinserts them (removal order)."""
-    n_slots = sequence.shape[0]
-    d = min(d, n_slots)  # static
-    idx = jnp.arange(n_slots)
-    d_eff = jnp.minimum(d, n)
-    u = jnp.where(idx < n, _uniform_per_slot(key, n_slots), 2.0)
-    picked = jnp.argsort(u)[:d]  # distinct random positions, valid ones first
-    picked_ok = jnp.arange(d) < d_eff
-    removed_jobs = jnp.where(picked_ok, sequence[picked], -1)
-    removed = jnp.zeros(n_slots, bool).at[picked].max(picked_ok)
-    keep = (idx < n) & ~removed
-    partial = sequence[jnp.argsort(~keep, stable=True)]
-    partial = jnp.where(idx < n - d_eff, partial, -1)
-
-    def reinsert(t, carry):
-        seq, length, ms = carry
-        job = removed_jobs[t]
-        pos, new_ms = best_insertion(seq, length, job, p)
-        ok = job >= 0
-        seq = jnp.where(ok, insert_at(seq, pos, job), seq)
-        return seq, length + ok.astype(jnp.int32), jnp.where(ok, new_ms, ms)
-
-    seq, _, ms = lax.fori_loop(0, d, reinsert, (partial, n - d_eff, cmax))
-    return seq, ms
+    ones = jnp.ones(p.shape[-1], bool)
+    state = _fresh_state(p, job_mask, key)._replace(
+        work=sequence.astype(jnp.int32),
+        work_length=n,
+        work_makespan=makespan(p, sequence),
+        queue_length=jnp.int32(0),  # nothing to insert: the first step starts a pass
+    )
+    state = _advance(state, jnp.int32(0), p, job_mask, ones, 1, 0.4)
+    return state.best_sequence, state.best_makespan
 
 
 def ig_init(
-    processing_times: jax.Array, job_mask: jax.Array, machine_mask: jax.Array, key: jax.Array
+    processing_times: jax.Array,
+    job_mask: jax.Array,
+    machine_mask: jax.Array,
+    key: jax.Array,
+    d: int = 4,
+    t_factor: float = 0.4,
 ) -> IGState:
-    """Initial IG state: NEH followed by insertion local search (as in the paper)."""
-    del machine_mask  # same signature as `ig_run`; the start does not depend on it
+    """Initial IG state: NEH followed by insertion local search (as in the paper).
+
+    It also draws the destruction of the first iteration, so pass the same `d` to `ig_run`.
+    """
     p = jnp.asarray(processing_times, jnp.int32)
-    key, sub = jax.random.split(key)
-    seq, ms = neh(p, job_mask)
-    seq, ms = local_search_insertion(seq, ms, p, job_mask, sub)
-    return IGState(seq, ms, seq, ms, key, jnp.int32(0))
+    state = _fresh_state(p, job_mask, key)
+    return _advance(state, jnp.int32(0), p, job_mask, machine_mask, d, t_factor)
 
 
 def ig_run(
@@ -179,30 +275,9 @@ def ig_run(
     d: int = 4,
     t_factor: float = 0.4,
 ) -> IGState:
-    """Runs `num_iters` (static or traced) IG iterations from `state`."""
-    p = jnp.asarray(processing_times, jnp.int32)
-    n = jnp.sum(job_mask, dtype=jnp.int32)
-    temp = temperature(p, job_mask, machine_mask, t_factor)
-
-    def iteration(_, s: IGState) -> IGState:
-        key, k_destroy, k_search, k_accept = jax.random.split(s.key, 4)
-        seq, ms = _destruct_construct(s.sequence, s.makespan, p, n, k_destroy, d)
-        seq, ms = local_search_insertion(seq, ms, p, job_mask, k_search)
-        delta = (ms - s.makespan).astype(jnp.float32)
-        accept = jax.random.uniform(k_accept) < jnp.exp(-delta / temp)  # always if delta<=0
-        cur_seq = jnp.where(accept, seq, s.sequence)
-        cur_ms = jnp.where(accept, ms, s.makespan)
-        better = ms < s.best_makespan
-        return IGState(
-            cur_seq,
-            cur_ms,
-            jnp.where(better, seq, s.best_sequence),
-            jnp.where(better, ms, s.best_makespan),
-            key,
-            s.iterations + 1,
-        )
-
-    return lax.fori_loop(0, num_iters, iteration, state)
+    """Runs `num_iters` (static or traced) more IG iterations from `state`."""
+    target = state.iterations + jnp.asarray(num_iters, jnp.int32)
+    return _advance(state, target, processing_times, job_mask, machine_mask, d, t_factor)
 
 
 def iterated_greedy(
@@ -215,8 +290,10 @@ def iterated_greedy(
     t_factor: float = 0.4,
 ) -> tuple[jax.Array, jax.Array]:
     """One IG run of `num_iters` iterations: best permutation `(max_jobs,)` and makespan."""
-    state = ig_init(processing_times, job_mask, machine_mask, key)
-    state = ig_run(state, processing_times, job_mask, machine_mask, num_iters, d, t_factor)
+    p = jnp.asarray(processing_times, jnp.int32)
+    state = _fresh_state(p, job_mask, key)
+    target = jnp.asarray(num_iters, jnp.int32)
+    state = _advance(state, target, p, job_mask, machine_mask, d, t_factor)
     return state.best_sequence, state.best_makespan
 
 
@@ -242,8 +319,20 @@ def iterated_greedy_batch(
     return jax.vmap(jax.vmap(run, **_over_restarts))(processing_times, job_mask, machine_mask, keys)
 
 
-ig_init_batch = jax.jit(jax.vmap(jax.vmap(ig_init, **_over_restarts)))
-"""`(B, J, M)`, `(B, J)`, `(B, M)`, keys `(B, R)` -> `IGState` with leading axes `(B, R)`."""
+@partial(jax.jit, static_argnames=("d", "t_factor"))
+def ig_init_batch(
+    processing_times: jax.Array,
+    job_mask: jax.Array,
+    machine_mask: jax.Array,
+    keys: jax.Array,
+    d: int = 4,
+    t_factor: float = 0.4,
+) -> IGState:
+    """`ig_init` for `(B, ...)` instances and keys `(B, R)`: a state with axes `(B, R)`."""
+    init = lambda p, jm, mm, k: ig_init(p, jm, mm, k, d, t_factor)
+    return jax.vmap(jax.vmap(init, **_over_restarts))(
+        processing_times, job_mask, machine_mask, keys
+    )
 
 
 @partial(jax.jit, static_argnames=("d", "t_factor"))
@@ -281,8 +370,8 @@ def iterated_greedy_timed(
     """
     args = (processing_times, job_mask, machine_mask)
     t0 = time.perf_counter()
-    init_fn = ig_init_batch.lower(*args, keys).compile()
-    state_shape = jax.eval_shape(ig_init_batch, *args, keys)
+    init_fn = ig_init_batch.lower(*args, keys, d=d, t_factor=t_factor).compile()
+    state_shape = jax.eval_shape(partial(ig_init_batch, d=d, t_factor=t_factor), *args, keys)
     run_fn = ig_run_batch.lower(state_shape, *args, jnp.int32(1), d=d, t_factor=t_factor).compile()
     compile_s = time.perf_counter() - t0
 

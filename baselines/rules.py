@@ -26,6 +26,13 @@ Machine rules, `MACHINE_RULES`, score the eligible machines of the chosen operat
 - `SPTW`: processing time plus the machine's load (total work already scheduled on it).
 
 Every combination is a rule (`RULES`, 6 x 3 = 18); a bare job rule (`MOR`) means `MOR-EF`.
+
+Candidate jobs (`candidates=`): by default ("nondelay") the job rule only ranks jobs whose
+next operation can start at the earliest start time `t*` of any valid pair (a non-delay,
+Giffler-Thompson-style candidate set, as in the greedy baselines of Song et al. 2022 and
+DANIEL that the published rule gaps come from). With "all" it ranks every job that has a
+valid pair; then SPT-like rules keep picking short operations far in the future and their
+gaps on Brandimarte roughly triple.
 Scores are float32; masked entries get the finite `MASKED_SCORE`, never -inf. Scores within
 a relative `TIE_RTOL` of the best count as ties (this absorbs float32 rounding in the
 MWKR/SRPT sums of means; integer-valued scores below 10^6 compare exactly).
@@ -60,6 +67,8 @@ __all__ = [
     "MASKED_SCORE",
     "RULES",
     "TIE_RTOL",
+    "CANDIDATE_SETS",
+    "candidate_jobs",
     "canonical_rule",
     "job_scores",
     "job_start_times",
@@ -220,16 +229,29 @@ def machine_scores(
     return jnp.stack([f(env, state, job) for f in MACHINE_RULES.values()])[machine_rule]
 
 
+CANDIDATE_SETS = ("nondelay", "all")
+
+
+def candidate_jobs(env: FlexibleJobShop, state: FJSPState, nondelay: bool | jax.Array) -> jax.Array:
+    """(J,) bool: jobs the job rule may pick (see the module doc on candidate sets)."""
+    valid = state.next_eligible
+    starts = env.pair_start_times(state)
+    earliest = jnp.where(valid, starts, jnp.iinfo(jnp.int32).max).min()
+    ready_now = (valid & (starts <= earliest)).any(-1)
+    return jnp.where(nondelay, ready_now, valid.any(-1))
+
+
 def _indexed_action(
-    env: FlexibleJobShop, state: FJSPState, job_rule: int | jax.Array,
+    env: FlexibleJobShop,
+    state: FJSPState,
+    job_rule: int | jax.Array,
     machine_rule: int | jax.Array,
+    nondelay: bool | jax.Array = True,
 ) -> jax.Array:
     """() int32 flat action `job * M + machine` of the rule with these registry indices."""
     num_machines = state.next_eligible.shape[-1]
-    job = select_best(job_scores(state, job_rule), state.next_eligible.any(-1))
-    machine = select_best(
-        machine_scores(env, state, job, machine_rule), state.next_eligible[job]
-    )
+    job = select_best(job_scores(state, job_rule), candidate_jobs(env, state, nondelay))
+    machine = select_best(machine_scores(env, state, job, machine_rule), state.next_eligible[job])
     return (job * num_machines + machine).astype(jnp.int32)
 
 
@@ -248,7 +270,13 @@ def _mode_of(state: FJSPState) -> str:
     return "append" if state.timeline is None else "insert"
 
 
-def rule_action(rule: str, state: FJSPState) -> jax.Array:
+def _nondelay(candidates: str) -> bool:
+    if candidates not in CANDIDATE_SETS:
+        raise ValueError(f"candidates must be one of {CANDIDATE_SETS}, got {candidates!r}")
+    return candidates == "nondelay"
+
+
+def rule_action(rule: str, state: FJSPState, candidates: str = "nondelay") -> jax.Array:
     """() int32 flat action `job * M + machine` that `rule` picks in one (unbatched) state.
 
     The schedule mode (EF's start times) is read from the state: insert-mode states carry a
@@ -256,14 +284,19 @@ def rule_action(rule: str, state: FJSPState) -> jax.Array:
     """
     job_rule, machine_rule = parse_rule(rule)
     return _indexed_action(
-        _env(_mode_of(state)), state, _JOB_INDEX[job_rule], _MACHINE_INDEX[machine_rule]
+        _env(_mode_of(state)),
+        state,
+        _JOB_INDEX[job_rule],
+        _MACHINE_INDEX[machine_rule],
+        _nondelay(candidates),
     )
 
 
-def rule_policy(rule: str) -> Policy:
+def rule_policy(rule: str, candidates: str = "nondelay") -> Policy:
     """A `policy(key, state) -> action` for `jaxshop.rollout.rollout` (the key is unused)."""
     parse_rule(rule)  # fail early on unknown names
-    return lambda key, state: rule_action(rule, state)
+    _nondelay(candidates)
+    return lambda key, state: rule_action(rule, state, candidates)
 
 
 # ---------------------------------------------------------------------------------------
@@ -300,9 +333,14 @@ def _compiled_solver(mode: str, batch: FJSPInstance):
         env = _env(mode)
         steps = env.max_steps(jax.tree_util.tree_map(lambda x: x[0], batch))
 
-        def run(job_rule: jax.Array, machine_rule: jax.Array, batch: FJSPInstance):
+        def run(
+            job_rule: jax.Array,
+            machine_rule: jax.Array,
+            nondelay: jax.Array,
+            batch: FJSPInstance,
+        ):
             def policy(_, state):
-                return _indexed_action(env, state, job_rule, machine_rule)
+                return _indexed_action(env, state, job_rule, machine_rule, nondelay)
 
             def one(instance):
                 state, _ = env.reset(jax.random.PRNGKey(0), instance)
@@ -312,12 +350,16 @@ def _compiled_solver(mode: str, batch: FJSPInstance):
             return jax.vmap(one)(batch)
 
         idx = jnp.zeros((), jnp.int32)
-        _SOLVERS[key] = jax.jit(run).lower(idx, idx, batch).compile()
+        flag = jnp.ones((), bool)
+        _SOLVERS[key] = jax.jit(run).lower(idx, idx, flag, batch).compile()
     return _SOLVERS[key]
 
 
 def solve_with_rule(
-    rule: str, instances: FJSPInstance | Sequence[FJSPInstance], mode: str = "append"
+    rule: str,
+    instances: FJSPInstance | Sequence[FJSPInstance],
+    mode: str = "append",
+    candidates: str = "nondelay",
 ) -> FJSPState:
     """Final states of `rule` on every instance, from one compiled, vmapped rollout.
 
@@ -332,18 +374,22 @@ def solve_with_rule(
     return solver(
         jnp.asarray(_JOB_INDEX[job_rule], jnp.int32),
         jnp.asarray(_MACHINE_INDEX[machine_rule], jnp.int32),
+        jnp.asarray(_nondelay(candidates)),
         batch,
     )
 
 
 @register_method("rule", "dispatching rule JOB-MACHINE, e.g. rule:MWKR-EF")
-def _rule_method(arg: str | None = None, mode: str = "append", **_: Any) -> Method:
+def _rule_method(
+    arg: str | None = None, mode: str = "append", candidates: str = "nondelay", **_: Any
+) -> Method:
     """`rule:JOB-MACHINE` (a bare `rule:MOR` is `MOR-EF`) in the env's `mode`."""
     name = canonical_rule(arg or "")
     env = _env(mode)
+    _nondelay(candidates)
 
     def solve(instances, key):
-        finals = solve_with_rule(name, instances, mode)
+        finals = solve_with_rule(name, instances, mode, candidates)
         return solutions_from_states(env, instances, finals)
 
     return Method(f"rule:{name}", ("jssp", "fjsp"), solve)

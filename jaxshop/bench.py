@@ -53,6 +53,7 @@ from jax import lax
 
 DEFAULT_BATCHES = (1, 64, 1024, 4096)
 DEFAULT_OUT = "results/bench_envs.json"
+POLICIES = ("random", "random-kth", "first")
 GOAL = {
     "description": (
         ">= 30x Jumanji JobShop's complete schedules/s on 10x10 at batch 1024-4096 on a "
@@ -138,6 +139,44 @@ CASES: dict[str, Case] = {
 }
 
 
+# ----------------------------------------------------------------------------- policies
+
+
+def _inclusive_prefix(x: jax.Array) -> jax.Array:
+    """Inclusive prefix sums along the last (short) axis by a triangular masked sum.
+
+    `jnp.cumsum` lowers to an O(n^2) `reduce_window` on CPU; for the short axes used here
+    a fused multiply-sum with a constant lower-triangular mask is faster.
+    """
+    n = x.shape[-1]
+    tril = jnp.tril(jnp.ones((n, n), x.dtype))
+    return (x[..., None, :] * tril).sum(-1)
+
+
+def kth_random_valid_action(key: jax.Array, mask: jax.Array) -> jax.Array:
+    """Uniform over the valid actions of a flat mask from ONE uniform per decision.
+
+    Same distribution as `jaxshop.rollout.random_valid_action` (which draws one uniform
+    per action and takes an argmax): draws `k ~ U{0..count-1}` and returns the k-th valid
+    index, found with a two-level (sqrt-blocked) prefix count. Lowest index if none is
+    valid. This is the policy of `--policies random-kth`.
+    """
+    a = mask.shape[-1]
+    cols = max(1, math.isqrt(a - 1) + 1) if a > 1 else 1
+    rows = -(-a // cols)
+    m = jnp.zeros(rows * cols, jnp.int32).at[:a].set(mask.astype(jnp.int32))
+    m = m.reshape(rows, cols)
+    per_row = m.sum(-1)
+    cum_rows = _inclusive_prefix(per_row)
+    count = cum_rows[-1]
+    k = jnp.floor(jax.random.uniform(key) * count).astype(jnp.int32)
+    k = jnp.minimum(k, jnp.maximum(count - 1, 0))
+    r = jnp.minimum((cum_rows <= k).sum(), rows - 1)
+    k_in_row = k - (cum_rows[r] - per_row[r])
+    c = (_inclusive_prefix(m[r]) <= k_in_row).sum()
+    return jnp.where(count > 0, jnp.minimum(r * cols + c, a - 1), 0).astype(jnp.int32)
+
+
 # ----------------------------------------------------------------------------- jaxshop
 
 
@@ -146,19 +185,23 @@ def _rounds(batch: int, steps: int, target_decisions: int) -> int:
     return max(1, math.ceil(target_decisions / max(1, batch * steps)))
 
 
-def build_jaxshop(env: Any, batch: int, target_decisions: int) -> tuple[Callable, dict]:
+def build_jaxshop(env: Any, batch: int, target_decisions: int,
+                  policy: str = "random") -> tuple[Callable, dict]:
     """The jitted-to-be `fn(seed) -> dict of scalars` for a jaxshop env, and its settings."""
-    from jaxshop.rollout import random_policy, rollout
+    from jaxshop.rollout import first_valid_policy, random_policy, rollout
 
     instance = jax.eval_shape(env.generator, jax.random.PRNGKey(0))
     num_steps = env.max_steps(instance)
     rounds = _rounds(batch, num_steps, target_decisions)
-    policy = random_policy(env)
+    if policy == "random-kth":
+        act = lambda key, state: kth_random_valid_action(key, env.action_mask(state))
+    else:
+        act = {"random": random_policy, "first": first_valid_policy}[policy](env)
 
     def episode(key: jax.Array):
         k_reset, k_play = jax.random.split(key)
         state, _ = env.reset(k_reset)
-        state, _, _ = rollout(env, state, k_play, policy, num_steps)
+        state, _, _ = rollout(env, state, k_play, act, num_steps)
         decisions = state.num_scheduled  # both env families count scheduled ops/jobs
         return env.is_done(state), env.current_makespan(state), decisions
 
@@ -209,8 +252,27 @@ def jumanji_random_valid_action(key: jax.Array, mask: jax.Array, num_jobs: int) 
     return jnp.where(real.any(-1), choice, jnp.int32(num_jobs))
 
 
-def build_jumanji(generator_kwargs: dict, batch: int,
-                  target_decisions: int) -> tuple[Callable, dict]:
+def jumanji_kth_random_valid_action(key: jax.Array, mask: jax.Array,
+                                    num_jobs: int) -> jax.Array:
+    """Like `jumanji_random_valid_action` (same distribution) from one uniform per machine:
+    the k-th valid job of each machine via a prefix count (the `random-kth` policy)."""
+    real = mask[:, :num_jobs].astype(jnp.int32)
+    count = real.sum(-1)
+    k = jnp.floor(jax.random.uniform(key, count.shape) * count).astype(jnp.int32)
+    k = jnp.minimum(k, jnp.maximum(count - 1, 0))
+    choice = (_inclusive_prefix(real) <= k[:, None]).sum(-1).astype(jnp.int32)
+    return jnp.where(count > 0, jnp.minimum(choice, num_jobs - 1), jnp.int32(num_jobs))
+
+
+def jumanji_first_valid_action(mask: jax.Array, num_jobs: int) -> jax.Array:
+    """(M,) int32: per machine its lowest-index valid job, no-op only when it has none."""
+    real = mask[:, :num_jobs]
+    choice = jnp.argmax(real, axis=-1).astype(jnp.int32)
+    return jnp.where(real.any(-1), choice, jnp.int32(num_jobs))
+
+
+def build_jumanji(generator_kwargs: dict, batch: int, target_decisions: int,
+                  policy: str = "random") -> tuple[Callable, dict]:
     """`fn(seed) -> dict of scalars` playing Jumanji's `JobShop` until every episode ends."""
     from jumanji.environments import JobShop
     from jumanji.environments.packing.job_shop.generator import RandomGenerator
@@ -221,7 +283,12 @@ def build_jumanji(generator_kwargs: dict, batch: int,
     max_t = jenv.num_jobs * jenv.max_num_ops * jenv.max_op_duration + 2
     nominal_steps = jenv.num_jobs * jenv.max_num_ops  # only sizes `rounds`
     rounds = _rounds(batch, nominal_steps, target_decisions)
-    policy = jax.vmap(lambda k, m: jumanji_random_valid_action(k, m, num_jobs))
+    if policy == "random":
+        act = jax.vmap(lambda k, m: jumanji_random_valid_action(k, m, num_jobs))
+    elif policy == "random-kth":
+        act = jax.vmap(lambda k, m: jumanji_kth_random_valid_action(k, m, num_jobs))
+    else:
+        act = jax.vmap(lambda k, m: jumanji_first_valid_action(m, num_jobs))
 
     def play(key: jax.Array) -> dict:
         k_reset, k_play = jax.random.split(key)
@@ -235,7 +302,7 @@ def build_jumanji(generator_kwargs: dict, batch: int,
 
         def body(c):
             key, k = jax.random.split(c["key"])
-            action = policy(jax.random.split(k, batch), c["state"].action_mask)
+            action = act(jax.random.split(k, batch), c["state"].action_mask)
             state, ts = jax.vmap(jenv.step)(c["state"], action)
             live = ~c["finished"]
             ended = live & ts.last()
@@ -307,15 +374,16 @@ def measure(fn: Callable, repeats: int, min_seconds: float) -> dict:
     per_repeat = []
     for _ in range(max(1, repeats)):
         outs = []
-        start = time.perf_counter()
+        cpu0, start = time.process_time(), time.perf_counter()
         while True:
             outs.append(jax.block_until_ready(compiled(np.int32(seed))))
             seed += 1
             elapsed = time.perf_counter() - start
             if elapsed >= min_seconds:
                 break
+        cpu = time.process_time() - cpu0
         totals = {k: float(sum(float(o[k]) for o in outs)) for k in outs[0]}
-        per_repeat.append({"seconds": elapsed, "calls": len(outs), **totals})
+        per_repeat.append({"seconds": elapsed, "cpu_seconds": cpu, "calls": len(outs), **totals})
     return {"compile_s": compile_s, "repeats": per_repeat}
 
 
@@ -323,8 +391,8 @@ def summarize(raw: dict) -> dict:
     """Median throughputs over the repeats, and the outcome of the measured episodes."""
     reps = raw["repeats"]
 
-    def med(key: str) -> float:
-        return statistics.median(r[key] / r["seconds"] for r in reps)
+    def med(key: str, per: str = "seconds") -> float:
+        return statistics.median(r[key] / r[per] for r in reps)
 
     episodes = sum(r["episodes"] for r in reps)
     complete = sum(r["complete"] for r in reps)
@@ -335,6 +403,8 @@ def summarize(raw: dict) -> dict:
         "schedules_per_s": med("complete"),
         "operations_per_s": med("operations"),
         "episodes_per_s": med("episodes"),
+        "schedules_per_cpu_s": med("complete", "cpu_seconds"),
+        "decisions_per_cpu_s": med("decisions", "cpu_seconds"),
         "complete_fraction": complete / episodes if episodes else 0.0,
         "mean_makespan": (sum(r["makespan_sum"] for r in reps) / complete) if complete else None,
         "mean_operations_per_schedule": (
@@ -345,18 +415,19 @@ def summarize(raw: dict) -> dict:
 
 
 def run_case(case: Case, impl: str, batch: int, repeats: int, min_seconds: float,
-             target_decisions: int) -> dict:
-    """Measures one (case, implementation, batch); `impl` is "jaxshop" or "jumanji"."""
+             target_decisions: int, policy: str = "random") -> dict:
+    """Measures one (case, implementation, batch, policy); `impl` is "jaxshop" or "jumanji"."""
     if impl == "jaxshop":
-        fn, settings = build_jaxshop(case.make_env(), batch, target_decisions)
+        fn, settings = build_jaxshop(case.make_env(), batch, target_decisions, policy)
     elif impl == "jumanji":
-        fn, settings = build_jumanji(case.jumanji, batch, target_decisions)
+        fn, settings = build_jumanji(case.jumanji, batch, target_decisions, policy)
     else:  # pragma: no cover - internal
         raise ValueError(impl)
     result = summarize(measure(fn, repeats, min_seconds))
     return {
         "case": case.name,
         "impl": impl,
+        "policy": policy,
         "batch": batch,
         **settings,
         **result,
@@ -426,23 +497,53 @@ def machine_info() -> dict:
 
 
 def peer_ratios(results: list[dict]) -> list[dict]:
-    """jaxshop / Jumanji throughput ratios for each (case, batch) measured by both."""
-    by = {(r["case"], r["impl"], r["batch"]): r for r in results}
+    """jaxshop / Jumanji throughput ratios for each (case, policy, batch) measured by both."""
+    by = {(r["case"], r["policy"], r["batch"], r["impl"]): r for r in results}
     rows = []
-    for (case, impl, batch), ours in by.items():
-        peer = by.get((case, "jumanji", batch))
+    for (case, policy, batch, impl), ours in by.items():
+        peer = by.get((case, policy, batch, "jumanji"))
         if impl != "jaxshop" or peer is None:
             continue
         rows.append({
             "case": case,
+            "policy": policy,
             "batch": batch,
             "jaxshop_schedules_per_s": ours["schedules_per_s"],
             "jumanji_schedules_per_s": peer["schedules_per_s"],
             "schedules_ratio": _ratio(ours["schedules_per_s"], peer["schedules_per_s"]),
+            "schedules_per_cpu_s_ratio": _ratio(
+                ours["schedules_per_cpu_s"], peer["schedules_per_cpu_s"]
+            ),
             "operations_ratio": _ratio(ours["operations_per_s"], peer["operations_per_s"]),
             "jumanji_complete_fraction": peer["complete_fraction"],
         })
     return rows
+
+
+def goal_check(ratios: list[dict]) -> dict:
+    """The project goal (`GOAL`) against the measured random-policy ratios."""
+    rows = [
+        r for r in ratios
+        if r["case"] == GOAL["case"] and r["policy"] == "random" and r["batch"] in GOAL["batches"]
+    ]
+    check = {**GOAL, "measured": rows}
+    if not rows:
+        check["met"] = None
+        check["summary"] = (f"Goal: not evaluated (needs {GOAL['case']} with the random policy "
+                            f"at batch {GOAL['batches']} and --peers).")
+        return check
+    worst = min(r["schedules_ratio"] or 0.0 for r in rows)
+    best_ours = max(r["jaxshop_schedules_per_s"] for r in rows)
+    check["met"] = worst >= GOAL["min_ratio"]
+    check["summary"] = (
+        f"Goal ({GOAL['description']}): measured ratio "
+        + ", ".join(f"{r['schedules_ratio']:.2f}x at batch {r['batch']}" for r in rows)
+        + f" -> {'met' if check['met'] else 'NOT met'}"
+        + ("" if check["met"] else f" (short by {GOAL['min_ratio'] / max(worst, 1e-9):.1f}x)")
+        + f". jaxshop's best here: {best_ours:,.0f} schedules/s = "
+        f"{best_ours / GOAL['jumanji_reference_schedules_per_s']:.1f}x the quoted ~2,600."
+    )
+    return check
 
 
 def _ratio(a: float, b: float) -> float | None:
@@ -462,41 +563,65 @@ def _fmt(x: float | None, digits: int = 3) -> str:
 def markdown(report: dict) -> str:
     """The throughput table (and the Jumanji ratios, if any) as Markdown."""
     lines = [
-        "| case | impl | batch | decisions/s | schedules/s | ops/s | mean makespan "
-        "| compile s | s/call | peak RSS MiB (process so far) |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| case | impl | policy | batch | decisions/s | schedules/s | ops/s | schedules/CPU-s "
+        "| mean makespan | compile s | s/call | peak RSS MiB |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in report["results"]:
         lines.append(
-            f"| {r['case']} | {r['impl']} | {r['batch']} | {_fmt(r['decisions_per_s'])} "
-            f"| {_fmt(r['schedules_per_s'])} | {_fmt(r['operations_per_s'])} "
+            f"| {r['case']} | {r['impl']} | {r['policy']} | {r['batch']} "
+            f"| {_fmt(r['decisions_per_s'])} | {_fmt(r['schedules_per_s'])} "
+            f"| {_fmt(r['operations_per_s'])} | {_fmt(r['schedules_per_cpu_s'])} "
             f"| {_fmt(r['mean_makespan'], 4)} | {r['compile_s']:.2f} "
             f"| {r['seconds_per_call_median']:.3g} | {r['peak_rss_mb_process_so_far']:.0f} |"
         )
+    lines.append("")
+    lines.append(
+        "Medians over repeats; peak RSS is the process peak so far (it only grows down the "
+        f"table). Load (1/5/15 min) before: {_loadavg(report['load_before'])}, after: "
+        f"{_loadavg(report['load_after'])} on {report['machine']['cpu_count']} CPUs."
+    )
     if report["peer_ratios"]:
         lines += [
             "",
-            "| case | batch | jaxshop schedules/s | Jumanji schedules/s | ratio "
-            "| ops/s ratio |",
-            "|---|---:|---:|---:|---:|---:|",
+            "| case | policy | batch | jaxshop schedules/s | Jumanji schedules/s | ratio "
+            "| ratio per CPU-s | ops/s ratio |",
+            "|---|---|---:|---:|---:|---:|---:|---:|",
         ]
         for p in report["peer_ratios"]:
             lines.append(
-                f"| {p['case']} | {p['batch']} | {_fmt(p['jaxshop_schedules_per_s'])} "
+                f"| {p['case']} | {p['policy']} | {p['batch']} "
+                f"| {_fmt(p['jaxshop_schedules_per_s'])} "
                 f"| {_fmt(p['jumanji_schedules_per_s'])} | {_fmt(p['schedules_ratio'])}x "
+                f"| {_fmt(p['schedules_per_cpu_s_ratio'])}x "
                 f"| {_fmt(p['operations_ratio'])}x |"
             )
     return "\n".join(lines)
 
 
+def _loadavg(load: dict) -> str:
+    values = load.get("loadavg_1_5_15")
+    return "n/a" if not values else "/".join(f"{v:.2f}" for v in values)
+
+
 # ----------------------------------------------------------------------------- CLI
+
+
+def _policy_list(text: str) -> list[str]:
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    bad = [n for n in names if n not in POLICIES]
+    if bad or not names:
+        raise argparse.ArgumentTypeError(f"policies must be among {POLICIES}, got {text!r}")
+    return list(dict.fromkeys(names))
 
 
 def _int_list(text: str) -> list[int]:
     try:
         values = [int(v) for v in text.split(",") if v.strip()]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers, got {text!r}"
+        ) from None
     if not values or min(values) < 1:
         raise argparse.ArgumentTypeError(f"batch sizes must be >= 1, got {text!r}")
     return values
@@ -534,6 +659,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="decisions per jitted call: small batches play several rounds per call")
     p.add_argument("--peers", action="store_true",
                    help="also measure Jumanji's JobShop on the job-shop cases (needs jumanji)")
+    p.add_argument("--policies", type=_policy_list, default=["random"],
+                   help="comma-separated: random (jaxshop.rollout.random_valid_action: one "
+                        "uniform per action + argmax; the default), random-kth (same "
+                        "distribution from one uniform per decision), first (lowest-index "
+                        "valid action: no RNG, isolates the env's own cost)")
     p.add_argument("--out", default=DEFAULT_OUT, help=f"JSON output path (default {DEFAULT_OUT})")
     p.add_argument("--markdown", default=None, metavar="FILE.md",
                    help="also write the Markdown table(s) to this file")
@@ -555,20 +685,21 @@ def main(argv: Sequence[str] | None = None) -> int:
                      "Jumanji was not measured")
         print(f"jaxshop bench: {notes[-1]}", file=sys.stderr)
         peers = False
-    plan = []
+    plan = []  # a peer pair is measured back to back, so both see about the same load
     for name in args.cases:
         impls = ["jaxshop"] + (["jumanji"] if peers and CASES[name].jumanji else [])
-        plan += [(name, impl, b) for impl in impls for b in args.batch]
+        plan += [(name, pol, b, impl) for pol in args.policies for b in args.batch
+                 for impl in impls]
 
     load_before = _load()
     started = time.perf_counter()
     results = []
-    for i, (name, impl, batch) in enumerate(plan, 1):
+    for i, (name, policy, batch, impl) in enumerate(plan, 1):
         if not args.quiet:
-            print(f"[{i}/{len(plan)}] {name} {impl} batch {batch} ...", file=sys.stderr,
-                  end="", flush=True)
+            print(f"[{i}/{len(plan)}] {name} {impl} {policy} batch {batch} ...",
+                  file=sys.stderr, end="", flush=True)
         r = run_case(CASES[name], impl, batch, args.repeats, args.min_seconds,
-                     args.target_decisions)
+                     args.target_decisions, policy)
         results.append(r)
         if not args.quiet:
             print(f" {r['schedules_per_s']:,.0f} schedules/s, compile {r['compile_s']:.2f} s",
@@ -587,18 +718,25 @@ def main(argv: Sequence[str] | None = None) -> int:
             "min_seconds": args.min_seconds,
             "target_decisions_per_call": args.target_decisions,
             "peers": peers,
+            "policies": args.policies,
         },
         "case_descriptions": {n: CASES[n].description for n in args.cases},
         "notes": notes + [
             "throughputs are medians over repeats; peak RSS is the process peak so far",
             "jaxshop: one decision schedules one job (PFSP) or one operation (job shops); "
             "Jumanji: one decision is one time step of all machines",
+            "Jumanji's RandomGenerator draws 1..max_num_ops ops per job (about half of a "
+            "jaxshop job shop's num_jobs * num_machines ops); compare operations/s too",
+            "schedules/CPU-s divides by this process's CPU time: less sensitive to other "
+            "processes on a shared machine than wall-clock throughput",
         ],
-        "goal": GOAL if peers else None,
         "results": results,
         "peer_ratios": peer_ratios(results),
     }
+    report["goal"] = goal_check(report["peer_ratios"]) if peers else None
     table = markdown(report)
+    if report["goal"]:
+        table += "\n\n" + report["goal"]["summary"]
     print(table)
     if args.out:
         out = Path(args.out)

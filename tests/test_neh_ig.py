@@ -15,9 +15,6 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
-import jaxshop
-from jaxshop.pfsp import makespan
 from jaxshop_baselines.iterated_greedy import (
     ig_init,
     ig_run,
@@ -25,6 +22,9 @@ from jaxshop_baselines.iterated_greedy import (
     iterated_greedy_timed,
 )
 from jaxshop_baselines.neh import best_insertion, neh, neh_batch
+
+import jaxshop
+from jaxshop.pfsp import makespan
 
 MAX_JOBS, MAX_MACHINES = 8, 5  # padded shape of the property tests
 

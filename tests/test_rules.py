@@ -23,6 +23,12 @@ from jaxshop.schedule import Schedule
 MODES = ("append", "insert")
 SHAPE = (5, 3, 4)  # padded (jobs, ops per job, machines) shared by every small test
 NUM_STATES = 48
+PUBLIC_CHECK = ("SPT-EF", "MWKR-SPTW", "FOPNR-SPT", "mopnr")  # through `rule_action` by name
+_PARTS = [rules.parse_rule(r) for r in rules.RULES]
+RULE_INDICES = (  # registry positions (job rule, machine rule) of every rule in RULES
+    np.array([list(rules.JOB_RULES).index(job) for job, _ in _PARTS], np.int32),
+    np.array([list(rules.MACHINE_RULES).index(mach) for _, mach in _PARTS], np.int32),
+)
 
 
 def _hand_made() -> FJSPInstance:
@@ -35,8 +41,8 @@ def _hand_made() -> FJSPInstance:
 
 
 def _np_instance(rng: np.random.Generator, job_shop: bool = False) -> FJSPInstance:
-    """A random exact-size FJSP instance (1-5 jobs, 1-3 ops, 2-4 machines, times 0-4)."""
-    num_machines = int(rng.integers(2, SHAPE[2] + 1))
+    """A random exact-size FJSP instance (1-5 jobs, 1-3 ops, 1-4 machines, times 0-4)."""
+    num_machines = int(rng.integers(1, SHAPE[2] + 1))
     low = int(rng.integers(0, 2))  # zero times in about half of the instances
     jobs = []
     for _ in range(int(rng.integers(1, SHAPE[0] + 1))):
@@ -86,9 +92,19 @@ def _probe(mode: str):
 
         steps = (jnp.arange(J * O), jax.random.split(key, J * O))
         state, _ = lax.scan(body, state, steps)
-        actions = jnp.stack([rules.rule_action(r, state) for r in rules.RULES])
+        # Every rule at once: `rule_action(rule, s)` is `_indexed_action` at the rule's
+        # registry indices; vmapping over the indices compiles one action, not 18.
+        actions = jnp.stack(
+            [
+                jax.vmap(lambda j, m, nd=nd: rules._indexed_action(env, state, j, m, nd))(
+                    *RULE_INDICES
+                )
+                for nd in (False, True)
+            ]
+        )  # (2, rules): candidates "all", then "nondelay"
+        public = jnp.stack([rules.rule_action(r, state) for r in PUBLIC_CHECK])
         rows = jax.vmap(lambda j: rules.job_start_times(env, state, j))(jnp.arange(J))
-        return state, actions, rows, env.pair_start_times(state)
+        return state, actions, rows, env.pair_start_times(state), public
 
     keys = jax.random.split(jax.random.PRNGKey(2), NUM_STATES)
     return jax.device_get(jax.jit(jax.vmap(one))(batch, lengths, keys))
@@ -115,14 +131,16 @@ def _np_job_scores(name: str, s) -> list:
         work = sum(means, Fraction(0))
         left = len(todo)
         times = [int(t) for t, ok in zip(s.next_times[j], s.next_eligible[j], strict=True) if ok]
-        out.append({
-            "SPT": -min(times) if times else 0,
-            "MWKR": work,
-            "SRPT": -work,
-            "MOR": left,
-            "FOPNR": -left,
-            "FIFO": -int(s.job_ready[j]),
-        }[name])
+        out.append(
+            {
+                "SPT": -min(times) if times else 0,
+                "MWKR": work,
+                "SRPT": -work,
+                "MOR": left,
+                "FOPNR": -left,
+                "FIFO": -int(s.job_ready[j]),
+            }[name]
+        )
     return out
 
 
@@ -164,10 +182,25 @@ def _np_best(scores: list, valid) -> int:
     return min(i for i in idx if scores[i] == best)
 
 
-def _np_rule_action(mode: str, rule: str, s) -> int:
+def _np_rule_action(mode: str, rule: str, s, nondelay: bool) -> int:
     job_rule, machine_rule = rules.parse_rule(rule)
     elig = np.asarray(s.next_eligible)
-    job = _np_best(_np_job_scores(job_rule, s), elig.any(-1))
+    candidates = elig.any(-1)
+    if nondelay and candidates.any():
+        starts = {
+            (j, m): _np_start(mode, s, j, m)
+            for j in range(elig.shape[0])
+            for m in range(elig.shape[1])
+            if elig[j, m]
+        }
+        earliest = min(starts.values())
+        candidates = np.array(
+            [
+                any(starts.get((j, m), earliest + 1) <= earliest for m in range(elig.shape[1]))
+                for j in range(elig.shape[0])
+            ]
+        )
+    job = _np_best(_np_job_scores(job_rule, s), candidates)
     mach = _np_best(_np_machine_scores(mode, machine_rule, s, job), elig[job])
     return job * elig.shape[1] + mach
 
@@ -192,27 +225,31 @@ def test_registry_names_and_parsing():
 
 @pytest.mark.parametrize("mode", MODES)
 def test_rule_choices_match_numpy_reference(mode):
-    states, actions, _, _ = _probe(mode)
+    states, actions, _, _, public = _probe(mode)
     num_done = 0
     for i in range(NUM_STATES):
         s = _index(states, i)
         num_done += not s.next_eligible.any()
         for r, rule in enumerate(rules.RULES):
-            assert actions[i, r] == _np_rule_action(mode, rule, s), (mode, rule, i)
+            for c, nondelay in enumerate((False, True)):
+                want = _np_rule_action(mode, rule, s, nondelay)
+                assert actions[i, c, r] == want, (mode, rule, i, nondelay)
     assert num_done < NUM_STATES // 2  # most sampled states still have decisions left
+    columns = [rules.RULES.index(rules.canonical_rule(r)) for r in PUBLIC_CHECK]
+    np.testing.assert_array_equal(public, actions[:, 1, columns])
 
 
 @pytest.mark.parametrize("mode", MODES)
 def test_job_start_times_is_a_row_of_pair_start_times(mode):
-    _, _, rows, pair_starts = _probe(mode)
+    _, _, rows, pair_starts, _ = _probe(mode)
     np.testing.assert_array_equal(rows, pair_starts)
 
 
 @pytest.mark.parametrize("mode", MODES)
 def test_hand_made_spt_and_mwkr_choose_differently(mode):
-    _, actions, _, _ = _probe(mode)
+    _, actions, _, _, _ = _probe(mode)
     M = SHAPE[2]
-    picks = {rule: divmod(int(a), M) for rule, a in zip(rules.RULES, actions[-1], strict=True)}
+    picks = {rule: divmod(int(a), M) for rule, a in zip(rules.RULES, actions[-1, 1], strict=True)}
     assert picks["SPT-EF"] == (0, 1)  # shortest next op: job 0, on its faster machine 1
     assert picks["MWKR-EF"] == (1, 0)  # most work left: job 1 (12), only machine 0
     assert picks["SRPT-EF"] == (0, 1)  # least work left: job 0 (3)
@@ -245,7 +282,11 @@ def test_every_rule_rollout_is_feasible_and_deterministic(mode):
         np.testing.assert_array_equal(final.start, np.asarray(again.start))
         np.testing.assert_array_equal(final.machine, np.asarray(again.machine))
     # SPT-EF on the hand-made instance (see test_rule_method_solves_fjsp_and_jssp).
+    # Hand-computed: non-delay SPT-EF gives 11 in both modes; over all candidate jobs the
+    # append mode first runs job 2's short op late on m1 and reaches 19.
     final = rules.solve_with_rule("SPT-EF", batch, mode)
+    assert int(final.makespan[-1]) == 11
+    final = rules.solve_with_rule("SPT-EF", batch, mode, candidates="all")
     assert int(final.makespan[-1]) == {"append": 19, "insert": 11}[mode]
     # The rule is a runtime argument: one compiled program per (mode, shape) for all rules.
     assert sum(key == (mode, (NUM_STATES, *SHAPE)) for key in rules._SOLVERS) == 1
@@ -277,7 +318,7 @@ def test_rule_method_solves_fjsp_and_jssp():
     assert method.name == "rule:SPT-EF" and set(method.problems) == {"jssp", "fjsp"}
     insts, _ = _instances()  # exact sizes; they stack to the shape the other tests compiled
     assert jaxshop.problem_of(insts[0]) == "jssp" and jaxshop.problem_of(insts[-1]) == "fjsp"
-    solutions = method.solve(insts)
+    solutions = get_method("rule:SPT-EF", candidates="all").solve(insts)
     for inst, sol in zip(insts, solutions, strict=True):
         check = jaxshop.validate(inst, sol.schedule)
         assert check and check.makespan == sol.makespan
@@ -285,6 +326,9 @@ def test_rule_method_solves_fjsp_and_jssp():
     # m0 [5,8), job 1 on m0 [8,13) then m1 [13,19). Insert mode puts job 1's first op into
     # the idle gap [0,5) of m0 and its second op on m1 [5,11).
     assert solutions[-1].makespan == 19
+    # Non-delay (the default): job 0 on m1 [0,2), job 1 on m0 [0,5) (the only job that can
+    # start at 0), job 2 on m1 [2,5) then m0 [5,8), job 1's second op on m1 [5,11).
+    assert method.solve(insts)[-1].makespan == 11
     assert get_method("rule:mopnr").name == "rule:MOR-EF"
     assert get_method("rule:FIFO", mode="insert").name == "rule:FIFO-EF"
     with pytest.raises(ValueError, match="MWKR-EF"):
@@ -301,10 +345,9 @@ def test_rule_method_solves_fjsp_and_jssp():
 def test_rules_on_brandimarte_are_feasible():
     names = [f"mk{k:02d}" for k in range(1, 11)]
     insts = [jaxshop.load(n, data_dir=str(SHARED_BENCHMARKS)) for n in names]
-    for mode, rule_names in (("append", ("MWKR-EF", "SPT-SPTW", "FIFO-SPT")),
-                             ("insert", ("MOR-EF",))):
-        for rule in rule_names:
-            final = jax.device_get(rules.solve_with_rule(rule, insts, mode))
-            makespans = _validate_all(mode, rule, insts, final)
-            lbs = [best_known(n)[0] for n in names]
-            assert (makespans >= lbs).all(), (mode, rule)
+    lbs = [best_known(n)[0] for n in names]
+    # Append mode only (one compile); insert mode is checked on the small instances above.
+    for rule in ("MWKR-EF", "SPT-SPTW", "FIFO-SPT", "MOR-EF"):
+        final = jax.device_get(rules.solve_with_rule(rule, insts, "append"))
+        makespans = _validate_all("append", rule, insts, final)
+        assert (makespans >= lbs).all(), rule

@@ -10,8 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 import jax
-
-from jaxshop.instances.types import Instance, stack
 from jaxshop_baselines.methods import Method, register_method, solutions_from_states
 from jaxshop_baselines.pointer.config import PointerConfig
 from jaxshop_baselines.pointer.inference import (
@@ -30,6 +28,8 @@ from jaxshop_baselines.pointer.train import (
     make_update,
     run_training,
 )
+
+from jaxshop.instances.types import Instance, stack
 
 
 @register_method(

@@ -24,11 +24,16 @@ class Episode(NamedTuple):
     log_prob: jax.Array  # () float32: log p(pi | s), summed over the live steps
     entropy: jax.Array  # () float32: policy entropy summed over the live steps
     invalid: jax.Array  # () int32: live steps whose chosen pair was masked (always 0)
+    trace: Any = None  # with `record`: (features (T, P, F), masks (T, P), actions, live)
 
 
 def episode(config: PointerConfig, env, params: dict, state: Any, obs: Any, key: jax.Array,
-            greedy: bool, num_steps: int) -> Episode:
-    """Decodes one schedule from `(state, obs)` (as returned by `env.reset`)."""
+            greedy: bool, num_steps: int, record: bool = False) -> Episode:
+    """Decodes one schedule from `(state, obs)` (as returned by `env.reset`).
+
+    With `record`, also returns the per-step model inputs and choices, so that
+    `model.replay_log_prob` can recompute the log-likelihood under gradient.
+    """
     dim = config.embed_dim
 
     def body(carry, step_key):
@@ -38,10 +43,12 @@ def episode(config: PointerConfig, env, params: dict, state: Any, obs: Any, key:
         mask = obs.action_mask
         h_new, logits, emb = actor_step(config, params, h, prev, first, feats, mask)
         action = choose(step_key, logits, greedy)
-        log_p = jax.nn.log_softmax(logits)
-        step_ent = -(jnp.exp(log_p) * log_p).sum()
         live = alive.astype(jnp.float32)
         invalid = invalid + (alive & ~mask[action]).astype(jnp.int32)
+        if not record:
+            log_p = jax.nn.log_softmax(logits)
+            logp = logp + live * log_p[action]
+            ent = ent - live * (jnp.exp(log_p) * log_p).sum()
         state, ts = env.step(state, action)
         carry = (
             state,
@@ -49,29 +56,29 @@ def episode(config: PointerConfig, env, params: dict, state: Any, obs: Any, key:
             jnp.where(alive, h_new, h),
             jnp.where(alive, emb[action], prev),
             first & ~alive,
-            logp + live * log_p[action],
-            ent + live * step_ent,
+            logp,
+            ent,
             invalid,
         )
-        return carry, None
+        return carry, ((feats, mask, action, alive) if record else None)
 
     zeros = jnp.zeros((dim,), jnp.float32)
     init = (state, obs, zeros, zeros, jnp.array(True), jnp.zeros((), jnp.float32),
             jnp.zeros((), jnp.float32), jnp.zeros((), jnp.int32))
-    (state, _, _, _, _, logp, ent, invalid), _ = lax.scan(
+    (state, _, _, _, _, logp, ent, invalid), trace = lax.scan(
         body, init, jax.random.split(key, num_steps)
     )
-    return Episode(state, logp, ent, invalid)
+    return Episode(state, logp, ent, invalid, trace)
 
 
 def batch_episodes(config: PointerConfig, env, params: dict, instances: Any, key: jax.Array,
-                   greedy: bool) -> tuple[Episode, Any]:
+                   greedy: bool, record: bool = False) -> tuple[Episode, Any]:
     """Resets and decodes a stacked batch of instances; returns episodes and first obs."""
     batch = jax.tree_util.tree_leaves(instances)[0].shape[0]
     num_steps = env.max_steps(jax.tree_util.tree_map(lambda x: x[0], instances))
     k_reset, k_run = jax.random.split(key)
     states, ts = jax.vmap(env.reset)(jax.random.split(k_reset, batch), instances)
     run = jax.vmap(
-        lambda s, o, k: episode(config, env, params, s, o, k, greedy, num_steps)
+        lambda s, o, k: episode(config, env, params, s, o, k, greedy, num_steps, record)
     )
     return run(states, ts.observation, jax.random.split(k_run, batch)), ts.observation

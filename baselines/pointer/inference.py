@@ -15,12 +15,12 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-
-import jaxshop
-from jaxshop.instances.types import FJSPInstance
 from jaxshop_baselines.pointer import checkpoint as ckpt
 from jaxshop_baselines.pointer.config import PointerConfig
 from jaxshop_baselines.pointer.decode import batch_episodes
+
+import jaxshop
+from jaxshop.instances.types import FJSPInstance
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 DEFAULT_MODELS = {"sd": MODELS_DIR / "ac-sd", "s": MODELS_DIR / "ac-s"}

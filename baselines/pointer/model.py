@@ -8,8 +8,10 @@ flat index `job * M + machine`, as the env's action space). Per decision:
 2. A GRU cell advances the decoder state on the embedding of the previously chosen pair
    (a learned start vector at the first step).
 3. Attention from the decoder state over the pair embeddings: an optional glimpse
-   (Bahdanau attention pooled into a context vector) and then pointer scores
-   `v . tanh(W_ref e_p + W_q q)`, squashed to `tanh_clip * tanh(.)`.
+   (scaled dot-product attention pooled into a context vector, mixed with the decoder
+   state) and then pointer scores `e_p . W_q q / sqrt(D)`, squashed to
+   `tanh_clip * tanh(.)`. Keys are the embeddings (`W_k` folds into the query), so a
+   step costs the embedding MLP plus O(P * D).
 4. Invalid pairs get the finite `MASKED_LOGIT`, so the softmax puts zero mass on them.
 
 The policy is the chain-rule product of these per-step distributions. The critic embeds
@@ -41,31 +43,50 @@ class PairEmbedding(nn.Module):
 
 
 class Actor(nn.Module):
-    """One decoding step: `(h, prev, first, features, mask) -> (h', logits, embeddings)`."""
+    """The decoder. `__call__` is one decoding step:
+    `(h, prev, first, features, mask) -> (h', logits, embeddings)`; the methods `embed`,
+    `advance` and `scores` are its parts (used to replay a whole episode in parallel).
+    """
 
     dim: int
     glimpse: bool = True
     tanh_clip: float = 10.0
 
-    @nn.compact
-    def __call__(self, h: jax.Array, prev: jax.Array, first: jax.Array, features: jax.Array,
-                 mask: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
-        emb = PairEmbedding(self.dim, name="embed")(features)  # (P, D)
-        start = self.param("start", nn.initializers.normal(0.1), (self.dim,))
-        x = jnp.where(first, start, prev)
-        h, _ = nn.GRUCell(self.dim, name="gru")(h, x)
+    def setup(self) -> None:
+        self.embedding = PairEmbedding(self.dim)
+        self.start = self.param("start", nn.initializers.normal(0.1), (self.dim,))
+        self.gru = nn.GRUCell(self.dim)
+        if self.glimpse:
+            self.glimpse_query = nn.Dense(self.dim)
+            self.glimpse_out = nn.Dense(self.dim)
+        self.pointer_query = nn.Dense(self.dim)
+
+    def embed(self, features: jax.Array) -> jax.Array:
+        """`(..., P, F) -> (..., P, D)` pair embeddings."""
+        return self.embedding(features)
+
+    def advance(self, h: jax.Array, prev: jax.Array, first: jax.Array) -> jax.Array:
+        """GRU step on the previous pair's embedding (the learned start vector if `first`)."""
+        x = jnp.where(first, self.start, prev)
+        return self.gru(h, x)[0]
+
+    def scores(self, h: jax.Array, emb: jax.Array, mask: jax.Array) -> jax.Array:
+        """Masked pointer logits `(P,)` from decoder state `h (D,)` over `emb (P, D)`."""
+        scale = 1.0 / jnp.sqrt(jnp.float32(self.dim))
         q = h
         if self.glimpse:
-            ref = nn.Dense(self.dim, use_bias=False, name="glimpse_ref")(emb)
-            u = jnp.tanh(ref + nn.Dense(self.dim, name="glimpse_query")(q))
-            u = nn.Dense(1, use_bias=False, name="glimpse_v")(u)[:, 0]
-            attn = jax.nn.softmax(masked_logits(u, mask))
-            q = attn @ ref  # (D,)
-        ref = nn.Dense(self.dim, use_bias=False, name="pointer_ref")(emb)
-        u = jnp.tanh(ref + nn.Dense(self.dim, name="pointer_query")(q))
-        u = nn.Dense(1, use_bias=False, name="pointer_v")(u)[:, 0]
-        logits = self.tanh_clip * jnp.tanh(u)
-        return h, masked_logits(logits, mask), emb
+            # Keys and values are the embeddings themselves (W_k, W_v fold into the query
+            # and output projections), so attention costs O(P * D), not O(P * D^2).
+            att = jax.nn.softmax(masked_logits(emb @ self.glimpse_query(h) * scale, mask))
+            q = nn.relu(self.glimpse_out(jnp.concatenate([h, att @ emb])))
+        u = emb @ self.pointer_query(q) * scale
+        return masked_logits(self.tanh_clip * jnp.tanh(u), mask)
+
+    def __call__(self, h: jax.Array, prev: jax.Array, first: jax.Array, features: jax.Array,
+                 mask: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+        emb = self.embed(features)
+        h = self.advance(h, prev, first)
+        return h, self.scores(h, emb, mask), emb
 
 
 class Critic(nn.Module):
@@ -115,6 +136,37 @@ def actor_step(config: PointerConfig, params: dict, h: jax.Array, prev: jax.Arra
     return actor_module(config).apply({"params": params["actor"]}, h, prev, first, features, mask)
 
 
+def replay_log_prob(config: PointerConfig, params: dict, features: jax.Array,
+                    masks: jax.Array, actions: jax.Array, live: jax.Array
+                    ) -> tuple[jax.Array, jax.Array]:
+    """`(log p(actions), entropy)` of a recorded episode, summed over its live steps.
+
+    `features (T, P, F)`, `masks (T, P)`, `actions (T,)`, `live (T,)` as recorded by
+    decoding. Equals the per-step computation, but only the GRU runs sequentially: the
+    embeddings and pointer scores of all steps are computed in parallel.
+    """
+    actor = actor_module(config)
+    variables = {"params": params["actor"]}
+    emb = actor.apply(variables, features, method=Actor.embed)  # (T, P, D)
+    chosen = jnp.take_along_axis(emb, actions[:, None, None], axis=1)[:, 0]  # (T, D)
+    prev = jnp.concatenate([jnp.zeros_like(chosen[:1]), chosen[:-1]])
+    first = jnp.arange(actions.shape[0]) == 0
+
+    def gru(h, x):
+        h = actor.apply(variables, h, *x, method=Actor.advance)
+        return h, h
+
+    _, hs = jax.lax.scan(gru, jnp.zeros((config.embed_dim,), jnp.float32), (prev, first))
+    logits = jax.vmap(lambda h, e, m: actor.apply(variables, h, e, m, method=Actor.scores))(
+        hs, emb, masks
+    )
+    log_p = jax.nn.log_softmax(logits)
+    taken = jnp.take_along_axis(log_p, actions[:, None], axis=1)[:, 0]
+    entropy = -(jnp.exp(log_p) * log_p).sum(-1)
+    w = live.astype(jnp.float32)
+    return (w * taken).sum(), (w * entropy).sum()
+
+
 def critic_value(config: PointerConfig, params: dict, features: jax.Array,
                  mask: jax.Array) -> jax.Array:
     return critic_module(config).apply({"params": params["critic"]}, features, mask)
@@ -141,5 +193,6 @@ __all__ = [
     "critic_value",
     "init_params",
     "num_params",
+    "replay_log_prob",
     "select_features",
 ]

@@ -39,7 +39,13 @@ from jax import lax
 from jaxshop_baselines.pointer import checkpoint as ckpt
 from jaxshop_baselines.pointer.config import PointerConfig
 from jaxshop_baselines.pointer.decode import batch_episodes
-from jaxshop_baselines.pointer.model import critic_value, init_params, num_params, select_features
+from jaxshop_baselines.pointer.model import (
+    critic_value,
+    init_params,
+    num_params,
+    replay_log_prob,
+    select_features,
+)
 
 import jaxshop
 from jaxshop.fjsp.generator import FJSPGenerator
@@ -117,8 +123,12 @@ def make_update(config: PointerConfig, sampler: SampleFn | None = None):
     sampler = sampler or make_sampler(config)
     opt = make_optimizer(config)
 
-    def loss_fn(params, instances, key):
-        eps, obs0 = batch_episodes(config, env, params, instances, key, greedy=False)
+    def loss_fn(params, eps, obs0):
+        # The episodes were sampled without gradient; the log-likelihood of the sampled
+        # schedules is recomputed from the recorded inputs (only the GRU is sequential).
+        log_prob, ent = jax.vmap(
+            lambda t: replay_log_prob(config, params, *t)
+        )(eps.trace)
         feats0 = select_features(config, obs0.pair_features)
         value = jax.vmap(lambda f, m: critic_value(config, params, f, m))(
             feats0, obs0.action_mask
@@ -126,9 +136,9 @@ def make_update(config: PointerConfig, sampler: SampleFn | None = None):
         makespan = eps.state.makespan.astype(jnp.float32)
         cost = makespan / eps.state.normalizer
         advantage = lax.stop_gradient(cost - value)
-        actor_loss = jnp.mean(advantage * eps.log_prob)
+        actor_loss = jnp.mean(advantage * log_prob)
         critic_loss = jnp.mean((value - cost) ** 2)
-        entropy = jnp.mean(eps.entropy)
+        entropy = jnp.mean(ent)
         loss = actor_loss + config.critic_coef * critic_loss - config.entropy_coef * entropy
         metrics = {
             "makespan": makespan.mean(),
@@ -145,7 +155,9 @@ def make_update(config: PointerConfig, sampler: SampleFn | None = None):
     def update(runner: RunnerState) -> tuple[RunnerState, dict]:
         key, k_inst, k_roll = jax.random.split(runner.key, 3)
         instances = sampler(k_inst, config.batch_size)
-        grads, metrics = jax.grad(loss_fn, has_aux=True)(runner.params, instances, k_roll)
+        eps, obs0 = batch_episodes(config, env, lax.stop_gradient(runner.params), instances,
+                                   k_roll, greedy=False, record=True)
+        grads, metrics = jax.grad(loss_fn, has_aux=True)(runner.params, eps, obs0)
         updates, opt_state = opt.update(grads, runner.opt_state, runner.params)
         params = optax.apply_updates(runner.params, updates)
         metrics["grad_norm"] = optax.global_norm(grads)

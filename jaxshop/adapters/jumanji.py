@@ -34,7 +34,7 @@ INSTALL_HINT = (
     "`pip install 'jaxshop[bench]'` or `pip install jumanji`"
 )
 
-__all__ = ["JumanjiAdapter", "JumanjiState", "require_jumanji", "to_jumanji"]
+__all__ = ["JumanjiState", "require_jumanji", "to_jumanji"]  # and `JumanjiAdapter` (lazy)
 
 
 @struct.dataclass

@@ -198,7 +198,7 @@ class FlexibleJobShop(Environment):
         mach_sel = (jnp.arange(M, dtype=jnp.int32) == mach) & live  # (M,)
 
         op = state.next_op[job]
-        time = state.next_times[job, mach]
+        time = state.instance.processing_times[job, op, mach]
         ready = state.job_ready[job]
         timeline = state.timeline
         if self.mode == "append":
@@ -212,18 +212,19 @@ class FlexibleJobShop(Environment):
         has_next = op + 1 < state.instance.num_ops[job]
         next_times = jnp.where(has_next, state.instance.processing_times[job, nxt], 0)
         next_elig = state.instance.eligible[job, nxt] & has_next
-        op_sel = job_sel[:, None] & (jnp.arange(O, dtype=jnp.int32) == op)[None, :]  # (J, O)
+        # Scatters with an out-of-range index when finished: dropped, so a no-op.
+        j = jnp.where(live, job, J)
+        m = jnp.where(live, mach, M)
         new = state.replace(
-            next_op=state.next_op + job_sel,
-            next_times=jnp.where(job_sel[:, None], next_times[None], state.next_times),
-            next_eligible=jnp.where(job_sel[:, None], next_elig[None], state.next_eligible),
-            job_ready=jnp.where(job_sel, end, state.job_ready),
-            machine_free=jnp.where(mach_sel, jnp.maximum(state.machine_free, end),
-                                   state.machine_free),
-            machine_busy=state.machine_busy + jnp.where(mach_sel, time, 0),
-            machine=jnp.where(op_sel, mach, state.machine),
-            start=jnp.where(op_sel, start, state.start),
-            end=jnp.where(op_sel, end, state.end),
+            next_op=state.next_op.at[j].add(1, mode="drop"),
+            next_times=state.next_times.at[j].set(next_times, mode="drop"),
+            next_eligible=state.next_eligible.at[j].set(next_elig, mode="drop"),
+            job_ready=state.job_ready.at[j].set(end, mode="drop"),
+            machine_free=state.machine_free.at[m].max(end, mode="drop"),
+            machine_busy=state.machine_busy.at[m].add(time, mode="drop"),
+            machine=state.machine.at[j, op].set(mach, mode="drop"),
+            start=state.start.at[j, op].set(start, mode="drop"),
+            end=state.end.at[j, op].set(end, mode="drop"),
             num_scheduled=state.num_scheduled + live,
             makespan=jnp.where(live, jnp.maximum(state.makespan, end), state.makespan),
             timeline=timeline,
