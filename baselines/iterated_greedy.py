@@ -97,20 +97,35 @@ def temperature(
     return jnp.maximum(t, jnp.finfo(jnp.float32).tiny)
 
 
-def _uniform_per_slot(key: jax.Array, n_slots: int) -> jax.Array:
-    """`(n_slots,)` uniforms where slot `i` depends only on `(key, i)`.
+def _mix32(x: jax.Array) -> jax.Array:
+    """MurmurHash3's 32-bit finaliser: a bijective avalanche mix of uint32 values."""
+    x = x ^ (x >> 16)
+    x = x * jnp.uint32(0x85EBCA6B)
+    x = x ^ (x >> 13)
+    x = x * jnp.uint32(0xC2B2AE35)
+    return x ^ (x >> 16)
 
-    Drawing per slot (instead of one `(n_slots,)` draw) keeps the random choices of the
+
+def _slot_bits(seed: jax.Array, n_slots: int) -> jax.Array:
+    """`(n_slots,)` distinct pseudo-random uint32 where slot `i` depends only on `(seed, i)`.
+
+    Each step draws one `seed` from its own PRNG subkey; expanding it per slot with a
+    counter hash (instead of a `(n_slots,)` `jax.random` draw) keeps the choices for the
     real jobs independent of the padded size, so a padded instance runs exactly like the
-    unpadded one.
+    unpadded one, and is far cheaper to compile than a vmapped threefry draw.
     """
-    return jax.vmap(lambda i: jax.random.uniform(jax.random.fold_in(key, i)))(jnp.arange(n_slots))
+    return _mix32(seed + _mix32(jnp.arange(1, n_slots + 1, dtype=jnp.uint32)))
+
+
+def _random_order(bits: jax.Array, mask: jax.Array) -> jax.Array:
+    """Slots with `mask` in the random order given by `bits`, then the others (by index)."""
+    return jnp.argsort(jnp.where(mask, bits >> 1, jnp.uint32(0xFFFFFFFF)), stable=True)
 
 
 def _destruct(
-    sequence: jax.Array, n: jax.Array, u: jax.Array, d: int
+    sequence: jax.Array, n: jax.Array, bits: jax.Array, d: int
 ) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """Removes `min(d, n)` positions chosen by the uniforms `u`: `(partial, removed, count)`.
+    """Removes `min(d, n)` random positions (by `bits`): `(partial, removed, count)`.
 
     `partial` keeps the other jobs in order (`-1` after them); `removed` lists the removed
     jobs in removal order (`-1` after them), as a `(max_jobs,)` insertion queue.
@@ -119,7 +134,7 @@ def _destruct(
     d = min(d, n_slots)  # static
     idx = jnp.arange(n_slots)
     count = jnp.minimum(d, n)
-    picked = jnp.argsort(jnp.where(idx < n, u, 2.0))[:d]  # distinct positions, real first
+    picked = _random_order(bits, idx < n)[:d]  # distinct random positions, real ones first
     picked_ok = jnp.arange(d) < count
     removed = (
         jnp.full(n_slots, -1, jnp.int32).at[:d].set(jnp.where(picked_ok, sequence[picked], -1))
@@ -148,8 +163,10 @@ def _step(
 ) -> IGState:
     """One best insertion, then the phase transitions (pass end, iteration end)."""
     n_slots = p.shape[0]
-    key, k_slots, k_accept = jax.random.split(s.key, 3)
-    u = _uniform_per_slot(k_slots, n_slots)
+    key, sub = jax.random.split(s.key)
+    seed = jax.random.bits(sub, dtype=jnp.uint32)
+    bits = _slot_bits(seed, n_slots)
+    u_accept = (_mix32(seed ^ jnp.uint32(0x9E3779B9)) >> 8).astype(jnp.float32) / 2.0**24
     ins = s.inserting
 
     # One insertion: the next queued job into `work`, or the next local-search job
@@ -178,12 +195,12 @@ def _step(
     iter_end = pass_done & ~improved  # local optimum reached: accept, then destroy
 
     delta = (work_ms - s.makespan).astype(jnp.float32)
-    accept = (work_ms <= s.makespan) | (jax.random.uniform(k_accept) < jnp.exp(-delta / temp))
+    accept = (work_ms <= s.makespan) | (u_accept < jnp.exp(-delta / temp))
     cur = jnp.where(accept, work, s.sequence)
     cur_ms = jnp.where(accept, work_ms, s.makespan)
     better = work_ms < s.best_makespan
-    partial, removed, count = _destruct(cur, n, u, d)
-    new_order = jnp.argsort(jnp.where(job_mask, u, 2.0)).astype(jnp.int32)
+    partial, removed, count = _destruct(cur, n, bits, d)
+    new_order = _random_order(bits, job_mask).astype(jnp.int32)
 
     pick = lambda at, new, old: jnp.where(at, new, old)
     return IGState(

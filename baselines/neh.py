@@ -35,6 +35,7 @@ from jaxshop.pfsp.makespan import append_job
 from jaxshop.schedule import permutation_schedule
 
 _BIG = int(np.iinfo(np.int32).max)
+_WINDOW_MAX = 64  # longest sequence whose prefix scans use `reduce_window`
 
 __all__ = [
     "best_insertion",
@@ -48,18 +49,23 @@ __all__ = [
 ]
 
 
-def _cumsum(x: jax.Array, axis: int = 0, reverse: bool = False) -> jax.Array:
-    """Inclusive prefix sum by an associative scan.
+def _cumsum(x: jax.Array, reverse: bool = False) -> jax.Array:
+    """Inclusive prefix sum along axis 0.
 
-    `jnp.cumsum` lowers to a full-width `reduce_window` on CPU, which costs `O(n^2)`;
-    the associative scan is `O(n log n)` work in `log n` vector steps.
+    On CPU `jnp.cumsum` lowers to a full-width `reduce_window`, `O(n^2)` work but one
+    cheap-to-compile op; beyond `_WINDOW_MAX` rows an associative scan (`O(n log n)`)
+    is faster.
     """
-    return lax.associative_scan(jnp.add, x, reverse=reverse, axis=axis)
+    if x.shape[0] <= _WINDOW_MAX:
+        return jnp.flip(jnp.cumsum(jnp.flip(x, 0), 0), 0) if reverse else jnp.cumsum(x, 0)
+    return lax.associative_scan(jnp.add, x, reverse=reverse, axis=0)
 
 
-def _cummax(x: jax.Array, axis: int = 0, reverse: bool = False) -> jax.Array:
-    """Inclusive prefix max by an associative scan (see `_cumsum`)."""
-    return lax.associative_scan(jnp.maximum, x, reverse=reverse, axis=axis)
+def _cummax(x: jax.Array, reverse: bool = False) -> jax.Array:
+    """Inclusive prefix max along axis 0 (see `_cumsum`)."""
+    if x.shape[0] <= _WINDOW_MAX:
+        return lax.cummax(x, 0, reverse=reverse)
+    return lax.associative_scan(jnp.maximum, x, reverse=reverse, axis=0)
 
 
 def heads_and_tails(rows: jax.Array) -> tuple[jax.Array, jax.Array]:

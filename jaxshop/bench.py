@@ -673,7 +673,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `jaxshop bench`; returns the process exit code."""
-    args = build_parser().parse_args(list(argv) if argv is not None else None)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["--"]:  # `jaxshop bench -- --cases ...` passes the separator along
+        argv = argv[1:]
+    args = build_parser().parse_args(argv)
     if args.repeats < 1 or args.min_seconds < 0 or args.target_decisions < 1:
         print("jaxshop bench: error: need --repeats >= 1, --min-seconds >= 0, "
               "--target-decisions >= 1", file=sys.stderr)

@@ -101,7 +101,7 @@ def _probe(mode: str):
                 )
                 for nd in (False, True)
             ]
-        )  # (2, rules): candidates "all", then "nondelay"
+        )  # (2, rules): candidates "all", then "ready"
         public = jnp.stack([rules.rule_action(r, state) for r in PUBLIC_CHECK])
         rows = jax.vmap(lambda j: rules.job_start_times(env, state, j))(jnp.arange(J))
         return state, actions, rows, env.pair_start_times(state), public
@@ -182,11 +182,11 @@ def _np_best(scores: list, valid) -> int:
     return min(i for i in idx if scores[i] == best)
 
 
-def _np_rule_action(mode: str, rule: str, s, nondelay: bool) -> int:
+def _np_rule_action(mode: str, rule: str, s, ready: bool) -> int:
     job_rule, machine_rule = rules.parse_rule(rule)
     elig = np.asarray(s.next_eligible)
     candidates = elig.any(-1)
-    if nondelay and candidates.any():
+    if ready and candidates.any():
         starts = {
             (j, m): _np_start(mode, s, j, m)
             for j in range(elig.shape[0])
@@ -231,9 +231,9 @@ def test_rule_choices_match_numpy_reference(mode):
         s = _index(states, i)
         num_done += not s.next_eligible.any()
         for r, rule in enumerate(rules.RULES):
-            for c, nondelay in enumerate((False, True)):
-                want = _np_rule_action(mode, rule, s, nondelay)
-                assert actions[i, c, r] == want, (mode, rule, i, nondelay)
+            for c, ready in enumerate((False, True)):
+                want = _np_rule_action(mode, rule, s, ready)
+                assert actions[i, c, r] == want, (mode, rule, i, ready)
     assert num_done < NUM_STATES // 2  # most sampled states still have decisions left
     columns = [rules.RULES.index(rules.canonical_rule(r)) for r in PUBLIC_CHECK]
     np.testing.assert_array_equal(public, actions[:, 1, columns])
@@ -282,8 +282,8 @@ def test_every_rule_rollout_is_feasible_and_deterministic(mode):
         np.testing.assert_array_equal(final.start, np.asarray(again.start))
         np.testing.assert_array_equal(final.machine, np.asarray(again.machine))
     # SPT-EF on the hand-made instance (see test_rule_method_solves_fjsp_and_jssp).
-    # Hand-computed: non-delay SPT-EF gives 11 in both modes; over all candidate jobs the
-    # append mode first runs job 2's short op late on m1 and reaches 19.
+    # Hand-computed: SPT-EF over released jobs gives 11 in both modes; over all candidate
+    # jobs the append mode runs job 2's second op before job 1 starts and reaches 19.
     final = rules.solve_with_rule("SPT-EF", batch, mode)
     assert int(final.makespan[-1]) == 11
     final = rules.solve_with_rule("SPT-EF", batch, mode, candidates="all")
@@ -326,8 +326,9 @@ def test_rule_method_solves_fjsp_and_jssp():
     # m0 [5,8), job 1 on m0 [8,13) then m1 [13,19). Insert mode puts job 1's first op into
     # the idle gap [0,5) of m0 and its second op on m1 [5,11).
     assert solutions[-1].makespan == 19
-    # Non-delay (the default): job 0 on m1 [0,2), job 1 on m0 [0,5) (the only job that can
-    # start at 0), job 2 on m1 [2,5) then m0 [5,8), job 1's second op on m1 [5,11).
+    # Released jobs only (the default): job 0 on m1 [0,2), job 2 on m1 [2,5), job 1 on m0
+    # [0,5) (job 2's second op is released only at 5 > t* = 0), job 2 on m0 [5,8), job 1's
+    # second op on m1 [5,11).
     assert method.solve(insts)[-1].makespan == 11
     assert get_method("rule:mopnr").name == "rule:MOR-EF"
     assert get_method("rule:FIFO", mode="insert").name == "rule:FIFO-EF"

@@ -21,19 +21,14 @@ class Episode(NamedTuple):
     """Outcome of one decoded episode."""
 
     state: Any  # final env state
-    log_prob: jax.Array  # () float32: log p(pi | s), summed over the live steps
-    entropy: jax.Array  # () float32: policy entropy summed over the live steps
+    log_prob: jax.Array  # () float32: log p(pi | s) over the live steps (0 when greedy)
+    entropy: jax.Array  # () float32: policy entropy over the live steps (0 when greedy)
     invalid: jax.Array  # () int32: live steps whose chosen pair was masked (always 0)
-    trace: Any = None  # with `record`: (features (T, P, F), masks (T, P), actions, live)
 
 
 def episode(config: PointerConfig, env, params: dict, state: Any, obs: Any, key: jax.Array,
-            greedy: bool, num_steps: int, record: bool = False) -> Episode:
-    """Decodes one schedule from `(state, obs)` (as returned by `env.reset`).
-
-    With `record`, also returns the per-step model inputs and choices, so that
-    `model.replay_log_prob` can recompute the log-likelihood under gradient.
-    """
+            greedy: bool, num_steps: int) -> Episode:
+    """Decodes one schedule from `(state, obs)` (as returned by `env.reset`)."""
     dim = config.embed_dim
 
     def body(carry, step_key):
@@ -45,7 +40,7 @@ def episode(config: PointerConfig, env, params: dict, state: Any, obs: Any, key:
         action = choose(step_key, logits, greedy)
         live = alive.astype(jnp.float32)
         invalid = invalid + (alive & ~mask[action]).astype(jnp.int32)
-        if not record:
+        if not greedy:
             log_p = jax.nn.log_softmax(logits)
             logp = logp + live * log_p[action]
             ent = ent - live * (jnp.exp(log_p) * log_p).sum()
@@ -60,25 +55,25 @@ def episode(config: PointerConfig, env, params: dict, state: Any, obs: Any, key:
             ent,
             invalid,
         )
-        return carry, ((feats, mask, action, alive) if record else None)
+        return carry, None
 
     zeros = jnp.zeros((dim,), jnp.float32)
     init = (state, obs, zeros, zeros, jnp.array(True), jnp.zeros((), jnp.float32),
             jnp.zeros((), jnp.float32), jnp.zeros((), jnp.int32))
-    (state, _, _, _, _, logp, ent, invalid), trace = lax.scan(
+    (state, _, _, _, _, logp, ent, invalid), _ = lax.scan(
         body, init, jax.random.split(key, num_steps)
     )
-    return Episode(state, logp, ent, invalid, trace)
+    return Episode(state, logp, ent, invalid)
 
 
 def batch_episodes(config: PointerConfig, env, params: dict, instances: Any, key: jax.Array,
-                   greedy: bool, record: bool = False) -> tuple[Episode, Any]:
+                   greedy: bool) -> tuple[Episode, Any]:
     """Resets and decodes a stacked batch of instances; returns episodes and first obs."""
     batch = jax.tree_util.tree_leaves(instances)[0].shape[0]
     num_steps = env.max_steps(jax.tree_util.tree_map(lambda x: x[0], instances))
     k_reset, k_run = jax.random.split(key)
     states, ts = jax.vmap(env.reset)(jax.random.split(k_reset, batch), instances)
     run = jax.vmap(
-        lambda s, o, k: episode(config, env, params, s, o, k, greedy, num_steps, record)
+        lambda s, o, k: episode(config, env, params, s, o, k, greedy, num_steps)
     )
     return run(states, ts.observation, jax.random.split(k_run, batch)), ts.observation

@@ -16,7 +16,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 from jaxshop_baselines.pointer import checkpoint as ckpt
-from jaxshop_baselines.pointer.config import PointerConfig
+from jaxshop_baselines.pointer.config import PointerConfig, fast_compile, pointer_jit
 from jaxshop_baselines.pointer.decode import batch_episodes
 
 import jaxshop
@@ -48,16 +48,18 @@ class PointerAgent:
         return cls(config, params, str(path))
 
 
-@functools.lru_cache(maxsize=16)
 def _decoders(config: PointerConfig, mode: str):
+    return _cached_decoders(config, mode, fast_compile())
+
+
+@functools.lru_cache(maxsize=16)
+def _cached_decoders(config: PointerConfig, mode: str, fast: bool):
     env = jaxshop.make("fjsp", mode=mode)
 
-    @jax.jit
     def greedy(params, instances):
         eps, _ = batch_episodes(config, env, params, instances, jax.random.PRNGKey(0), True)
         return eps.state
 
-    @functools.partial(jax.jit, static_argnums=3)
     def sample(params, instances, key, num_samples):
         batch = jax.tree_util.tree_leaves(instances)[0].shape[0]
         tiled = jax.tree_util.tree_map(lambda x: jnp.repeat(x, num_samples, axis=0), instances)
@@ -68,7 +70,7 @@ def _decoders(config: PointerConfig, mode: str):
         states = jax.tree_util.tree_map(lambda x: x[flat], eps.state)
         return states, makespans
 
-    return env, greedy, sample
+    return env, pointer_jit(greedy, fast), pointer_jit(sample, fast, static_argnums=3)
 
 
 def greedy_decode(agent: PointerAgent, instances: FJSPInstance, mode: str | None = None):

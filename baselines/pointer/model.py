@@ -44,8 +44,8 @@ class PairEmbedding(nn.Module):
 
 class Actor(nn.Module):
     """The decoder. `__call__` is one decoding step:
-    `(h, prev, first, features, mask) -> (h', logits, embeddings)`; the methods `embed`,
-    `advance` and `scores` are its parts (used to replay a whole episode in parallel).
+    `(h, prev, first, features, mask) -> (h', logits, embeddings)`, composed of the
+    methods `embed`, `advance` and `scores`.
     """
 
     dim: int
@@ -136,37 +136,6 @@ def actor_step(config: PointerConfig, params: dict, h: jax.Array, prev: jax.Arra
     return actor_module(config).apply({"params": params["actor"]}, h, prev, first, features, mask)
 
 
-def replay_log_prob(config: PointerConfig, params: dict, features: jax.Array,
-                    masks: jax.Array, actions: jax.Array, live: jax.Array
-                    ) -> tuple[jax.Array, jax.Array]:
-    """`(log p(actions), entropy)` of a recorded episode, summed over its live steps.
-
-    `features (T, P, F)`, `masks (T, P)`, `actions (T,)`, `live (T,)` as recorded by
-    decoding. Equals the per-step computation, but only the GRU runs sequentially: the
-    embeddings and pointer scores of all steps are computed in parallel.
-    """
-    actor = actor_module(config)
-    variables = {"params": params["actor"]}
-    emb = actor.apply(variables, features, method=Actor.embed)  # (T, P, D)
-    chosen = jnp.take_along_axis(emb, actions[:, None, None], axis=1)[:, 0]  # (T, D)
-    prev = jnp.concatenate([jnp.zeros_like(chosen[:1]), chosen[:-1]])
-    first = jnp.arange(actions.shape[0]) == 0
-
-    def gru(h, x):
-        h = actor.apply(variables, h, *x, method=Actor.advance)
-        return h, h
-
-    _, hs = jax.lax.scan(gru, jnp.zeros((config.embed_dim,), jnp.float32), (prev, first))
-    logits = jax.vmap(lambda h, e, m: actor.apply(variables, h, e, m, method=Actor.scores))(
-        hs, emb, masks
-    )
-    log_p = jax.nn.log_softmax(logits)
-    taken = jnp.take_along_axis(log_p, actions[:, None], axis=1)[:, 0]
-    entropy = -(jnp.exp(log_p) * log_p).sum(-1)
-    w = live.astype(jnp.float32)
-    return (w * taken).sum(), (w * entropy).sum()
-
-
 def critic_value(config: PointerConfig, params: dict, features: jax.Array,
                  mask: jax.Array) -> jax.Array:
     return critic_module(config).apply({"params": params["critic"]}, features, mask)
@@ -193,6 +162,5 @@ __all__ = [
     "critic_value",
     "init_params",
     "num_params",
-    "replay_log_prob",
     "select_features",
 ]

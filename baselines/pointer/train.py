@@ -37,13 +37,12 @@ import optax
 from flax import struct
 from jax import lax
 from jaxshop_baselines.pointer import checkpoint as ckpt
-from jaxshop_baselines.pointer.config import PointerConfig
+from jaxshop_baselines.pointer.config import PointerConfig, fast_compile, pointer_jit
 from jaxshop_baselines.pointer.decode import batch_episodes
 from jaxshop_baselines.pointer.model import (
     critic_value,
     init_params,
     num_params,
-    replay_log_prob,
     select_features,
 )
 
@@ -123,12 +122,10 @@ def make_update(config: PointerConfig, sampler: SampleFn | None = None):
     sampler = sampler or make_sampler(config)
     opt = make_optimizer(config)
 
-    def loss_fn(params, eps, obs0):
-        # The episodes were sampled without gradient; the log-likelihood of the sampled
-        # schedules is recomputed from the recorded inputs (only the GRU is sequential).
-        log_prob, ent = jax.vmap(
-            lambda t: replay_log_prob(config, params, *t)
-        )(eps.trace)
+    def loss_fn(params, instances, key):
+        # Actions are sampled inside the scan; gradients flow only through the policy's
+        # log-probabilities of them (the env is not differentiated).
+        eps, obs0 = batch_episodes(config, env, params, instances, key, greedy=False)
         feats0 = select_features(config, obs0.pair_features)
         value = jax.vmap(lambda f, m: critic_value(config, params, f, m))(
             feats0, obs0.action_mask
@@ -136,9 +133,9 @@ def make_update(config: PointerConfig, sampler: SampleFn | None = None):
         makespan = eps.state.makespan.astype(jnp.float32)
         cost = makespan / eps.state.normalizer
         advantage = lax.stop_gradient(cost - value)
-        actor_loss = jnp.mean(advantage * log_prob)
+        actor_loss = jnp.mean(advantage * eps.log_prob)
         critic_loss = jnp.mean((value - cost) ** 2)
-        entropy = jnp.mean(ent)
+        entropy = jnp.mean(eps.entropy)
         loss = actor_loss + config.critic_coef * critic_loss - config.entropy_coef * entropy
         metrics = {
             "makespan": makespan.mean(),
@@ -155,9 +152,7 @@ def make_update(config: PointerConfig, sampler: SampleFn | None = None):
     def update(runner: RunnerState) -> tuple[RunnerState, dict]:
         key, k_inst, k_roll = jax.random.split(runner.key, 3)
         instances = sampler(k_inst, config.batch_size)
-        eps, obs0 = batch_episodes(config, env, lax.stop_gradient(runner.params), instances,
-                                   k_roll, greedy=False, record=True)
-        grads, metrics = jax.grad(loss_fn, has_aux=True)(runner.params, eps, obs0)
+        grads, metrics = jax.grad(loss_fn, has_aux=True)(runner.params, instances, k_roll)
         updates, opt_state = opt.update(grads, runner.opt_state, runner.params)
         params = optax.apply_updates(runner.params, updates)
         metrics["grad_norm"] = optax.global_norm(grads)
@@ -179,35 +174,43 @@ def make_train(config: PointerConfig, sampler: SampleFn | None = None):
 
 
 def make_train_chunk(config: PointerConfig, sampler: SampleFn | None = None):
-    """Jitted `chunk(runner) -> (runner, metrics)` of `config.updates_per_chunk` updates."""
+    """Jitted `chunk(runner) -> (runner, metrics)` of `config.updates_per_chunk` updates.
+
+    The key is part of `runner`, so calling chunks back to back equals one longer scan.
+    """
     if sampler is None:
-        return _cached_chunk(config)
+        return _cached_chunk(config, fast_compile())
+    return _chunk(config, sampler, fast_compile())
+
+
+def _chunk(config: PointerConfig, sampler: SampleFn | None, fast: bool):
     update = make_update(config, sampler)
-    return jax.jit(
-        lambda r: lax.scan(lambda r, _: update(r), r, None, length=config.updates_per_chunk)
+    return pointer_jit(
+        lambda r: lax.scan(lambda r, _: update(r), r, None, length=config.updates_per_chunk),
+        fast,
     )
 
 
 @functools.lru_cache(maxsize=8)
-def _cached_chunk(config: PointerConfig):
-    update = make_update(config)
-    return jax.jit(
-        lambda r: lax.scan(lambda r, _: update(r), r, None, length=config.updates_per_chunk)
-    )
+def _cached_chunk(config: PointerConfig, fast: bool):
+    return _chunk(config, None, fast)
 
 
-@functools.lru_cache(maxsize=8)
 def make_validation(config: PointerConfig):
     """Jitted `evaluate(params) -> mean greedy normalized makespan` on a fixed set."""
+    return _cached_validation(config, fast_compile())
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_validation(config: PointerConfig, fast: bool):
     env = make_env(config)
     instances = make_sampler(config)(jax.random.PRNGKey(VALIDATION_KEY), config.eval_size)
 
-    @jax.jit
     def evaluate(params):
         eps, _ = batch_episodes(config, env, params, instances, jax.random.PRNGKey(0), True)
         return jnp.mean(eps.state.makespan / eps.state.normalizer)
 
-    return evaluate
+    return pointer_jit(evaluate, fast)
 
 
 # ---------------------------------------------------------------------------------------
@@ -325,7 +328,7 @@ def run_training(config: PointerConfig, out_dir: str | Path, seed: int = 0,
     t0 = time.perf_counter()
     chunk = make_train_chunk(config).lower(runner).compile()
     compile_s = time.perf_counter() - t0
-    evaluate = make_validation(config)
+    evaluate = make_validation(config) if config.eval_size > 0 else None
     console.print(
         f"pointer AC-{config.variant.upper()}: {num_params(runner.params)} parameters, "
         f"batch {config.batch_size}, {config.updates_per_chunk} updates per call, "
@@ -358,8 +361,9 @@ def run_training(config: PointerConfig, out_dir: str | Path, seed: int = 0,
                 rows.append(row)
             done += k
             if done % config.checkpoint_every == 0 or done >= config.num_updates:
-                val = float(evaluate(runner.params))
-                rows[-1]["val_norm_makespan"] = f"{val:.6g}"
+                if evaluate is not None:
+                    val = float(evaluate(runner.params))
+                    rows[-1]["val_norm_makespan"] = f"{val:.6g}"
                 ckpt.save_checkpoint(out, runner)
             _write_rows(csv_path, rows, "a")
             if writer is not None:
