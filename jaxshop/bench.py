@@ -576,10 +576,14 @@ def markdown(report: dict) -> str:
             f"| {r['seconds_per_call_median']:.3g} | {r['peak_rss_mb_process_so_far']:.0f} |"
         )
     lines.append("")
+    loads = "; ".join(
+        f"run {i}: {_loadavg(inv['load_before'])} before, {_loadavg(inv['load_after'])} after"
+        for i, inv in enumerate(report.get("invocations", [report]))
+    )
     lines.append(
-        "Medians over repeats; peak RSS is the process peak so far (it only grows down the "
-        f"table). Load (1/5/15 min) before: {_loadavg(report['load_before'])}, after: "
-        f"{_loadavg(report['load_after'])} on {report['machine']['cpu_count']} CPUs."
+        "Medians over repeats; peak RSS is the process peak so far (within one run it only "
+        f"grows down the table). Load average (1/5/15 min) on "
+        f"{report['machine']['cpu_count']} CPUs: {loads}."
     )
     if report["peer_ratios"]:
         lines += [
@@ -665,10 +669,34 @@ def build_parser() -> argparse.ArgumentParser:
                         "distribution from one uniform per decision), first (lowest-index "
                         "valid action: no RNG, isolates the env's own cost)")
     p.add_argument("--out", default=DEFAULT_OUT, help=f"JSON output path (default {DEFAULT_OUT})")
+    p.add_argument("--append", action="store_true",
+                   help="add this run's results to the report already in --out (the Markdown "
+                        "then covers all of them)")
     p.add_argument("--markdown", default=None, metavar="FILE.md",
                    help="also write the Markdown table(s) to this file")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     return p
+
+
+NOTES = [
+    "throughputs are medians over repeats; peak RSS is the process peak so far",
+    "jaxshop: one decision schedules one job (PFSP) or one operation (job shops); "
+    "Jumanji: one decision is one time step of all machines",
+    "Jumanji's RandomGenerator draws 1..max_num_ops ops per job (about half of a "
+    "jaxshop job shop's num_jobs * num_machines ops); compare operations/s too",
+    "schedules/CPU-s divides by this process's CPU time: less sensitive to other "
+    "processes on a shared machine than wall-clock throughput",
+]
+
+
+def _previous_report(path: str | None) -> dict | None:
+    """The report in `path` to extend with `--append` (None when there is none)."""
+    if not path or not Path(path).exists():
+        return None
+    report = json.loads(Path(path).read_text())
+    if "invocations" not in report or "results" not in report:
+        raise ValueError(f"{path} is not a report of `jaxshop bench`; cannot --append to it")
+    return report
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -707,10 +735,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.quiet:
             print(f" {r['schedules_per_s']:,.0f} schedules/s, compile {r['compile_s']:.2f} s",
                   file=sys.stderr)
-    report = {
-        "benchmark": "jaxshop env throughput (random valid policy, jit + vmap in lax.scan)",
+    invocation = {
         "created": _now(),
-        "machine": machine_info(),
+        "argv": argv,
         "load_before": load_before,
         "load_after": _load(),
         "total_seconds": time.perf_counter() - started,
@@ -723,20 +750,27 @@ def main(argv: Sequence[str] | None = None) -> int:
             "peers": peers,
             "policies": args.policies,
         },
-        "case_descriptions": {n: CASES[n].description for n in args.cases},
-        "notes": notes + [
-            "throughputs are medians over repeats; peak RSS is the process peak so far",
-            "jaxshop: one decision schedules one job (PFSP) or one operation (job shops); "
-            "Jumanji: one decision is one time step of all machines",
-            "Jumanji's RandomGenerator draws 1..max_num_ops ops per job (about half of a "
-            "jaxshop job shop's num_jobs * num_machines ops); compare operations/s too",
-            "schedules/CPU-s divides by this process's CPU time: less sensitive to other "
-            "processes on a shared machine than wall-clock throughput",
-        ],
+    }
+    previous = _previous_report(args.out) if args.append else None
+    invocations = (previous["invocations"] if previous else []) + [invocation]
+    for r in results:
+        r["invocation"] = len(invocations) - 1
+    results = (previous["results"] if previous else []) + results
+    descriptions = dict(previous["case_descriptions"]) if previous else {}
+    descriptions.update({n: CASES[n].description for n in args.cases})
+    report = {
+        "benchmark": "jaxshop env throughput (random valid policy, jit + vmap in lax.scan)",
+        "created": invocations[0]["created"],
+        "machine": machine_info(),
+        "load_before": invocations[0]["load_before"],
+        "load_after": invocation["load_after"],
+        "invocations": invocations,
+        "case_descriptions": descriptions,
+        "notes": list(dict.fromkeys((previous["notes"] if previous else []) + notes + NOTES)),
         "results": results,
         "peer_ratios": peer_ratios(results),
     }
-    report["goal"] = goal_check(report["peer_ratios"]) if peers else None
+    report["goal"] = goal_check(report["peer_ratios"]) if report["peer_ratios"] else None
     table = markdown(report)
     if report["goal"]:
         table += "\n\n" + report["goal"]["summary"]

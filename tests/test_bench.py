@@ -25,8 +25,10 @@ def test_bench_smoke_json_and_markdown(tmp_path, capsys):
     printed = capsys.readouterr().out
     report = json.loads(out.read_text())
     assert set(report) >= {
-        "machine", "load_before", "load_after", "settings", "results", "peer_ratios", "notes",
+        "machine", "load_before", "load_after", "invocations", "results", "peer_ratios", "notes",
     }
+    (run,) = report["invocations"]
+    assert run["settings"]["batches"] == [2] and run["total_seconds"] > 0
     assert report["machine"]["cpu_count"] >= 1 and report["machine"]["jax"] == jax.__version__
     assert report["load_before"]["uptime"] is not None
     (r,) = report["results"]

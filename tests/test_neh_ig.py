@@ -10,14 +10,13 @@ import itertools
 
 import chex
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from jaxshop_baselines.iterated_greedy import (
-    ig_init,
-    ig_run,
+    ig_init_batch,
+    ig_run_batch,
     iterated_greedy_batch,
     iterated_greedy_timed,
 )
@@ -32,8 +31,13 @@ NEH = jax.jit(neh)
 MAKESPAN = jax.jit(makespan)
 BATCH_MAKESPAN = jax.jit(jax.vmap(jax.vmap(makespan, in_axes=(None, 0))))
 NEH_ONCE = jax.jit(chex.assert_max_traces(neh, n=1))
-IG_INIT_ONCE = jax.jit(chex.assert_max_traces(ig_init, n=1))
-IG_RUN_ONCE = jax.jit(chex.assert_max_traces(ig_run, n=1))
+
+
+def _ig(times, job_mask, machine_mask, keys, num_iters):
+    return iterated_greedy_batch(times, job_mask, machine_mask, keys, num_iters)
+
+
+IG_ONCE = jax.jit(chex.assert_max_traces(_ig, n=1))  # only ever called with one shape
 
 
 # --- plain NumPy reference ------------------------------------------------------------
@@ -115,7 +119,9 @@ def test_neh_ta001_is_1286():
 
 def test_neh_batch_equals_one_by_one():
     ps = [random_instance(s, n, m) for s, (n, m) in enumerate([(8, 5), (3, 2), (6, 4)])]
-    batch = jaxshop.stack([jaxshop.PFSPInstance.from_array(p) for p in ps])
+    batch = jaxshop.stack(
+        [jaxshop.PFSPInstance.from_array(p) for p in ps], max_jobs=MAX_JOBS, max_machines=5
+    )
     perms, spans = neh_batch(batch.processing_times, batch.job_mask)
     for i, p in enumerate(ps):
         ref_seq, ref_span = np_neh(p)
@@ -123,24 +129,26 @@ def test_neh_batch_equals_one_by_one():
 
 
 def test_neh_compiles_once_per_shape():
-    for seed in range(3):
+    for seed in range(3):  # different sizes, one padded shape: one trace
         times, job_mask, _ = padded(random_instance(seed, 4 + seed, 2 + seed))
-        NEH_ONCE(times, job_mask)
+        perm, span = NEH_ONCE(times, job_mask)
+        assert int(span) == np_neh(random_instance(seed, 4 + seed, 2 + seed))[1]
 
 
 # --- iterated greedy ------------------------------------------------------------------
 
 IG_BATCH, IG_RESTARTS, IG_ITERS = 3, 4, 15
+SMALL = random_instance(42, 5, 3)  # also run unpadded in the padding test
 
 
 @pytest.fixture(scope="module")
 def ig_batch():
-    """Three 8x5 instances (one padded 6x4), 4 restarts each."""
-    ps = [random_instance(10, 8, 5), random_instance(11, 8, 5), random_instance(12, 6, 4)]
+    """Three instances padded to 8x5 (8x5, 7x4 and the 5x3 `SMALL`), 4 restarts each."""
+    ps = [random_instance(10, 8, 5), random_instance(11, 7, 4), SMALL]
     cols = list(zip(*(padded(p) for p in ps), strict=True))
     times, job_mask, machine_mask = (np.stack(c) for c in cols)
     keys = jax.random.split(jax.random.key(0), (IG_BATCH, IG_RESTARTS))
-    perms, spans = iterated_greedy_batch(times, job_mask, machine_mask, keys, IG_ITERS)
+    perms, spans = IG_ONCE(times, job_mask, machine_mask, keys, IG_ITERS)
     return ps, times, job_mask, machine_mask, keys, np.asarray(perms), np.asarray(spans)
 
 
@@ -155,51 +163,51 @@ def test_ig_never_worse_than_neh_and_consistent(ig_batch):
             assert np_makespan(p, real_perm(perms[i, r])) == spans[i, r]
 
 
-def test_ig_restarts_differ_and_are_reproducible(ig_batch):
+def test_ig_restarts_differ_and_chunks_reproduce(ig_batch):
     _, times, job_mask, machine_mask, keys, perms, spans = ig_batch
+    state = ig_init_batch(times, job_mask, machine_mask, keys)
+    for chunk in (5, 1, IG_ITERS - 6):  # chunks of a host loop, summing to IG_ITERS
+        state = ig_run_batch(state, times, job_mask, machine_mask, chunk)
+    assert np.all(np.asarray(state.iterations) == IG_ITERS)
     # Different keys give different runs: compare the current (not best) sequences.
-    run = jax.vmap(jax.vmap(ig_init, in_axes=(None, None, None, 0)))
-    states = jax.jit(run)(times, job_mask, machine_mask, keys)
-    states = jax.jit(
-        jax.vmap(jax.vmap(lambda s, t, j, mm: ig_run(s, t, j, mm, IG_ITERS), (0, None, None, None)))
-    )(states, times, job_mask, machine_mask)
-    seqs = np.asarray(states.sequence)
+    seqs = np.asarray(state.sequence)
     distinct = [len({tuple(seqs[i, r]) for r in range(IG_RESTARTS)}) for i in range(IG_BATCH)]
     assert max(distinct) > 1, distinct
-    # Same keys, same answer (also across the two entry points).
-    np.testing.assert_array_equal(np.asarray(states.best_sequence), perms)
-    np.testing.assert_array_equal(np.asarray(states.best_makespan), spans)
-    assert np.all(np.asarray(states.iterations) == IG_ITERS)
+    # Same keys, same answer, in one call or in chunks.
+    np.testing.assert_array_equal(np.asarray(state.best_sequence), perms)
+    np.testing.assert_array_equal(np.asarray(state.best_makespan), spans)
 
 
-def test_padding_gives_the_same_result():
-    p = random_instance(42, 5, 3)
-    exact = jaxshop.PFSPInstance.from_array(p)
-    times, job_mask, machine_mask = padded(p, 8, 5)
+def test_padding_gives_the_same_result(ig_batch):
+    _, times, job_mask, machine_mask, keys, perms, spans = ig_batch
+    exact = jaxshop.PFSPInstance.from_array(SMALL)
     perm_e, span_e = NEH(exact.processing_times, exact.job_mask)
-    perm_p, span_p = NEH(times, job_mask)
+    perm_p, span_p = NEH(times[2], job_mask[2])
     assert real_perm(perm_e) == real_perm(perm_p) and int(span_e) == int(span_p)
 
-    keys = jax.random.split(jax.random.key(3), (1, 2))
-    ig_e = iterated_greedy_batch(
-        exact.processing_times[None], exact.job_mask[None], exact.machine_mask[None], keys, 30
+    # The 5x3 instance alone and unpadded, with the same keys as in the 8x5 batch.
+    ig_perms, ig_spans = iterated_greedy_batch(
+        exact.processing_times[None],
+        exact.job_mask[None],
+        exact.machine_mask[None],
+        keys[2:],
+        IG_ITERS,
     )
-    ig_p = iterated_greedy_batch(times[None], job_mask[None], machine_mask[None], keys, 30)
-    for r in range(2):
-        assert real_perm(ig_e[0][0, r]) == real_perm(ig_p[0][0, r])
-    np.testing.assert_array_equal(np.asarray(ig_e[1]), np.asarray(ig_p[1]))
-    # Five jobs: 30 iterations find the optimum (brute force over 120 permutations).
-    optimum = min(np_makespan(p, list(s)) for s in itertools.permutations(range(5)))
-    assert np.all(np.asarray(ig_p[1]) == optimum)
+    for r in range(IG_RESTARTS):
+        assert real_perm(ig_perms[0, r]) == real_perm(perms[2, r])
+    np.testing.assert_array_equal(np.asarray(ig_spans[0]), spans[2])
+    # Five jobs: the search finds the optimum (brute force over 120 permutations).
+    optimum = min(np_makespan(SMALL, list(s)) for s in itertools.permutations(range(5)))
+    assert np.all(spans[2] == optimum)
 
 
-def test_ig_compiles_once_across_instances_and_budgets():
-    for seed, iters in [(0, 1), (1, 5), (2, 3)]:
-        times, job_mask, machine_mask = padded(random_instance(seed, 7, 4))
-        state = IG_INIT_ONCE(times, job_mask, machine_mask, jax.random.key(seed))
-        state = IG_RUN_ONCE(state, times, job_mask, machine_mask, jnp.int32(iters))
-        assert int(state.iterations) == iters
-        assert int(state.best_makespan) == int(MAKESPAN(times, state.best_sequence))
+def test_ig_compiles_once_across_instances_and_budgets(ig_batch):
+    _, times, job_mask, machine_mask, keys, _, _ = ig_batch
+    for seed, iters in [(1, 1), (2, 4)]:  # same shape: new times, keys and budgets
+        new_times = np.where(times > 0, (times + seed * 7) % 50 + 1, 0).astype(np.int32)
+        new_keys = jax.random.split(jax.random.key(seed), keys.shape)
+        perms, spans = IG_ONCE(new_times, job_mask, machine_mask, new_keys, iters)
+        np.testing.assert_array_equal(spans, BATCH_MAKESPAN(new_times, perms))
 
 
 def test_ig_time_budget(ig_batch):

@@ -187,19 +187,13 @@ def _np_rule_action(mode: str, rule: str, s, ready: bool) -> int:
     elig = np.asarray(s.next_eligible)
     candidates = elig.any(-1)
     if ready and candidates.any():
-        starts = {
-            (j, m): _np_start(mode, s, j, m)
+        earliest = min(
+            _np_start(mode, s, j, m)
             for j in range(elig.shape[0])
             for m in range(elig.shape[1])
             if elig[j, m]
-        }
-        earliest = min(starts.values())
-        candidates = np.array(
-            [
-                any(starts.get((j, m), earliest + 1) <= earliest for m in range(elig.shape[1]))
-                for j in range(elig.shape[0])
-            ]
         )
+        candidates = candidates & (np.asarray(s.job_ready) <= earliest)
     job = _np_best(_np_job_scores(job_rule, s), candidates)
     mach = _np_best(_np_machine_scores(mode, machine_rule, s, job), elig[job])
     return job * elig.shape[1] + mach

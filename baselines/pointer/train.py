@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import functools
 import math
 import shlex
@@ -177,23 +178,22 @@ def make_train_chunk(config: PointerConfig, sampler: SampleFn | None = None):
     """Jitted `chunk(runner) -> (runner, metrics)` of `config.updates_per_chunk` updates.
 
     The key is part of `runner`, so calling chunks back to back equals one longer scan.
+    Compiled chunks are cached per (config up to its run length, sampler).
     """
-    if sampler is None:
-        return _cached_chunk(config, fast_compile())
-    return _chunk(config, sampler, fast_compile())
+    key = dataclasses.replace(
+        config, num_updates=config.updates_per_chunk,
+        checkpoint_every=config.updates_per_chunk, eval_size=0,
+    )
+    return _cached_chunk(key, sampler, fast_compile())
 
 
-def _chunk(config: PointerConfig, sampler: SampleFn | None, fast: bool):
+@functools.lru_cache(maxsize=8)
+def _cached_chunk(config: PointerConfig, sampler: SampleFn | None, fast: bool):
     update = make_update(config, sampler)
     return pointer_jit(
         lambda r: lax.scan(lambda r, _: update(r), r, None, length=config.updates_per_chunk),
         fast,
     )
-
-
-@functools.lru_cache(maxsize=8)
-def _cached_chunk(config: PointerConfig, fast: bool):
-    return _chunk(config, None, fast)
 
 
 def make_validation(config: PointerConfig):
@@ -285,11 +285,12 @@ def plot_learning_curve(csv_path: str | Path, png_path: str | Path, title: str =
 
 def run_training(config: PointerConfig, out_dir: str | Path, seed: int = 0,
                  resume: bool = False, progress: bool = True,
-                 command: str | None = None) -> RunnerState:
+                 command: str | None = None, sampler: SampleFn | None = None) -> RunnerState:
     """Trains with checkpoints every `config.checkpoint_every` updates; returns the runner.
 
     With `resume`, continues from the latest checkpoint in `out_dir` (metrics rows after
     it are dropped and recomputed); the continuation equals an uninterrupted run.
+    `sampler` replaces the config's instance distribution (tests use a fixed instance).
     """
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -326,7 +327,7 @@ def run_training(config: PointerConfig, out_dir: str | Path, seed: int = 0,
     writer = _tensorboard(out)
 
     t0 = time.perf_counter()
-    chunk = make_train_chunk(config).lower(runner).compile()
+    chunk = make_train_chunk(config, sampler).lower(runner).compile()
     compile_s = time.perf_counter() - t0
     evaluate = make_validation(config) if config.eval_size > 0 else None
     console.print(

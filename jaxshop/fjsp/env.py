@@ -73,6 +73,13 @@ def _clean(instance: FJSPInstance) -> FJSPInstance:
     )
 
 
+def _first_true(mask: jax.Array) -> jax.Array:
+    """Lowest index where `mask` (0 when none): `argmax` as a plain min, faster on CPU."""
+    idx = jnp.arange(mask.shape[-1], dtype=jnp.int32)
+    first = jnp.min(jnp.where(mask, idx, mask.shape[-1]), axis=-1)
+    return jnp.where(first < mask.shape[-1], first, 0)
+
+
 class FlexibleJobShop(Environment):
     """Flexible job-shop (and job-shop) dispatching; see the module docstring."""
 
@@ -191,7 +198,7 @@ class FlexibleJobShop(Environment):
         action = jnp.asarray(action, jnp.int32)
         in_range = (action >= 0) & (action < J * M)
         invalid = ~(in_range & flat[jnp.clip(action, 0, J * M - 1)])
-        action = jnp.where(invalid, self.first_valid_action(flat), action)
+        action = jnp.where(invalid, _first_true(flat), action)
         job, mach = action // M, action % M
         live = ~was_done
         job_sel = (jnp.arange(J, dtype=jnp.int32) == job) & live  # (J,)

@@ -1,0 +1,249 @@
+"""Pointer actor-critic: masking, learning, tracing, vmap, checkpoint/resume, inference.
+
+Everything runs on tiny shapes (3 jobs x 2 machines, D = 16) and compiles with XLA
+optimization level 0 (`JAXSHOP_POINTER_FAST_COMPILE=1`); compiled functions are shared
+between tests through module-scoped fixtures.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from jaxshop.instances.types import FJSPInstance, problem_of, stack
+from jaxshop.schedule import validate
+from jaxshop_baselines.methods import get_method
+from jaxshop_baselines.pointer import (
+    PointerAgent,
+    PointerConfig,
+    greedy_decode,
+    init_runner,
+    make_train,
+    make_train_chunk,
+    run_training,
+    sample_decode,
+)
+from jaxshop_baselines.pointer.checkpoint import latest_checkpoint, load_model
+from jaxshop_baselines.pointer.config import FAST_COMPILE_ENV, pointer_jit
+from jaxshop_baselines.pointer.model import actor_step, choose, init_params
+from jaxshop_baselines.pointer.train import config_from_args
+from jaxshop_baselines.training import get_trainer
+
+TINY = PointerConfig(
+    num_jobs=3, num_machines=2, embed_dim=16, batch_size=16, num_updates=4,
+    updates_per_chunk=2, checkpoint_every=2, eval_size=0, learning_rate=3e-3,
+)
+
+# Each op is fast on one machine and slow on the other: a learnable, fixed instance.
+FIXED = FJSPInstance.from_operations(
+    [
+        [{0: 2, 1: 10}, {0: 10, 1: 2}],
+        [{0: 10, 1: 2}, {0: 2, 1: 10}],
+        [{0: 3, 1: 9}, {0: 9, 1: 3}],
+    ],
+    num_machines=2,
+)
+
+
+def fixed_sampler(key: jax.Array, batch: int) -> FJSPInstance:
+    """Every training instance is `FIXED`."""
+    del key
+    return jax.tree_util.tree_map(
+        lambda x: jnp.broadcast_to(jnp.asarray(x), (batch, *np.shape(x))), FIXED
+    )
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _fast_compile():
+    mp = pytest.MonkeyPatch()
+    mp.setenv(FAST_COMPILE_ENV, "1")
+    yield
+    mp.undo()
+
+
+@pytest.fixture(scope="module")
+def learned():
+    """`(runner, metrics)` after 40 updates on the fixed instance (shared compiled chunk)."""
+    chunk = make_train_chunk(TINY, fixed_sampler)
+    runner = init_runner(TINY, jax.random.PRNGKey(0))
+    history = []
+    for _ in range(20):
+        runner, metrics = chunk(runner)
+        history.append(jax.device_get(metrics))
+    metrics = {k: np.concatenate([h[k] for h in history]) for k in history[0]}
+    return runner, metrics
+
+
+# --------------------------------------------------------------------------------------
+# Masking
+# --------------------------------------------------------------------------------------
+
+_P, _F = 6, TINY.num_features
+
+
+@pytest.fixture(scope="module")
+def step_fn():
+    def step(params, feats, mask, key):
+        h = jnp.zeros((TINY.embed_dim,))
+        _, logits, _ = actor_step(TINY, params, h, h, jnp.array(True), feats, mask)
+        return choose(key, logits, True), choose(key, logits, False), logits
+
+    return pointer_jit(step)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    mask=hnp.arrays(bool, _P).filter(lambda m: m.any()),
+    feats=hnp.arrays(np.float32, (_P, _F), elements=st.floats(-1e4, 1e4, width=32)),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_masked_logits_never_select_invalid_pairs(step_fn, mask, feats, seed):
+    key = jax.random.PRNGKey(seed)
+    params = init_params(TINY, jax.random.fold_in(key, 1))
+    greedy, sampled, logits = step_fn(params, feats, mask, key)
+    assert mask[int(greedy)] and mask[int(sampled)]
+    assert np.isfinite(np.asarray(logits)).all()
+    assert (np.asarray(logits)[~mask] < -1e8).all()
+
+
+# --------------------------------------------------------------------------------------
+# Training
+# --------------------------------------------------------------------------------------
+
+
+def test_updates_reduce_loss_and_makespan(learned):
+    _, m = learned
+    assert m["invalid"].sum() == 0
+    first, last = slice(0, 8), slice(-8, None)
+    assert m["makespan"][last].mean() < m["makespan"][first].mean() - 1.0
+    assert m["critic_loss"][last].mean() < m["critic_loss"][first].mean()
+    assert np.isfinite(m["loss"]).all()
+
+
+def test_train_compiles_once_and_vmaps_over_seeds():
+    chex.clear_trace_counter()
+    train = pointer_jit(jax.vmap(chex.assert_max_traces(make_train(TINY), n=1)))
+    runners, metrics = train(jax.random.split(jax.random.PRNGKey(1), 2))
+    again, _ = train(jax.random.split(jax.random.PRNGKey(2), 2))  # no retrace
+    assert metrics["makespan"].shape == (2, TINY.num_updates)
+    assert float(metrics["invalid"].sum()) == 0
+    leaves = jax.tree_util.tree_leaves(runners.params)
+    assert any(not np.allclose(x[0], x[1]) for x in leaves)
+    assert any(
+        not np.array_equal(a, b)
+        for a, b in zip(leaves, jax.tree_util.tree_leaves(again.params), strict=True)
+    )
+    assert np.asarray(runners.update).tolist() == [TINY.num_updates] * 2
+
+
+def test_resume_equals_uninterrupted_run(tmp_path, learned):
+    del learned  # compiles the shared chunk first
+    cfg4 = dataclasses.replace(TINY, num_updates=4)
+    cfg2 = dataclasses.replace(TINY, num_updates=2)
+    full = run_training(cfg4, tmp_path / "a", seed=3, progress=False, sampler=fixed_sampler)
+    run_training(cfg2, tmp_path / "b", seed=3, progress=False, sampler=fixed_sampler)
+    assert latest_checkpoint(tmp_path / "b") == 2
+    resumed = run_training(cfg4, tmp_path / "b", seed=3, resume=True, progress=False,
+                           sampler=fixed_sampler)
+    for a, b in zip(jax.tree_util.tree_leaves(full), jax.tree_util.tree_leaves(resumed),
+                    strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    rows_a = (tmp_path / "a" / "metrics.csv").read_text().splitlines()
+    rows_b = (tmp_path / "b" / "metrics.csv").read_text().splitlines()
+    strip = lambda rows: [r.split(",", 3)[::3] for r in rows]  # drop the wall-clock column
+    assert len(rows_b) == 5 and strip(rows_a) == strip(rows_b)
+    config, params = load_model(tmp_path / "b")
+    assert config == cfg4
+    np.testing.assert_array_equal(
+        jax.tree_util.tree_leaves(params)[0], jax.tree_util.tree_leaves(full.params)[0]
+    )
+    meta = json.loads((tmp_path / "b" / "meta.json").read_text())
+    assert meta["updates"] == 4 and meta["seed"] == 3
+    assert (tmp_path / "b" / "learning_curve.png").stat().st_size > 0
+
+
+# --------------------------------------------------------------------------------------
+# Inference
+# --------------------------------------------------------------------------------------
+
+
+def _instances() -> list[FJSPInstance]:
+    from jaxshop.fjsp import FJSPGenerator
+
+    gen = FJSPGenerator(3, 2, ops_per_job=(1, 2), machines_per_op=(1, 2), time_range=(1, 9))
+    return [FIXED] + [
+        jax.tree_util.tree_map(np.asarray, gen(jax.random.PRNGKey(i))) for i in range(3)
+    ]
+
+
+def test_greedy_decoding_is_deterministic(learned):
+    agent = PointerAgent(TINY, learned[0].params)
+    batch = stack(_instances())
+    a, _ = greedy_decode(agent, batch)
+    b, _ = greedy_decode(agent, batch)
+    np.testing.assert_array_equal(a.machine, b.machine)
+    np.testing.assert_array_equal(a.start, b.start)
+    assert int(a.makespan[0]) <= 8  # the learned policy picks the fast machines
+
+
+def test_best_of_n_is_never_worse_than_its_samples(learned):
+    agent = PointerAgent(TINY, learned[0].params)
+    batch = stack(_instances())
+    best, makespans, _ = sample_decode(agent, batch, jax.random.PRNGKey(5), 16)
+    makespans = np.asarray(makespans)
+    assert makespans.shape == (4, 16)
+    np.testing.assert_array_equal(np.asarray(best.makespan), makespans.min(axis=1))
+    assert (np.asarray(best.makespan)[:, None] <= makespans).all()
+
+
+def test_pointer_method_on_a_run_directory(tmp_path, learned):
+    from jaxshop_baselines.pointer.checkpoint import save_model
+
+    save_model(tmp_path, TINY, learned[0].params)
+    instances = _instances()
+    for sample in (0, 4):
+        method = get_method(f"pointer:{tmp_path}", sample=sample, mode="append", seed=0)
+        solutions = method.solve(instances, jax.random.PRNGKey(0))
+        for inst, sol in zip(instances, solutions, strict=True):
+            assert validate(inst, sol.schedule), problem_of(inst)
+
+
+# --------------------------------------------------------------------------------------
+# Shipped models, registry and CLI parsing (no compilation)
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("variant", ["sd", "s"])
+def test_shipped_models_load(variant):
+    agent = PointerAgent.load(None, variant=variant)
+    assert agent.config.variant == variant
+    meta = json.loads((agent.source and (__import__("pathlib").Path(agent.source) / "meta.json"))
+                      .read_text())
+    assert "command" in meta and "seed" in meta
+    assert get_method("pointer" if variant == "sd" else "pointer:s").name.startswith("pointer")
+
+
+def test_trainer_registry_and_flags():
+    assert callable(get_trainer("pointer"))
+    with pytest.raises(ValueError, match="unknown trainer"):
+        get_trainer("nope")
+    from jaxshop_baselines.pointer.train import build_parser
+
+    args = build_parser().parse_args(
+        ["--variant", "s", "--jobs", "15", "--machines", "10", "--steps", "25", "--chunk", "10"]
+    )
+    cfg = config_from_args(args)
+    assert (cfg.variant, cfg.num_jobs, cfg.num_machines) == ("s", 15, 10)
+    assert cfg.num_updates == 30 and cfg.checkpoint_every % 10 == 0
+    assert cfg.num_features == 9
+    with pytest.raises(ValueError, match="resume"):
+        get_trainer("pointer")(["--resume"])
