@@ -43,7 +43,9 @@ DEFAULT_ITERATIONS = 100
 _BIG = int(np.iinfo(np.int32).max)
 
 __all__ = [
+    "CompiledIG",
     "IGState",
+    "compile_ig_batch",
     "ig_init",
     "ig_init_batch",
     "ig_run",
@@ -319,6 +321,11 @@ _over_restarts = dict(in_axes=(None, None, None, 0))
 
 
 @partial(jax.jit, static_argnames=("d", "t_factor"))
+def _iterated_greedy_batch(processing_times, job_mask, machine_mask, keys, num_iters, d, t_factor):
+    run = lambda p, jm, mm, k: iterated_greedy(p, jm, mm, k, num_iters, d, t_factor)
+    return jax.vmap(jax.vmap(run, **_over_restarts))(processing_times, job_mask, machine_mask, keys)
+
+
 def iterated_greedy_batch(
     processing_times: jax.Array,
     job_mask: jax.Array,
@@ -330,10 +337,13 @@ def iterated_greedy_batch(
 ) -> tuple[jax.Array, jax.Array]:
     """`(B, J, M)`, `(B, J)`, `(B, M)`, keys `(B, R)` -> `(B, R, J)` perms, `(B, R)` makespans.
 
-    `num_iters` is traced (changing it does not recompile).
+    Jitted once per shape: `num_iters` is passed as a traced int32, so changing it (or
+    passing a Python int) does not recompile.
     """
-    run = lambda p, jm, mm, k: iterated_greedy(p, jm, mm, k, num_iters, d, t_factor)
-    return jax.vmap(jax.vmap(run, **_over_restarts))(processing_times, job_mask, machine_mask, keys)
+    iters = jnp.asarray(num_iters, jnp.int32)
+    return _iterated_greedy_batch(
+        processing_times, job_mask, machine_mask, keys, iters, d=d, t_factor=t_factor
+    )
 
 
 @partial(jax.jit, static_argnames=("d", "t_factor"))
@@ -346,13 +356,17 @@ def ig_init_batch(
     t_factor: float = 0.4,
 ) -> IGState:
     """`ig_init` for `(B, ...)` instances and keys `(B, R)`: a state with axes `(B, R)`."""
-    init = lambda p, jm, mm, k: ig_init(p, jm, mm, k, d, t_factor)
-    return jax.vmap(jax.vmap(init, **_over_restarts))(
-        processing_times, job_mask, machine_mask, keys
-    )
+    init = jax.vmap(lambda p, jm, mm, k: ig_init(p, jm, mm, k, d, t_factor), **_over_restarts)
+    return jax.vmap(init)(processing_times, job_mask, machine_mask, keys)
 
 
 @partial(jax.jit, static_argnames=("d", "t_factor"))
+def _ig_run_batch(state, processing_times, job_mask, machine_mask, num_iters, d, t_factor):
+    run = lambda s, p, jm, mm: ig_run(s, p, jm, mm, num_iters, d, t_factor)
+    per_instance = jax.vmap(run, in_axes=(0, None, None, None))
+    return jax.vmap(per_instance)(state, processing_times, job_mask, machine_mask)
+
+
 def ig_run_batch(
     state: IGState,
     processing_times: jax.Array,
@@ -362,10 +376,36 @@ def ig_run_batch(
     d: int = 4,
     t_factor: float = 0.4,
 ) -> IGState:
-    """`ig_run` over a `(B, R)` state batch and `(B, ...)` instances; `num_iters` traced."""
-    run = lambda s, p, jm, mm: ig_run(s, p, jm, mm, num_iters, d, t_factor)
-    per_instance = jax.vmap(run, in_axes=(0, None, None, None))
-    return jax.vmap(per_instance)(state, processing_times, job_mask, machine_mask)
+    """`ig_run` over a `(B, R)` state batch and `(B, ...)` instances (jitted, traced budget)."""
+    iters = jnp.asarray(num_iters, jnp.int32)
+    return _ig_run_batch(
+        state, processing_times, job_mask, machine_mask, iters, d=d, t_factor=t_factor
+    )
+
+
+class CompiledIG(NamedTuple):
+    """Ahead-of-time compiled batched IG for one shape (see `compile_ig_batch`)."""
+
+    init: Any  # (times, job_mask, machine_mask, keys) -> IGState
+    run: Any  # (state, times, job_mask, machine_mask, int32 num_iters) -> IGState
+    compile_s: float  # seconds spent tracing and compiling both
+
+
+def compile_ig_batch(
+    processing_times: jax.Array,
+    job_mask: jax.Array,
+    machine_mask: jax.Array,
+    keys: jax.Array,
+    d: int = 4,
+    t_factor: float = 0.4,
+) -> CompiledIG:
+    """Compiles `ig_init_batch` and `ig_run_batch` for these shapes, to time them apart."""
+    args = (processing_times, job_mask, machine_mask)
+    t0 = time.perf_counter()
+    init_fn = ig_init_batch.lower(*args, keys, d=d, t_factor=t_factor).compile()
+    state_shape = jax.eval_shape(partial(ig_init_batch, d=d, t_factor=t_factor), *args, keys)
+    run_fn = _ig_run_batch.lower(state_shape, *args, jnp.int32(1), d=d, t_factor=t_factor).compile()
+    return CompiledIG(init_fn, run_fn, time.perf_counter() - t0)
 
 
 def iterated_greedy_timed(
@@ -386,18 +426,14 @@ def iterated_greedy_timed(
     least one iteration always runs. Returns the final `(B, R)` state and timings.
     """
     args = (processing_times, job_mask, machine_mask)
-    t0 = time.perf_counter()
-    init_fn = ig_init_batch.lower(*args, keys, d=d, t_factor=t_factor).compile()
-    state_shape = jax.eval_shape(partial(ig_init_batch, d=d, t_factor=t_factor), *args, keys)
-    run_fn = ig_run_batch.lower(state_shape, *args, jnp.int32(1), d=d, t_factor=t_factor).compile()
-    compile_s = time.perf_counter() - t0
+    compiled = compile_ig_batch(*args, keys, d, t_factor)
 
     start = time.perf_counter()
-    state = jax.block_until_ready(init_fn(*args, keys))
+    state = jax.block_until_ready(compiled.init(*args, keys))
     chunk, done = 1, 0
     while True:
         t_chunk = time.perf_counter()
-        state = jax.block_until_ready(run_fn(state, *args, jnp.int32(chunk)))
+        state = jax.block_until_ready(compiled.run(state, *args, jnp.int32(chunk)))
         done += chunk
         now = time.perf_counter()
         remaining = time_limit_s - (now - start)
@@ -405,7 +441,11 @@ def iterated_greedy_timed(
             break
         per_iter = (now - t_chunk) / chunk
         chunk = int(min(max_chunk, max(1, remaining // max(per_iter, 1e-9))))
-    timings = {"compile_s": compile_s, "search_s": time.perf_counter() - start, "iterations": done}
+    timings = {
+        "compile_s": compiled.compile_s,
+        "search_s": time.perf_counter() - start,
+        "iterations": done,
+    }
     return state, timings
 
 

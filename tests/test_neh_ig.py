@@ -65,6 +65,16 @@ def np_neh(p: np.ndarray) -> tuple[list[int], int]:
     return seq, best
 
 
+def is_insertion_local_optimum(p: np.ndarray, seq: list[int]) -> bool:
+    """No job can be moved to another position with a strictly lower makespan."""
+    span = np_makespan(p, seq)
+    for i, j in enumerate(seq):
+        rest = seq[:i] + seq[i + 1 :]
+        if any(np_makespan(p, rest[:k] + [j] + rest[k:]) < span for k in range(len(seq))):
+            return False
+    return True
+
+
 def random_instance(seed: int, n: int, m: int, low: int = 1, high: int = 99) -> np.ndarray:
     return np.random.default_rng(seed).integers(low, high + 1, size=(n, m)).astype(np.int32)
 
@@ -164,7 +174,7 @@ def test_ig_never_worse_than_neh_and_consistent(ig_batch):
 
 
 def test_ig_restarts_differ_and_chunks_reproduce(ig_batch):
-    _, times, job_mask, machine_mask, keys, perms, spans = ig_batch
+    ps, times, job_mask, machine_mask, keys, perms, spans = ig_batch
     state = ig_init_batch(times, job_mask, machine_mask, keys)
     for chunk in (5, 1, IG_ITERS - 6):  # chunks of a host loop, summing to IG_ITERS
         state = ig_run_batch(state, times, job_mask, machine_mask, chunk)
@@ -173,6 +183,10 @@ def test_ig_restarts_differ_and_chunks_reproduce(ig_batch):
     seqs = np.asarray(state.sequence)
     distinct = [len({tuple(seqs[i, r]) for r in range(IG_RESTARTS)}) for i in range(IG_BATCH)]
     assert max(distinct) > 1, distinct
+    # Every accepted sequence is a local-search output, hence an insertion local optimum.
+    for i, p in enumerate(ps):
+        for r in range(IG_RESTARTS):
+            assert is_insertion_local_optimum(p, real_perm(seqs[i, r]))
     # Same keys, same answer, in one call or in chunks.
     np.testing.assert_array_equal(np.asarray(state.best_sequence), perms)
     np.testing.assert_array_equal(np.asarray(state.best_makespan), spans)

