@@ -84,17 +84,22 @@ class PermutationFlowShop(Environment):
         )
         job = jnp.where(invalid, self.first_valid_action(mask), action)
         new_completion = append_job(state.completion, state.instance.processing_times[job])
+        # A finished state is left untouched; only the touched rows are selected, so the
+        # no-op costs O(machines), not O(jobs x machines).
+        keep = was_done
+        position = jnp.minimum(state.num_scheduled, state.sequence.shape[0] - 1)
+        new_row = jnp.where(state.instance.machine_mask, new_completion, -1)
         new = state.replace(
-            sequence=state.sequence.at[state.num_scheduled].set(job),
-            scheduled=state.scheduled.at[job].set(True),
-            completion=new_completion,
-            end_times=state.end_times.at[job].set(
-                jnp.where(state.instance.machine_mask, new_completion, -1)
+            sequence=state.sequence.at[position].set(
+                jnp.where(keep, state.sequence[position], job)
             ),
-            num_scheduled=state.num_scheduled + 1,
+            scheduled=state.scheduled.at[job].set(state.scheduled[job] | ~keep),
+            completion=jnp.where(keep, state.completion, new_completion),
+            end_times=state.end_times.at[job].set(
+                jnp.where(keep, state.end_times[job], new_row)
+            ),
+            num_scheduled=state.num_scheduled + (~keep).astype(jnp.int32),
         )
-        # A finished state is left untouched.
-        new = jax.tree_util.tree_map(lambda a, b: jnp.where(was_done, a, b), state, new)
         done = self.is_done(new)
         increase = (self.current_makespan(new) - self.current_makespan(state)).astype(jnp.float32)
         reward = {
