@@ -79,8 +79,8 @@ class IGState(NamedTuple):
     queue: jax.Array  # (max_jobs,) int32 jobs still to insert (NEH order or removed jobs)
     queue_pos: jax.Array  # () int32 next entry of `queue`
     queue_length: jax.Array  # () int32 entries in `queue`
-    order: jax.Array  # (max_jobs,) int32 job order of the current local-search pass
-    order_pos: jax.Array  # () int32 next entry of `order`
+    visited: jax.Array  # (max_jobs,) bool jobs already tried in this local-search pass
+    visited_count: jax.Array  # () int32 jobs tried in this pass
     improved: jax.Array  # () bool some move of this pass lowered the makespan
     inserting: jax.Array  # () bool inserting from `queue` (else local search)
 
@@ -119,32 +119,31 @@ def _slot_bits(seed: jax.Array, n_slots: int) -> jax.Array:
     return _mix32(seed + _mix32(jnp.arange(1, n_slots + 1, dtype=jnp.uint32)))
 
 
-def _random_order(bits: jax.Array, mask: jax.Array) -> jax.Array:
-    """Slots with `mask` in the random order given by `bits`, then the others (by index)."""
-    return jnp.argsort(jnp.where(mask, bits >> 1, jnp.uint32(0xFFFFFFFF)), stable=True)
-
-
 def _destruct(
-    sequence: jax.Array, n: jax.Array, bits: jax.Array, d: int
+    sequence: jax.Array, n: jax.Array, seed: jax.Array, d: int
 ) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """Removes `min(d, n)` random positions (by `bits`): `(partial, removed, count)`.
+    """Removes `min(d, n)` jobs at random positions, one after the other.
 
-    `partial` keeps the other jobs in order (`-1` after them); `removed` lists the removed
-    jobs in removal order (`-1` after them), as a `(max_jobs,)` insertion queue.
+    Returns `(partial, removed, count)`: `partial` keeps the other jobs in order (`-1`
+    after them); `removed` lists the removed jobs in removal order (`-1` after them), as a
+    `(max_jobs,)` insertion queue. `O(d * max_jobs)`, no sorting.
     """
     n_slots = sequence.shape[0]
     d = min(d, n_slots)  # static
-    idx = jnp.arange(n_slots)
     count = jnp.minimum(d, n)
-    picked = _random_order(bits, idx < n)[:d]  # distinct random positions, real ones first
-    picked_ok = jnp.arange(d) < count
-    removed = (
-        jnp.full(n_slots, -1, jnp.int32).at[:d].set(jnp.where(picked_ok, sequence[picked], -1))
-    )
-    gone = jnp.zeros(n_slots, bool).at[picked].max(picked_ok)
-    keep = (idx < n) & ~gone
-    partial = sequence[jnp.argsort(~keep, stable=True)]
-    return jnp.where(idx < n - count, partial, -1), removed, count
+    words = _slot_bits(seed ^ jnp.uint32(0x5BD1E995), d)
+
+    def remove_one(t, carry):
+        seq, removed = carry
+        length = jnp.maximum(n - t, 1).astype(jnp.uint32)
+        pos = (words[t] % length).astype(jnp.int32)  # bias < length / 2**32
+        ok = t < count
+        removed = removed.at[t].set(jnp.where(ok, seq[pos], -1))
+        return jnp.where(ok, remove_at(seq, pos), seq), removed
+
+    init = (sequence, jnp.full(n_slots, -1, jnp.int32))
+    partial, removed = lax.fori_loop(0, d, remove_one, init)
+    return partial, removed, count
 
 
 def _fresh_state(processing_times: jax.Array, job_mask: jax.Array, key: jax.Array) -> IGState:
@@ -156,7 +155,8 @@ def _fresh_state(processing_times: jax.Array, job_mask: jax.Array, key: jax.Arra
     zero, big = jnp.int32(0), jnp.int32(_BIG)
     return IGState(
         empty, big, empty, big, key, jnp.int32(-1),
-        empty, zero, zero, queue, zero, n, empty, zero, jnp.bool_(False), jnp.bool_(True),
+        empty, zero, zero, queue, zero, n, jnp.zeros(n_slots, bool), zero, jnp.bool_(False),
+        jnp.bool_(True),
     )  # fmt: skip
 
 
@@ -171,14 +171,15 @@ def _step(
     u_accept = (_mix32(seed ^ jnp.uint32(0x9E3779B9)) >> 8).astype(jnp.float32) / 2.0**24
     ins = s.inserting
 
-    # One insertion: the next queued job into `work`, or the next local-search job
-    # removed from `work` and put back at its best position.
+    # One insertion: the next queued job into `work`, or a random job not yet tried in
+    # this local-search pass, removed from `work` and put back at its best position.
     q_job = s.queue[jnp.minimum(s.queue_pos, n_slots - 1)]
-    o_job = s.order[jnp.minimum(s.order_pos, n_slots - 1)]
+    untried = job_mask & ~s.visited
+    ls_job = jnp.argmax(jnp.where(untried, (bits >> 1) + 1, 0)).astype(jnp.int32)
     job = jnp.where(
         ins,
         jnp.where(s.queue_pos < s.queue_length, q_job, -1),
-        jnp.where(s.order_pos < n, o_job, -1),
+        jnp.where(s.visited_count < n, ls_job, -1),
     )
     base = jnp.where(ins, s.work, remove_at(s.work, jnp.argmax(s.work == job)))
     base_length = jnp.where(ins, s.work_length, n - 1)
@@ -188,11 +189,12 @@ def _step(
     work_ms = jnp.where(take, cand_ms, s.work_makespan)
     work_length = s.work_length + (ins & (job >= 0))
     queue_pos = s.queue_pos + ins
-    order_pos = s.order_pos + ~ins
+    visited = s.visited | (~ins & (jnp.arange(n_slots) == job))
+    visited_count = s.visited_count + ~ins
     improved = s.improved | (~ins & take)
 
     insert_done = ins & (queue_pos >= s.queue_length)
-    pass_done = ~ins & (order_pos >= n)
+    pass_done = ~ins & (visited_count >= n)
     new_pass = insert_done | (pass_done & improved)
     iter_end = pass_done & ~improved  # local optimum reached: accept, then destroy
 
@@ -201,8 +203,7 @@ def _step(
     cur = jnp.where(accept, work, s.sequence)
     cur_ms = jnp.where(accept, work_ms, s.makespan)
     better = work_ms < s.best_makespan
-    partial, removed, count = _destruct(cur, n, bits, d)
-    new_order = _random_order(bits, job_mask).astype(jnp.int32)
+    partial, removed, count = _destruct(cur, n, seed, d)
 
     pick = lambda at, new, old: jnp.where(at, new, old)
     return IGState(
@@ -218,8 +219,8 @@ def _step(
         queue=pick(iter_end, removed, s.queue),
         queue_pos=pick(iter_end, 0, queue_pos),
         queue_length=pick(iter_end, count, s.queue_length),
-        order=pick(new_pass, new_order, s.order),
-        order_pos=pick(new_pass, 0, order_pos),
+        visited=visited & ~new_pass,
+        visited_count=pick(new_pass, 0, visited_count),
         improved=improved & ~(new_pass | iter_end),
         inserting=iter_end | (ins & ~insert_done),
     )

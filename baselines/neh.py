@@ -31,11 +31,9 @@ from jax import lax
 from jaxshop_baselines.methods import Method, Solution, register_method
 
 from jaxshop.instances.types import PFSPInstance, stack
-from jaxshop.pfsp.makespan import append_job
 from jaxshop.schedule import permutation_schedule
 
 _BIG = int(np.iinfo(np.int32).max)
-_WINDOW_MAX = 64  # longest sequence whose prefix scans use `reduce_window`
 
 __all__ = [
     "best_insertion",
@@ -49,23 +47,18 @@ __all__ = [
 ]
 
 
-def _cumsum(x: jax.Array, reverse: bool = False) -> jax.Array:
-    """Inclusive prefix sum along axis 0.
+def _cumsum(x: jax.Array, axis: int = 0, reverse: bool = False) -> jax.Array:
+    """Inclusive prefix sum by an associative scan.
 
-    On CPU `jnp.cumsum` lowers to a full-width `reduce_window`, `O(n^2)` work but one
-    cheap-to-compile op; beyond `_WINDOW_MAX` rows an associative scan (`O(n log n)`)
-    is faster.
+    On CPU `jnp.cumsum` / `lax.cummax` lower to a full-width `reduce_window`, which is
+    `O(n^2)` and slow per element; the associative scan is `O(n log n)` in `log n` steps.
     """
-    if x.shape[0] <= _WINDOW_MAX:
-        return jnp.flip(jnp.cumsum(jnp.flip(x, 0), 0), 0) if reverse else jnp.cumsum(x, 0)
-    return lax.associative_scan(jnp.add, x, reverse=reverse, axis=0)
+    return lax.associative_scan(jnp.add, x, reverse=reverse, axis=axis)
 
 
-def _cummax(x: jax.Array, reverse: bool = False) -> jax.Array:
-    """Inclusive prefix max along axis 0 (see `_cumsum`)."""
-    if x.shape[0] <= _WINDOW_MAX:
-        return lax.cummax(x, 0, reverse=reverse)
-    return lax.associative_scan(jnp.maximum, x, reverse=reverse, axis=0)
+def _cummax(x: jax.Array, axis: int = 0, reverse: bool = False) -> jax.Array:
+    """Inclusive prefix max by an associative scan (see `_cumsum`)."""
+    return lax.associative_scan(jnp.maximum, x, reverse=reverse, axis=axis)
 
 
 def heads_and_tails(rows: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -73,23 +66,37 @@ def heads_and_tails(rows: jax.Array) -> tuple[jax.Array, jax.Array]:
 
     `e[i, k]` is when position `i` finishes on machine `k`; `q[i, k]` is the length of the
     longest path from position `i` on machine `k` to the end (including `rows[i, k]`).
-    Zero rows (empty positions) are neutral for both. One scan over machines computes the
-    `e` column forwards and the `q` column backwards with the max-plus prefix trick.
+    Zero rows (empty positions) are neutral for both.
+
+    Column `k` follows from column `k - 1` by the max-plus prefix trick along positions,
+    `e[:, k] = S[:, k] + cummax(e[:, k - 1] - S[:, k] + rows[:, k])` with `S` the prefix
+    sums (and mirrored for `q`), so the prefix sums of all columns are taken once and the
+    scan over machines does one stacked `cummax` per column for `e` and `q` together.
     """
+    pre = _cumsum(rows, axis=0)
+    suf = _cumsum(rows, axis=0, reverse=True)
 
     def column(carry, cols):
         e_prev, q_next = carry
-        t_e, t_q = cols
-        pre = _cumsum(t_e)
-        e = pre + _cummax(e_prev - (pre - t_e))
-        suf = _cumsum(t_q, reverse=True)
-        q = suf + _cummax(q_next - suf + t_q, reverse=True)
+        e_off, e_pre, q_off, q_suf = cols
+        y = _cummax(jnp.stack([e_prev + e_off, (q_next + q_off)[::-1]]), axis=1)
+        e, q = e_pre + y[0], q_suf + y[1][::-1]
         return (e, q), (e, q)
 
     zeros = jnp.zeros(rows.shape[0], rows.dtype)
-    cols = rows.T
-    _, (e, q_rev) = lax.scan(column, (zeros, zeros), (cols, cols[::-1]))
+    cols = ((rows - pre).T, pre.T, (rows - suf).T[::-1], suf.T[::-1])
+    _, (e, q_rev) = lax.scan(column, (zeros, zeros), cols)
     return e.T, q_rev[::-1].T
+
+
+def _append_to_all(completion: jax.Array, times: jax.Array) -> jax.Array:
+    """`append_job` of one job (`times`, `(m,)`) after each row of `completion` (`(L, m)`).
+
+    Same max-plus identity as `jaxshop.pfsp.makespan.append_job`, with the `cummax` over
+    machines as an associative scan (see `_cumsum`).
+    """
+    prefix = jnp.cumsum(times)
+    return prefix + _cummax(completion - (prefix - times), axis=1)
 
 
 def best_insertion(
@@ -107,7 +114,7 @@ def best_insertion(
     rows = jnp.where(filled[:, None], p[jnp.where(filled, sequence, 0)], 0)
     e, q = heads_and_tails(rows)
     heads = jnp.concatenate([jnp.zeros_like(e[:1]), e[:-1]])  # after the first i jobs
-    f = append_job(heads, p[job])
+    f = _append_to_all(heads, p[job])
     cmax = jnp.max(f + q, axis=-1)
     cmax = jnp.where(idx <= length, cmax, _BIG)
     pos = jnp.argmin(cmax).astype(jnp.int32)

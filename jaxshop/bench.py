@@ -363,13 +363,23 @@ def peak_rss_mb() -> float:
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
-def measure(fn: Callable, repeats: int, min_seconds: float) -> dict:
-    """Compiles `fn(seed)` (timed alone), warms up, then times `repeats` repeats."""
+def measure(fn: Callable, repeats: int, min_seconds: float,
+            max_case_seconds: float | None = None) -> dict:
+    """Compiles `fn(seed)` (timed alone), warms up, then times `repeats` repeats.
+
+    With `max_case_seconds`, a case whose warm-up call is slow runs fewer repeats (at
+    least one) so that the timed repeats take about that long at most.
+    """
     seed0 = np.int32(0)
     t0 = time.perf_counter()
     compiled = jax.jit(fn).lower(seed0).compile()
     compile_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
     jax.block_until_ready(compiled(np.int32(1)))  # warm-up
+    warmup_s = time.perf_counter() - t0
+    if max_case_seconds is not None:
+        per_call = max(warmup_s, min_seconds, 1e-9)
+        repeats = min(repeats, max(1, int(max_case_seconds // per_call)))
     seed = 2
     per_repeat = []
     for _ in range(max(1, repeats)):
@@ -384,7 +394,7 @@ def measure(fn: Callable, repeats: int, min_seconds: float) -> dict:
         cpu = time.process_time() - cpu0
         totals = {k: float(sum(float(o[k]) for o in outs)) for k in outs[0]}
         per_repeat.append({"seconds": elapsed, "cpu_seconds": cpu, "calls": len(outs), **totals})
-    return {"compile_s": compile_s, "repeats": per_repeat}
+    return {"compile_s": compile_s, "warmup_s": warmup_s, "repeats": per_repeat}
 
 
 def summarize(raw: dict) -> dict:
@@ -398,6 +408,7 @@ def summarize(raw: dict) -> dict:
     complete = sum(r["complete"] for r in reps)
     return {
         "compile_s": raw["compile_s"],
+        "warmup_s": raw["warmup_s"],
         "seconds_per_call_median": statistics.median(r["seconds"] / r["calls"] for r in reps),
         "decisions_per_s": med("decisions"),
         "schedules_per_s": med("complete"),
@@ -415,7 +426,8 @@ def summarize(raw: dict) -> dict:
 
 
 def run_case(case: Case, impl: str, batch: int, repeats: int, min_seconds: float,
-             target_decisions: int, policy: str = "random") -> dict:
+             target_decisions: int, policy: str = "random",
+             max_case_seconds: float | None = None) -> dict:
     """Measures one (case, implementation, batch, policy); `impl` is "jaxshop" or "jumanji"."""
     if impl == "jaxshop":
         fn, settings = build_jaxshop(case.make_env(), batch, target_decisions, policy)
@@ -423,7 +435,7 @@ def run_case(case: Case, impl: str, batch: int, repeats: int, min_seconds: float
         fn, settings = build_jumanji(case.jumanji, batch, target_decisions, policy)
     else:  # pragma: no cover - internal
         raise ValueError(impl)
-    result = summarize(measure(fn, repeats, min_seconds))
+    result = summarize(measure(fn, repeats, min_seconds, max_case_seconds))
     return {
         "case": case.name,
         "impl": impl,
@@ -659,6 +671,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repeats", type=int, default=3, help="timed repeats; the median is shown")
     p.add_argument("--min-seconds", type=float, default=0.5,
                    help="minimum wall time of one repeat (calls are repeated until reached)")
+    p.add_argument("--max-case-seconds", type=float, default=60.0,
+                   help="fewer repeats (at least 1) when the warm-up call shows that the "
+                        "repeats of one case would take longer than this (default 60)")
     p.add_argument("--target-decisions", type=int, default=16384,
                    help="decisions per jitted call: small batches play several rounds per call")
     p.add_argument("--peers", action="store_true",
@@ -730,7 +745,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"[{i}/{len(plan)}] {name} {impl} {policy} batch {batch} ...",
                   file=sys.stderr, end="", flush=True)
         r = run_case(CASES[name], impl, batch, args.repeats, args.min_seconds,
-                     args.target_decisions, policy)
+                     args.target_decisions, policy, args.max_case_seconds)
         results.append(r)
         if not args.quiet:
             print(f" {r['schedules_per_s']:,.0f} schedules/s, compile {r['compile_s']:.2f} s",
@@ -746,6 +761,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "batches": args.batch,
             "repeats": args.repeats,
             "min_seconds": args.min_seconds,
+            "max_case_seconds": args.max_case_seconds,
             "target_decisions_per_call": args.target_decisions,
             "peers": peers,
             "policies": args.policies,

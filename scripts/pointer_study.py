@@ -90,8 +90,11 @@ def speed_probe(batch: int, variant: str, updates: int) -> dict:
         runner, _ = chunk(runner)
     jax.block_until_ready(runner)
     dt = (time.perf_counter() - t0) / updates
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB -> GiB
     return {"batch": batch, "compile_s": round(compile_s, 1), "update_s": round(dt, 3),
-            "schedules_per_s": round(batch / dt, 1)}
+            "schedules_per_s": round(batch / dt, 1), "peak_rss_gib": round(peak, 2)}
 
 
 def markdown(report: dict) -> str:
@@ -123,14 +126,14 @@ def markdown(report: dict) -> str:
         f"{s}: {report['random'][s]['best_rule']}" for s in sizes)]
     if report.get("speed"):
         lines += ["", "## Training speed (jitted training step, 10x5, this machine)", "",
-                  "| variant | batch | compile s | s / update | schedules / s |",
-                  "|---|---|---|---|---|"]
+                  "| variant | batch | compile s | s / update | schedules / s | peak RSS GiB |",
+                  "|---|---|---|---|---|---|"]
         for r in report["speed"]:
             if "error" in r:
-                lines.append(f"| {r['variant']} | {r['batch']} | {r['error']} | | |")
+                lines.append(f"| {r['variant']} | {r['batch']} | {r['error']} | | | |")
             else:
                 lines.append(f"| {r['variant']} | {r['batch']} | {r['compile_s']} | "
-                             f"{r['update_s']} | {r['schedules_per_s']} |")
+                             f"{r['update_s']} | {r['schedules_per_s']} | {r['peak_rss_gib']} |")
     if report.get("training_runs"):
         lines += ["", "## Training runs of the evaluated models", "",
                   "| model | updates | schedules | train s | compile s | schedules/s | "

@@ -24,6 +24,7 @@ import argparse
 import csv
 import dataclasses
 import functools
+import json
 import math
 import shlex
 import sys
@@ -217,7 +218,7 @@ def _cached_validation(config: PointerConfig, fast: bool):
 # Host loop: progress, CSV, checkpoints, final model and learning curve
 # ---------------------------------------------------------------------------------------
 
-COMMAND_FILE = "command.txt"
+RUN_FILE = "run.json"  # seed and command of the first invocation
 CSV_FIELDS = ("update", "time_s", "schedules", *METRIC_NAMES, "val_norm_makespan")
 
 
@@ -290,7 +291,8 @@ def run_training(config: PointerConfig, out_dir: str | Path, seed: int = 0,
     """Trains with checkpoints every `config.checkpoint_every` updates; returns the runner.
 
     With `resume`, continues from the latest checkpoint in `out_dir` (metrics rows after
-    it are dropped and recomputed); the continuation equals an uninterrupted run.
+    it are dropped and recomputed; seed and command come from the run's `run.json`); the
+    continuation equals an uninterrupted run.
     `sampler` replaces the config's instance distribution (tests use a fixed instance).
     """
     from rich.console import Console
@@ -310,16 +312,15 @@ def run_training(config: PointerConfig, out_dir: str | Path, seed: int = 0,
         rows_before = _read_rows(csv_path, step)
         _write_rows(csv_path, rows_before, "w")
         console.print(f"resumed {out} at update {step}")
-        if (out / COMMAND_FILE).is_file():
-            resumed_with = command
-            command = (out / COMMAND_FILE).read_text().strip()
+        if (out / RUN_FILE).is_file():  # the run's own seed and command
+            first = json.loads((out / RUN_FILE).read_text())
+            resumed_with, command, seed = command, first["command"], first["seed"]
     else:
         if (out / ckpt.CONFIG_FILE).exists() or (out / ckpt.CHECKPOINT_DIR).exists():
             raise ValueError(f"{out} already holds a run; pass --resume or another --out")
         out.mkdir(parents=True, exist_ok=True)
         _write_rows(csv_path, [], "w")
-        if command:
-            (out / COMMAND_FILE).write_text(command + "\n")
+        (out / RUN_FILE).write_text(json.dumps({"seed": seed, "command": command}) + "\n")
     if config.num_updates % config.updates_per_chunk:
         raise ValueError("num_updates must be a multiple of updates_per_chunk")
     config.to_json(out / ckpt.CONFIG_FILE)
