@@ -348,6 +348,11 @@ def iterated_greedy_batch(
 
 
 @partial(jax.jit, static_argnames=("d", "t_factor"))
+def _ig_init_batch(processing_times, job_mask, machine_mask, keys, d, t_factor):
+    init = jax.vmap(lambda p, jm, mm, k: ig_init(p, jm, mm, k, d, t_factor), **_over_restarts)
+    return jax.vmap(init)(processing_times, job_mask, machine_mask, keys)
+
+
 def ig_init_batch(
     processing_times: jax.Array,
     job_mask: jax.Array,
@@ -356,9 +361,8 @@ def ig_init_batch(
     d: int = 4,
     t_factor: float = 0.4,
 ) -> IGState:
-    """`ig_init` for `(B, ...)` instances and keys `(B, R)`: a state with axes `(B, R)`."""
-    init = jax.vmap(lambda p, jm, mm, k: ig_init(p, jm, mm, k, d, t_factor), **_over_restarts)
-    return jax.vmap(init)(processing_times, job_mask, machine_mask, keys)
+    """`ig_init` for `(B, ...)` instances and keys `(B, R)` (jitted): state axes `(B, R)`."""
+    return _ig_init_batch(processing_times, job_mask, machine_mask, keys, d=d, t_factor=t_factor)
 
 
 @partial(jax.jit, static_argnames=("d", "t_factor"))
@@ -384,6 +388,9 @@ def ig_run_batch(
     )
 
 
+_fresh_batch = jax.jit(jax.vmap(jax.vmap(_fresh_state, in_axes=(None, None, 0))))
+
+
 class CompiledIG(NamedTuple):
     """Ahead-of-time compiled batched IG for one shape (see `compile_ig_batch`)."""
 
@@ -403,9 +410,11 @@ def compile_ig_batch(
     """Compiles `ig_init_batch` and `ig_run_batch` for these shapes, to time them apart."""
     args = (processing_times, job_mask, machine_mask)
     t0 = time.perf_counter()
-    init_fn = ig_init_batch.lower(*args, keys, d=d, t_factor=t_factor).compile()
-    state_shape = jax.eval_shape(partial(ig_init_batch, d=d, t_factor=t_factor), *args, keys)
-    run_fn = _ig_run_batch.lower(state_shape, *args, jnp.int32(1), d=d, t_factor=t_factor).compile()
+    init_fn = _ig_init_batch.lower(*args, keys, d=d, t_factor=t_factor).compile()
+    # A concrete (unsearched) state, so that this compilation also serves later
+    # `ig_run_batch` calls on real states (abstract shapes would lower differently).
+    state = _fresh_batch(processing_times, job_mask, keys)
+    run_fn = _ig_run_batch.lower(state, *args, jnp.int32(1), d=d, t_factor=t_factor).compile()
     return CompiledIG(init_fn, run_fn, time.perf_counter() - t0)
 
 

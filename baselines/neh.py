@@ -34,6 +34,7 @@ from jaxshop.instances.types import PFSPInstance, stack
 from jaxshop.schedule import permutation_schedule
 
 _BIG = int(np.iinfo(np.int32).max)
+_WINDOW_MAX = 8  # longest axis whose prefix scans use `reduce_window` (see `_cumsum`)
 
 __all__ = [
     "best_insertion",
@@ -48,16 +49,23 @@ __all__ = [
 
 
 def _cumsum(x: jax.Array, axis: int = 0, reverse: bool = False) -> jax.Array:
-    """Inclusive prefix sum by an associative scan.
+    """Inclusive prefix sum along `axis`.
 
-    On CPU `jnp.cumsum` / `lax.cummax` lower to a full-width `reduce_window`, which is
-    `O(n^2)` and slow per element; the associative scan is `O(n log n)` in `log n` steps.
+    On CPU `jnp.cumsum` / `lax.cummax` lower to a full-width `reduce_window`: one op, quick
+    to compile, but `O(n^2)` and slow per element. Beyond `_WINDOW_MAX` entries an
+    associative scan (`O(n log n)` in `log n` steps, more ops to compile) is used instead.
     """
+    if x.shape[axis] <= _WINDOW_MAX:
+        if reverse:
+            return jnp.flip(jnp.cumsum(jnp.flip(x, axis), axis), axis)
+        return jnp.cumsum(x, axis)
     return lax.associative_scan(jnp.add, x, reverse=reverse, axis=axis)
 
 
 def _cummax(x: jax.Array, axis: int = 0, reverse: bool = False) -> jax.Array:
-    """Inclusive prefix max by an associative scan (see `_cumsum`)."""
+    """Inclusive prefix max along `axis` (see `_cumsum`)."""
+    if x.shape[axis] <= _WINDOW_MAX:
+        return lax.cummax(x, axis, reverse=reverse)
     return lax.associative_scan(jnp.maximum, x, reverse=reverse, axis=axis)
 
 
@@ -93,9 +101,9 @@ def _append_to_all(completion: jax.Array, times: jax.Array) -> jax.Array:
     """`append_job` of one job (`times`, `(m,)`) after each row of `completion` (`(L, m)`).
 
     Same max-plus identity as `jaxshop.pfsp.makespan.append_job`, with the `cummax` over
-    machines as an associative scan (see `_cumsum`).
+    machines by `_cummax`.
     """
-    prefix = jnp.cumsum(times)
+    prefix = _cumsum(times)
     return prefix + _cummax(completion - (prefix - times), axis=1)
 
 
