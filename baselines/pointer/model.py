@@ -59,8 +59,7 @@ class Actor(nn.Module):
         if self.glimpse:
             self.glimpse_query = nn.Dense(self.dim)
             self.glimpse_out = nn.Dense(self.dim)
-        # Small init: the initial policy is close to uniform over the valid pairs.
-        self.pointer_query = nn.Dense(self.dim, kernel_init=nn.initializers.normal(0.01))
+        self.pointer_query = nn.Dense(self.dim)
 
     def embed(self, features: jax.Array) -> jax.Array:
         """`(..., P, F) -> (..., P, D)` pair embeddings."""

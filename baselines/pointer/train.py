@@ -247,7 +247,7 @@ def _tensorboard(run_dir: Path):
 
 
 def plot_learning_curve(csv_path: str | Path, png_path: str | Path, title: str = "") -> None:
-    """Training normalized makespan (smoothed), validation greedy and losses vs update."""
+    """Sampled and validation-greedy makespan / lower bound, critic loss and entropy."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -258,25 +258,31 @@ def plot_learning_curve(csv_path: str | Path, png_path: str | Path, title: str =
     if not rows:
         return
     upd = np.array([int(r["update"]) for r in rows])
-    cost = np.array([float(r["norm_makespan"]) for r in rows])
+    col = lambda name: np.array([float(r[name]) for r in rows])  # noqa: E731
+    cost = col("norm_makespan")
     window = max(1, len(rows) // 50)
     smooth = np.convolve(cost, np.ones(window) / window, mode="valid")
     val = [(int(r["update"]), float(r["val_norm_makespan"])) for r in rows
            if r["val_norm_makespan"] not in ("", None)]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
     ax1.plot(upd, cost, alpha=0.25, label="sampled (batch mean)")
-    ax1.plot(upd[window - 1:], smooth, label=f"sampled, moving mean {window}")
+    ax1.plot(upd[window - 1:], smooth, label=f"sampled, moving mean of {window}")
     if val:
         ax1.plot(*zip(*val, strict=True), "o-", label="greedy, validation set")
+    lo, hi = np.percentile(cost, [0, 95])
+    ax1.set_ylim(min(lo, *(v for _, v in val)) - 0.02 if val else lo - 0.02, hi + 0.05)
     ax1.set_xlabel("update")
     ax1.set_ylabel("makespan / lower bound")
     ax1.legend()
     ax1.grid(alpha=0.3)
-    for name in ("critic_loss", "actor_loss"):
-        ax2.plot(upd, [float(r[name]) for r in rows], label=name, alpha=0.7)
-    ax2.set_yscale("symlog", linthresh=1e-3)
+    ax2.semilogy(upd, col("critic_loss"), color="C1", alpha=0.8, label="critic loss (MSE)")
     ax2.set_xlabel("update")
-    ax2.legend()
+    ax2.set_ylabel("critic loss")
+    ax3 = ax2.twinx()
+    ax3.plot(upd, col("entropy"), color="C2", alpha=0.8, label="entropy per episode")
+    ax3.set_ylabel("policy entropy (nats / episode)")
+    handles = ax2.get_legend_handles_labels()[0] + ax3.get_legend_handles_labels()[0]
+    ax2.legend(handles, [h.get_label() for h in handles])
     ax2.grid(alpha=0.3)
     fig.suptitle(title)
     fig.tight_layout()

@@ -42,6 +42,35 @@ def _pad_instance(times, eligible, num_ops, num_machines, shape) -> FJSPInstance
     )
 
 
+def random_ranks(key: jax.Array, shape: tuple[int, ...]) -> jax.Array:
+    """Uniformly random permutation ranks along the last axis (int32, values 0..n-1).
+
+    Pairwise comparison of random keys whose low bits hold the position (so keys are
+    distinct): O(n^2) elementwise work, several times cheaper on CPU than an argsort.
+    """
+    n = shape[-1]
+    low = max(1, (n - 1).bit_length())
+    bits = jax.random.bits(key, shape, jnp.uint32)
+    keys = (bits >> low << low) | jnp.arange(n, dtype=jnp.uint32)
+    return (keys[..., None, :] < keys[..., :, None]).sum(-1, dtype=jnp.int32)
+
+
+def uniform_ints(key: jax.Array, shape: tuple[int, ...], low: int, high: int) -> jax.Array:
+    """int32 uniform on `[low, high]` from one random word per value.
+
+    Multiply-shift (`floor(word * span / 2**32)`, in 16-bit halves so uint32 never
+    overflows) has a relative bias below `span / 2**32`, and costs half of
+    `jax.random.randint`, which draws two words per value; wider spans use `randint`.
+    """
+    span = high - low + 1
+    if span > 2**16:
+        return jax.random.randint(key, shape, low, high + 1, dtype=jnp.int32)
+    word = jax.random.bits(key, shape, jnp.uint32)
+    span_u = jnp.uint32(span)
+    scaled = ((word >> 16) * span_u + (((word & 0xFFFF) * span_u) >> 16)) >> 16
+    return scaled.astype(jnp.int32) + low
+
+
 class JobShopGenerator:
     """Taillard-style job shop: `U[low, high]` times, each job visits every machine once
     in a uniformly random order (`num_ops = num_machines`)."""
@@ -62,9 +91,9 @@ class JobShopGenerator:
     def __call__(self, key: jax.Array) -> FJSPInstance:
         n, m = self.num_jobs, self.num_machines
         k_time, k_order = jax.random.split(key)
-        times = jax.random.randint(k_time, (n, m), self.low, self.high + 1, dtype=jnp.int32)
-        order = jnp.argsort(jax.random.uniform(k_order, (n, m)), axis=-1)  # machine of op k
-        eligible = order[:, :, None] == jnp.arange(m)  # (n, m ops, m machines)
+        times = uniform_ints(k_time, (n, m), self.low, self.high)
+        rank = random_ranks(k_order, (n, m))  # (n, m): position of each machine in the route
+        eligible = rank[:, None, :] == jnp.arange(m)[None, :, None]  # (n, m ops, m machines)
         return _pad_instance(
             times[:, :, None], eligible, jnp.full(n, m, jnp.int32), m, self.shape
         )
@@ -102,13 +131,11 @@ class FJSPGenerator:
     def __call__(self, key: jax.Array) -> FJSPInstance:
         n, m, o = self.num_jobs, self.num_machines, self.ops_per_job[1]
         k_ops, k_count, k_pick, k_time = jax.random.split(key, 4)
-        num_ops = jax.random.randint(k_ops, (n,), self.ops_per_job[0], o + 1, dtype=jnp.int32)
-        count = jax.random.randint(
-            k_count, (n, o, 1), self.machines_per_op[0], self.machines_per_op[1] + 1
-        )
-        rank = jnp.argsort(jnp.argsort(jax.random.uniform(k_pick, (n, o, m)), axis=-1), axis=-1)
+        num_ops = uniform_ints(k_ops, (n,), self.ops_per_job[0], o)
+        count = uniform_ints(k_count, (n, o, 1), *self.machines_per_op)
+        rank = random_ranks(k_pick, (n, o, m))
         op_mask = jnp.arange(o) < num_ops[:, None]
         eligible = (rank < count) & op_mask[:, :, None]
         lo, hi = self.time_range
-        times = jax.random.randint(k_time, (n, o, m), lo, hi + 1, dtype=jnp.int32)
+        times = uniform_ints(k_time, (n, o, m), lo, hi)
         return _pad_instance(times, eligible, num_ops, m, self.shape)
