@@ -2,19 +2,26 @@
 
 Start from NEH improved by insertion local search; then each iteration
 
-1. destruction: remove `d` random jobs (default 4),
+1. destruction: remove `d` jobs at random positions (default 4),
 2. reconstruction: reinsert them, in removal order, each at its first best position
    (Taillard's acceleration, `neh.best_insertion`),
-3. local search by insertion: take the jobs in a fresh random order, remove each and
+3. local search by insertion: in random order without repetition, remove each job and
    reinsert it at its best position when that strictly lowers the makespan; repeat
    passes while some move improved,
 4. acceptance: keep the new sequence with probability `min(1, exp(-delta / T))` at the
    constant temperature `T = t_factor * sum(p) / (n * m * 10)` (`t_factor = 0.4`),
 
-and keep the best sequence seen. Every step is a `lax` loop with an explicit PRNG key in
-the state, so one jitted call runs many iterations and vmaps over instances and over
-restarts (one key per restart). `iterated_greedy_timed` gives a wall-time budget by calling
-a jitted chunk of iterations repeatedly from the host, carrying the state.
+and keep the best sequence seen.
+
+Implementation: one `lax.while_loop` over a flat state machine (`IGState`) whose every
+step is exactly one best insertion (an NEH / reconstruction insertion or a local-search
+move) followed by the phase transitions. Under vmap (instances x restarts) the runs thus
+advance in lockstep without waiting for each other in nested loops, and the insertion
+kernel is compiled once. Randomness: each step splits the state's PRNG key and draws one
+32-bit seed from the subkey; per-job choices come from a counter hash of that seed, so a
+padded instance makes exactly the same choices as the unpadded one. Budgets: a number of
+iterations (traced, so changing it does not recompile) in one jitted call, or a wall time
+(`iterated_greedy_timed`: a host loop over jitted chunks of iterations, carrying the state).
 """
 
 from __future__ import annotations
@@ -322,7 +329,15 @@ _over_restarts = dict(in_axes=(None, None, None, 0))
 
 
 @partial(jax.jit, static_argnames=("d", "t_factor"))
-def _iterated_greedy_batch(processing_times, job_mask, machine_mask, keys, num_iters, d, t_factor):
+def _iterated_greedy_batch(
+    processing_times: jax.Array,
+    job_mask: jax.Array,
+    machine_mask: jax.Array,
+    keys: jax.Array,
+    num_iters: jax.Array,
+    d: int,
+    t_factor: float,
+) -> tuple[jax.Array, jax.Array]:
     run = lambda p, jm, mm, k: iterated_greedy(p, jm, mm, k, num_iters, d, t_factor)
     return jax.vmap(jax.vmap(run, **_over_restarts))(processing_times, job_mask, machine_mask, keys)
 
@@ -348,7 +363,14 @@ def iterated_greedy_batch(
 
 
 @partial(jax.jit, static_argnames=("d", "t_factor"))
-def _ig_init_batch(processing_times, job_mask, machine_mask, keys, d, t_factor):
+def _ig_init_batch(
+    processing_times: jax.Array,
+    job_mask: jax.Array,
+    machine_mask: jax.Array,
+    keys: jax.Array,
+    d: int,
+    t_factor: float,
+) -> IGState:
     init = jax.vmap(lambda p, jm, mm, k: ig_init(p, jm, mm, k, d, t_factor), **_over_restarts)
     return jax.vmap(init)(processing_times, job_mask, machine_mask, keys)
 
@@ -366,7 +388,15 @@ def ig_init_batch(
 
 
 @partial(jax.jit, static_argnames=("d", "t_factor"))
-def _ig_run_batch(state, processing_times, job_mask, machine_mask, num_iters, d, t_factor):
+def _ig_run_batch(
+    state: IGState,
+    processing_times: jax.Array,
+    job_mask: jax.Array,
+    machine_mask: jax.Array,
+    num_iters: jax.Array,
+    d: int,
+    t_factor: float,
+) -> IGState:
     run = lambda s, p, jm, mm: ig_run(s, p, jm, mm, num_iters, d, t_factor)
     per_instance = jax.vmap(run, in_axes=(0, None, None, None))
     return jax.vmap(per_instance)(state, processing_times, job_mask, machine_mask)
@@ -470,9 +500,9 @@ def _ig_method(
     restarts: int = 1,
     **_: Any,
 ) -> Method:
-    """The `ig` method: `iterations` (default 100) or a `time_limit` in seconds per batch.
-
-    With `restarts > 1` each instance gets that many independent runs and keeps the best.
+    """The `ig` method: `iterations` (default 100) or, if only it is given, a `time_limit`
+    in seconds for the whole batch. With `restarts > 1` each instance gets that many
+    independent runs (vmapped) and keeps the best.
     """
     if iterations is not None and iterations < 0:
         raise ValueError(f"ig: iterations must be >= 0, got {iterations}")
@@ -489,9 +519,8 @@ def _ig_method(
         else:
             n_iter = DEFAULT_ITERATIONS if iterations is None else iterations
             perms, spans = iterated_greedy_batch(*args, keys, n_iter)
-        best = jnp.argmin(spans, axis=1)
-        return permutation_solutions(
-            instances, jnp.take_along_axis(perms, best[:, None, None], 1)[:, 0]
-        )
+        best = jnp.argmin(spans, axis=1)  # best restart of each instance
+        best_perms = jnp.take_along_axis(perms, best[:, None, None], axis=1)[:, 0]
+        return permutation_solutions(instances, best_perms)
 
     return Method("ig", ("pfsp",), solve)

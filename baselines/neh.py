@@ -10,9 +10,10 @@ length-`L` sequence at once from
 * `f[i] = append(e[i], p[job])`: the inserted job's completion times at position `i`,
 
 so that `makespan(insert at i) = max_k f[i, k] + q[i, k]`: `O(n m)` per insertion and
-`O(n^2 m)` for NEH. Heads and tails are computed column by column (a scan over machines,
-each column one `cumsum` + `cummax` over positions), so an insertion costs `m` sequential
-steps of vector work instead of `n`.
+`O(n^2 m)` for NEH. Heads and tails are computed column by column: prefix sums along the
+positions once for all machines, then a scan over machines in which each column is one
+`cummax` over positions (the max-plus trick of `jaxshop.pfsp.makespan`), so an insertion
+costs `m` sequential steps of vector work instead of `n`.
 
 Sequences are fixed-length `(max_jobs,)` int32 arrays: the first `length` entries are job
 ids, the rest `-1`. Padded jobs (`job_mask` False) are never scheduled; padded machines

@@ -469,6 +469,23 @@ def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
+SOURCES = ("env.py", "rollout.py", "pfsp/env.py", "pfsp/generator.py", "pfsp/makespan.py",
+           "fjsp/env.py", "fjsp/generator.py", "bench.py")
+
+
+def source_digests() -> dict:
+    """Short sha256 of the jaxshop sources a measurement depends on (envs change often)."""
+    import hashlib
+
+    root = Path(__file__).resolve().parent
+    out = {}
+    for name in SOURCES:
+        path = root / name
+        if path.exists():
+            out[name] = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+    return out
+
+
 def machine_info() -> dict:
     """CPU count, platform, library versions and the JAX device of this run."""
     import jaxlib
@@ -738,6 +755,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                  for impl in impls]
 
     load_before = _load()
+    digests = source_digests()  # before the envs are built (their modules are imported)
     started = time.perf_counter()
     results = []
     for i, (name, policy, batch, impl) in enumerate(plan, 1):
@@ -753,6 +771,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     invocation = {
         "created": _now(),
         "argv": argv,
+        "source_sha256": digests,
         "load_before": load_before,
         "load_after": _load(),
         "total_seconds": time.perf_counter() - started,

@@ -181,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sd", default=str(DEFAULT_MODELS["sd"]), help="AC-SD model/run dir")
     p.add_argument("--s", default=str(DEFAULT_MODELS["s"]), help="AC-S model/run dir")
+    p.add_argument("--extra", action="append", default=[], metavar="NAME=DIR",
+                   help="another model to evaluate greedily (repeatable)")
     p.add_argument("--samples", type=int, default=100, help="samples for best-of-N")
     p.add_argument("--instances", type=int, default=100, help="held-out instances per size")
     p.add_argument("--chunk", type=int, default=25, help="instances per solve call")
@@ -204,6 +206,10 @@ def main(argv: list[str] | None = None) -> int:
         methods[f"{name} greedy"] = (f"pointer:{path}", {"sample": 0})
         methods[f"{name} best-of-{args.samples}"] = (f"pointer:{path}",
                                                      {"sample": args.samples})
+    for item in args.extra:
+        name, _, path = item.partition("=")
+        methods[f"{name} greedy"] = (f"pointer:{path}", {"sample": 0})
+        models[name] = path
     report: dict = {
         "setup": {
             "models": models,

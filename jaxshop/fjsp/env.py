@@ -28,6 +28,8 @@ a single eligible machine, so the same compiled `step` serves both problems.
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 
@@ -93,6 +95,16 @@ def _resolve_action(flat: jax.Array, action: jax.Array, skip: jax.Array):
     return jnp.where(found < n, found, 0), invalid
 
 
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _compiled(env: FlexibleJobShop, method: str, *args):
+    """Runs `env.<method>(*args)` as one compiled call.
+
+    Under an outer jit/vmap this is inlined; called eagerly it replaces hundreds of
+    op-by-op dispatches (and their per-shape compiles) by a single program.
+    """
+    return getattr(env, method)(*args)
+
+
 class FlexibleJobShop(Environment):
     """Flexible job-shop (and job-shop) dispatching; see the module docstring."""
 
@@ -113,6 +125,9 @@ class FlexibleJobShop(Environment):
         return num_jobs * num_ops
 
     def _reset(self, instance: FJSPInstance):
+        return _compiled(self, "_reset_impl", instance)
+
+    def _reset_impl(self, instance: FJSPInstance):
         instance = _clean(instance)
         J, O, M = instance.shape  # noqa: E741
         has_op = (instance.num_ops > 0)[:, None]
@@ -165,6 +180,9 @@ class FlexibleJobShop(Environment):
         return jnp.take_along_axis(cand, first[..., None], axis=-1)[..., 0]
 
     def observe(self, state: FJSPState) -> FJSPObservation:
+        return _compiled(self, "_observe_impl", state)
+
+    def _observe_impl(self, state: FJSPState) -> FJSPObservation:
         inst = state.instance
         return FJSPObservation(
             pair_features=F.pair_features(state, self.pair_start_times(state)),
@@ -205,6 +223,9 @@ class FlexibleJobShop(Environment):
         )
 
     def step(self, state: FJSPState, action: jax.Array):
+        return _compiled(self, "_step_impl", state, action)
+
+    def _step_impl(self, state: FJSPState, action: jax.Array):
         inst = state.instance
         J, O, M = inst.shape  # noqa: E741
         was_done = self.is_done(state)
