@@ -99,6 +99,17 @@ class ReferenceFJSP:
             prev_end = e
         return max(ready, prev_end), len(line)
 
+    def pair_starts(self) -> np.ndarray:
+        """(J, M) start each valid (job, machine) pair would get now; -1 where invalid."""
+        n_jobs, _, n_mach = self.eligible.shape
+        out = np.full((n_jobs, n_mach), -1, np.int64)
+        for j in range(n_jobs):
+            for m in range(n_mach):
+                if self.is_valid(j, m):
+                    time = int(self.times[j, self.next_op[j], m])
+                    out[j, m] = self._start_on(m, self.ready[j], time)[0]
+        return out
+
     def step(self, action: int) -> StepRecord | None:
         """Applies one action; returns None (and changes nothing) once done."""
         if self.done():

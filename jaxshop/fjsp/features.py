@@ -82,19 +82,26 @@ def _div(a, b) -> jax.Array:
 
 
 def _minmax(x, mask) -> jax.Array:
-    """Min-max scaling of `x` over the entries where `mask` (same shape); 0 elsewhere."""
+    """Min-max scaling of `x (..., K)` over the leading entries where `mask (...)`.
+
+    Each of the K columns is scaled on its own; 0 where masked out or constant.
+    """
     x = jnp.asarray(x, jnp.float32)
-    lo = jnp.where(mask, x, _BIG_FLOAT).min()
-    hi = jnp.where(mask, x, -_BIG_FLOAT).max()
+    m = mask[..., None]
+    axes = tuple(range(x.ndim - 1))
+    lo = jnp.where(m, x, _BIG_FLOAT).min(axes)
+    hi = jnp.where(m, x, -_BIG_FLOAT).max(axes)
     any_ = mask.any()
     lo, hi = jnp.where(any_, lo, 0.0), jnp.where(any_, hi, 0.0)
-    return jnp.where(mask, _div(x - lo, hi - lo), 0.0)
+    return jnp.where(m, _div(x - lo, hi - lo), 0.0)
 
 
 def pair_features(state: FJSPState, pair_start: jax.Array) -> jax.Array:
     """(J, M, F) float32 features of every (next op, machine) pair; see the module doc.
 
     `pair_start` is the `(J, M)` start each pair would get (the env's mode decides it).
+    Features of one level are scaled together (one masked min/max per level), which keeps
+    the compiled program small.
     """
     inst = state.instance
     J, O, M = inst.shape  # noqa: E741
@@ -110,56 +117,67 @@ def pair_features(state: FJSPState, pair_start: jax.Array) -> jax.Array:
     pf = p.astype(jnp.float32)
     mean = _div(jnp.where(elig, pf, 0.0).sum(), n_pairs)
     std = jnp.sqrt(_div(jnp.where(elig, (pf - mean) ** 2, 0.0).sum(), n_pairs))
-    t_lo = jnp.where(elig, p, _BIG_INT).min()
+    t_lo = jnp.where(n_pairs > 0, jnp.where(elig, p, _BIG_INT).min(), 0)
     t_hi = jnp.where(elig, p, 0).max()
-    t_lo = jnp.where(n_pairs > 0, t_lo, 0)
+    static_global = jnp.stack([
+        _div(n_jobs, n_mach),
+        _div(_div(total_ops, n_jobs), n_mach),
+        _div(_div(n_pairs, total_ops), n_mach),
+        _div(std, mean),
+    ])  # (4,)
 
     valid = state.next_eligible  # (J, M)
     t = state.next_times  # (J, M)
     tf = t.astype(jnp.float32)
     op_lo = jnp.where(valid, t, _BIG_INT).min(-1, keepdims=True)
     op_hi = jnp.where(valid, t, 0).max(-1, keepdims=True)
-    n_valid_mach = valid.sum(-1, keepdims=True)  # (J, 1)
+    static_pair = jnp.where(valid[..., None], jnp.stack([
+        _div(tf - mean, std),
+        _div(t - t_lo, t_hi - t_lo),
+        _div(t - op_lo, op_hi - op_lo),
+    ], -1), 0.0)  # (J, M, 3)
+    op_flex = _div(valid.sum(-1), n_mach)  # (J,)
+    mach_elig = _minmax(elig.sum((0, 1))[:, None], mach_mask)  # (M, 1)
+
     open_jobs = state.next_op < inst.num_ops  # (J,)
-
-    def per_job(x):  # (J,) -> (J, M)
-        return jnp.broadcast_to(x[:, None], (J, M))
-
-    def per_mach(x):  # (M,) -> (J, M)
-        return jnp.broadcast_to(x[None, :], (J, M))
-
-    def glob(x):  # () -> (J, M)
-        return jnp.full((J, M), x, jnp.float32)
-
     unscheduled = inst.op_mask & (
         jnp.arange(O, dtype=jnp.int32)[None, :] >= state.next_op[:, None]
     )  # (J, O)
-    static = [
-        glob(_div(n_jobs, n_mach)),
-        glob(_div(_div(total_ops, n_jobs), n_mach)),
-        glob(_div(_div(n_pairs, total_ops), n_mach)),
-        glob(_div(std, mean)),
-        jnp.where(valid, _div(tf - mean, std), 0.0),
-        jnp.where(valid, _div(t - t_lo, t_hi - t_lo), 0.0),
-        jnp.where(valid, _div(t - op_lo, op_hi - op_lo), 0.0),
-        per_job(_div(n_valid_mach[:, 0], n_mach)),
-        per_mach(_minmax(elig.sum((0, 1)), mach_mask)),
+    dyn_global = jnp.stack([
+        _div(state.num_scheduled, total_ops),
+        _div(state.makespan, state.normalizer),
+    ])  # (2,)
+    dyn_pair = _minmax(jnp.stack([t, pair_start, pair_start + t], -1), valid)  # (J, M, 3)
+    dyn_job = jnp.concatenate([
+        _minmax(jnp.stack([remaining_work(state), remaining_ops(state)], -1), open_jobs),
+        _div(state.next_op, inst.num_ops)[:, None],
+        _minmax(state.job_ready[:, None], open_jobs),
+    ], -1)  # (J, 4)
+    dyn_mach = _minmax(jnp.stack([
+        state.machine_busy,
+        state.machine_free,
+        (elig & unscheduled[:, :, None]).sum((0, 1)),
+        valid.sum(0),
+    ], -1), mach_mask)  # (M, 4)
+    utilization = _div(state.machine_busy, state.machine_free)  # (M,)
+
+    def per_job(x):  # (J, K) -> (J, M, K)
+        return jnp.broadcast_to(x[:, None, :], (J, M, x.shape[-1]))
+
+    def per_mach(x):  # (M, K) -> (J, M, K)
+        return jnp.broadcast_to(x[None, :, :], (J, M, x.shape[-1]))
+
+    def glob(x):  # (K,) -> (J, M, K)
+        return jnp.broadcast_to(x, (J, M, x.shape[-1]))
+
+    parts = [
+        glob(static_global),  # jobs_per_machine .. time_cv
+        static_pair,  # pair_time_z, pair_time, pair_time_vs_alternatives
+        per_job(op_flex[:, None]),  # op_flexibility
+        per_mach(mach_elig),  # machine_eligible_ops
+        glob(dyn_global),  # progress, makespan_ratio
+        dyn_pair,  # pair_time_candidates, pair_start, pair_end
+        per_job(dyn_job),  # remaining work/ops, job_progress, job_ready
+        per_mach(jnp.concatenate([dyn_mach[:, :2], utilization[:, None], dyn_mach[:, 2:]], -1)),
     ]
-    end = pair_start + t
-    dynamic = [
-        glob(_div(state.num_scheduled, total_ops)),
-        glob(_div(state.makespan, state.normalizer)),
-        _minmax(t, valid),
-        _minmax(pair_start, valid),
-        _minmax(end, valid),
-        per_job(_minmax(remaining_work(state), open_jobs)),
-        per_job(_minmax(remaining_ops(state), open_jobs)),
-        per_job(_div(state.next_op, inst.num_ops)),
-        per_job(_minmax(state.job_ready, open_jobs)),
-        per_mach(_minmax(state.machine_busy, mach_mask)),
-        per_mach(_minmax(state.machine_free, mach_mask)),
-        per_mach(_div(state.machine_busy, state.machine_free)),
-        per_mach(_minmax((elig & unscheduled[:, :, None]).sum((0, 1)), mach_mask)),
-        per_mach(_minmax(valid.sum(0), mach_mask)),
-    ]
-    return jnp.stack(static + dynamic, axis=-1).astype(jnp.float32)
+    return jnp.concatenate(parts, -1).astype(jnp.float32)
