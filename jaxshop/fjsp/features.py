@@ -81,27 +81,14 @@ def _div(a, b) -> jax.Array:
     return jnp.where(b != 0, a / jnp.where(b != 0, b, 1.0), 0.0)
 
 
-def _minmax(x, mask) -> jax.Array:
-    """Min-max scaling of `x (..., K)` over the leading entries where `mask (...)`.
-
-    Each of the K columns is scaled on its own; 0 where masked out or constant.
-    """
-    x = jnp.asarray(x, jnp.float32)
-    m = mask[..., None]
-    axes = tuple(range(x.ndim - 1))
-    lo = jnp.where(m, x, _BIG_FLOAT).min(axes)
-    hi = jnp.where(m, x, -_BIG_FLOAT).max(axes)
-    any_ = mask.any()
-    lo, hi = jnp.where(any_, lo, 0.0), jnp.where(any_, hi, 0.0)
-    return jnp.where(m, _div(x - lo, hi - lo), 0.0)
-
-
 def pair_features(state: FJSPState, pair_start: jax.Array) -> jax.Array:
     """(J, M, F) float32 features of every (next op, machine) pair; see the module doc.
 
     `pair_start` is the `(J, M)` start each pair would get (the env's mode decides it).
-    Features of one level are scaled together (one masked min/max per level), which keeps
-    the compiled program small.
+    Every feature is first laid out as a `(J, M)` column; all min-max scalings then
+    share one masked min and one masked max over `(J, M)` (a job-level column repeats
+    along machines, so its min over pairs is its min over jobs). Few, large reductions
+    keep the compiled program small.
     """
     inst = state.instance
     J, O, M = inst.shape  # noqa: E741
@@ -119,65 +106,59 @@ def pair_features(state: FJSPState, pair_start: jax.Array) -> jax.Array:
     std = jnp.sqrt(_div(jnp.where(elig, (pf - mean) ** 2, 0.0).sum(), n_pairs))
     t_lo = jnp.where(n_pairs > 0, jnp.where(elig, p, _BIG_INT).min(), 0)
     t_hi = jnp.where(elig, p, 0).max()
-    static_global = jnp.stack([
-        _div(n_jobs, n_mach),
-        _div(_div(total_ops, n_jobs), n_mach),
-        _div(_div(n_pairs, total_ops), n_mach),
-        _div(std, mean),
-    ])  # (4,)
 
     valid = state.next_eligible  # (J, M)
     t = state.next_times  # (J, M)
     tf = t.astype(jnp.float32)
     op_lo = jnp.where(valid, t, _BIG_INT).min(-1, keepdims=True)
     op_hi = jnp.where(valid, t, 0).max(-1, keepdims=True)
-    static_pair = jnp.where(valid[..., None], jnp.stack([
-        _div(tf - mean, std),
-        _div(t - t_lo, t_hi - t_lo),
-        _div(t - op_lo, op_hi - op_lo),
-    ], -1), 0.0)  # (J, M, 3)
-    op_flex = _div(valid.sum(-1), n_mach)  # (J,)
-    mach_elig = _minmax(elig.sum((0, 1))[:, None], mach_mask)  # (M, 1)
-
     open_jobs = state.next_op < inst.num_ops  # (J,)
     unscheduled = inst.op_mask & (
         jnp.arange(O, dtype=jnp.int32)[None, :] >= state.next_op[:, None]
     )  # (J, O)
-    dyn_global = jnp.stack([
-        _div(state.num_scheduled, total_ops),
-        _div(state.makespan, state.normalizer),
-    ])  # (2,)
-    dyn_pair = _minmax(jnp.stack([t, pair_start, pair_start + t], -1), valid)  # (J, M, 3)
-    dyn_job = jnp.concatenate([
-        _minmax(jnp.stack([remaining_work(state), remaining_ops(state)], -1), open_jobs),
-        _div(state.next_op, inst.num_ops)[:, None],
-        _minmax(state.job_ready[:, None], open_jobs),
-    ], -1)  # (J, 4)
-    dyn_mach = _minmax(jnp.stack([
-        state.machine_busy,
-        state.machine_free,
-        (elig & unscheduled[:, :, None]).sum((0, 1)),
-        valid.sum(0),
-    ], -1), mach_mask)  # (M, 4)
-    utilization = _div(state.machine_busy, state.machine_free)  # (M,)
 
-    def per_job(x):  # (J, K) -> (J, M, K)
-        return jnp.broadcast_to(x[:, None, :], (J, M, x.shape[-1]))
+    def per_job(x):  # (J,) -> (J, M)
+        return jnp.broadcast_to(jnp.asarray(x, jnp.float32)[:, None], (J, M))
 
-    def per_mach(x):  # (M, K) -> (J, M, K)
-        return jnp.broadcast_to(x[None, :, :], (J, M, x.shape[-1]))
+    def per_mach(x):  # (M,) -> (J, M)
+        return jnp.broadcast_to(jnp.asarray(x, jnp.float32)[None, :], (J, M))
 
-    def glob(x):  # (K,) -> (J, M, K)
-        return jnp.broadcast_to(x, (J, M, x.shape[-1]))
+    def glob(x):  # () -> (J, M)
+        return jnp.full((J, M), x, jnp.float32)
 
-    parts = [
-        glob(static_global),  # jobs_per_machine .. time_cv
-        static_pair,  # pair_time_z, pair_time, pair_time_vs_alternatives
-        per_job(op_flex[:, None]),  # op_flexibility
-        per_mach(mach_elig),  # machine_eligible_ops
-        glob(dyn_global),  # progress, makespan_ratio
-        dyn_pair,  # pair_time_candidates, pair_start, pair_end
-        per_job(dyn_job),  # remaining work/ops, job_progress, job_ready
-        per_mach(jnp.concatenate([dyn_mach[:, :2], utilization[:, None], dyn_mach[:, 2:]], -1)),
+    pairs, jobs, machines = valid, per_job(open_jobs) > 0, per_mach(mach_mask) > 0
+    # (name order, raw (J, M) column, min-max scope or None for "use as is")
+    columns = [
+        (glob(_div(n_jobs, n_mach)), None),
+        (glob(_div(_div(total_ops, n_jobs), n_mach)), None),
+        (glob(_div(_div(n_pairs, total_ops), n_mach)), None),
+        (glob(_div(std, mean)), None),
+        (jnp.where(valid, _div(tf - mean, std), 0.0), None),
+        (jnp.where(valid, _div(t - t_lo, t_hi - t_lo), 0.0), None),
+        (jnp.where(valid, _div(t - op_lo, op_hi - op_lo), 0.0), None),
+        (per_job(_div(valid.sum(-1), n_mach)), None),
+        (per_mach(elig.sum((0, 1))), machines),
+        # dynamic
+        (glob(_div(state.num_scheduled, total_ops)), None),
+        (glob(_div(state.makespan, state.normalizer)), None),
+        (t, pairs),
+        (pair_start, pairs),
+        (pair_start + t, pairs),
+        (per_job(remaining_work(state)), jobs),
+        (per_job(remaining_ops(state)), jobs),
+        (per_job(_div(state.next_op, inst.num_ops)), None),
+        (per_job(state.job_ready), jobs),
+        (per_mach(state.machine_busy), machines),
+        (per_mach(state.machine_free), machines),
+        (per_mach(_div(state.machine_busy, state.machine_free)), None),
+        (per_mach((elig & unscheduled[:, :, None]).sum((0, 1))), machines),
+        (per_mach(valid.sum(0)), machines),
     ]
-    return jnp.concatenate(parts, -1).astype(jnp.float32)
+    x = jnp.stack([jnp.asarray(c, jnp.float32) for c, _ in columns], -1)
+    scope = jnp.stack([jnp.zeros((J, M), bool) if sc is None else sc for _, sc in columns], -1)
+    scaled = jnp.array([sc is not None for _, sc in columns])  # (F,)
+    lo = jnp.where(scope, x, _BIG_FLOAT).min((0, 1))
+    hi = jnp.where(scope, x, -_BIG_FLOAT).max((0, 1))
+    lo, hi = jnp.where(lo <= hi, lo, 0.0), jnp.where(lo <= hi, hi, 0.0)  # empty scopes
+    minmax = jnp.where(scope, _div(x - lo, hi - lo), 0.0)
+    return jnp.where(scaled, minmax, x)
