@@ -257,11 +257,14 @@ def test_invalid_action_and_finished_noop(mode):
 @pytest.mark.parametrize("reward", ["normalized", "terminal"])
 def test_reward_modes(reward):
     env = FlexibleJobShop(reward=reward)
-    state, _ = env.reset(KEY, TOY)
-    rewards = []
-    for a in TOY_OPTIMAL:
-        state, ts = env.step(state, jnp.int32(a))
-        rewards.append(float(ts.reward))
+
+    @jax.jit
+    def rewards_of(instance, actions):  # only rewards leave the program: a fast compile
+        state, _ = env.reset(KEY, instance)
+        return jax.lax.scan(lambda s, a: (lambda out: (out[0], out[1].reward))(env.step(s, a)),
+                            state, actions)[1]
+
+    rewards = [float(r) for r in rewards_of(TOY, jnp.asarray(TOY_OPTIMAL, jnp.int32))]
     if reward == "normalized":  # -makespan / lower bound = -7 / 7
         assert sum(rewards) == pytest.approx(-1.0)
     else:

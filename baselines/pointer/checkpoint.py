@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 from flax import serialization
 from jaxshop_baselines.pointer.config import PointerConfig
 from jaxshop_baselines.pointer.model import init_params
@@ -98,9 +99,13 @@ def load_model(model_dir: str | Path) -> tuple[PointerConfig, dict]:
     if not (model_dir / CONFIG_FILE).is_file():
         raise ValueError(f"{model_dir} is not a pointer model directory (no {CONFIG_FILE})")
     config = PointerConfig.from_json(model_dir / CONFIG_FILE)
-    template = init_params(config, jax.random.PRNGKey(0))
     if (model_dir / PARAMS_FILE).is_file():
-        params = serialization.from_bytes(template, (model_dir / PARAMS_FILE).read_bytes())
+        template = jax.eval_shape(init_params, config, jax.random.PRNGKey(0))
+        params = serialization.msgpack_restore((model_dir / PARAMS_FILE).read_bytes())
+        params = jax.tree_util.tree_map(jnp.asarray, params)
+        shapes = jax.tree_util.tree_map(lambda x: (x.shape, x.dtype), params)
+        if shapes != jax.tree_util.tree_map(lambda x: (x.shape, x.dtype), template):
+            raise ValueError(f"{model_dir / PARAMS_FILE} does not match {CONFIG_FILE}")
         return config, params
     if latest_checkpoint(model_dir) is not None:
         from jaxshop_baselines.pointer.train import init_runner

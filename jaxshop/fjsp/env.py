@@ -80,8 +80,8 @@ def _resolve_action(flat: jax.Array, action: jax.Array, skip: jax.Array):
 
     The lowest valid index is found by a `while_loop` that starts at 0 only for invalid
     actions: valid actions (and finished states, `skip`) run zero iterations, even under
-    vmap, so a valid-action policy never pays for the search. XLA's CPU backend runs a
-    reduction over the `J * M` mask several times slower than the rest of the step.
+    vmap, so a valid-action policy never pays for the search. (On XLA's CPU backend an
+    always-computed `argmax` over the `J * M` mask cost more than the rest of the step.)
     """
     n = flat.shape[0]
     action = jnp.asarray(action, jnp.int32)
@@ -100,7 +100,8 @@ def _compiled(env: FlexibleJobShop, method: str, *args):
     """Runs `env.<method>(*args)` as one compiled call.
 
     Under an outer jit/vmap this is inlined; called eagerly it replaces hundreds of
-    op-by-op dispatches (and their per-shape compiles) by a single program.
+    op-by-op dispatches (and their per-shape compiles) by a single program. The env is a
+    static argument (hashed by identity), so the cache keeps the env object alive.
     """
     return getattr(env, method)(*args)
 
@@ -201,25 +202,27 @@ class FlexibleJobShop(Environment):
     def _extras(self, state: FJSPState, invalid) -> dict:
         return {"makespan": self.current_makespan(state), "invalid_action": jnp.asarray(invalid)}
 
-    def _insert(self, timeline: MachineTimeline, mach_sel, mach, ready, time):
-        """Earliest fitting start on machine `mach`, and the timeline with the op inserted."""
+    @staticmethod
+    def _insert(timeline: MachineTimeline, mach, write_row, ready, time):
+        """Earliest fitting start on machine `mach`, and the timeline with the op inserted.
+
+        `write_row` is `mach`, or out of range (a dropped write) for a finished state.
+        """
         row_start, row_end = timeline.start[mach], timeline.end[mach]  # (N,)
         prev_end = jnp.concatenate([jnp.zeros_like(row_end[:1]), row_end[:-1]])
         cand = jnp.maximum(ready, prev_end)
         # Subtraction, not `cand + time`: empty slots hold int32 max and must not overflow.
-        pos = jnp.argmax(row_start - cand >= time)  # an empty slot always fits
+        pos = jnp.argmax(row_start - cand >= time)  # the first empty slot always fits
         start = cand[pos]
         idx = jnp.arange(row_start.shape[0])
 
-        def put(row, value):
+        def put(row, value):  # insert at `pos`, shifting the tail right by one
             shifted = jnp.concatenate([row[:1], row[:-1]])
             return jnp.where(idx < pos, row, jnp.where(idx == pos, value, shifted))
 
-        new_start, new_end = put(row_start, start), put(row_end, start + time)
-        sel = mach_sel[:, None]
         return start, MachineTimeline(
-            start=jnp.where(sel, new_start[None], timeline.start),
-            end=jnp.where(sel, new_end[None], timeline.end),
+            start=timeline.start.at[write_row].set(put(row_start, start), mode="drop"),
+            end=timeline.end.at[write_row].set(put(row_end, start + time), mode="drop"),
         )
 
     def step(self, state: FJSPState, action: jax.Array):
@@ -233,6 +236,10 @@ class FlexibleJobShop(Environment):
         action, invalid = _resolve_action(state.next_eligible.reshape(-1), action, was_done)
         job, mach = action // M, action % M
 
+        # Single-entry scatters; a finished state writes out of range, which is dropped.
+        j = jnp.where(live, job, J)
+        m = jnp.where(live, mach, M)
+
         op = state.next_op[job]
         time = inst.processing_times[job, op, mach]
         ready = state.job_ready[job]
@@ -240,8 +247,7 @@ class FlexibleJobShop(Environment):
         if self.mode == "append":
             start = jnp.maximum(ready, state.machine_free[mach])
         else:
-            mach_sel = (jnp.arange(M, dtype=jnp.int32) == mach) & live  # (M,)
-            start, timeline = self._insert(timeline, mach_sel, mach, ready, time)
+            start, timeline = self._insert(timeline, mach, m, ready, time)
         end = start + time
 
         # The job's following op becomes its next one (a zero row once the job is done).
@@ -249,9 +255,6 @@ class FlexibleJobShop(Environment):
         has_next = op + 1 < inst.num_ops[job]
         next_times = jnp.where(has_next, inst.processing_times[job, nxt], 0)
         next_elig = inst.eligible[job, nxt] & has_next
-        # Single-entry scatters; a finished state writes out of range, which is dropped.
-        j = jnp.where(live, job, J)
-        m = jnp.where(live, mach, M)
         new = state.replace(
             next_op=state.next_op.at[j].add(1, mode="drop"),
             next_times=state.next_times.at[j].set(next_times, mode="drop"),

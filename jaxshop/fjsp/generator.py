@@ -7,6 +7,8 @@ instances of other sizes. Invalid parameters raise `ValueError` at construction.
 
 from __future__ import annotations
 
+import math
+
 import jax
 import jax.numpy as jnp
 
@@ -42,6 +44,11 @@ def _pad_instance(times, eligible, num_ops, num_machines, shape) -> FJSPInstance
     )
 
 
+def _bits(key: jax.Array, shape: tuple[int, ...]) -> jax.Array:
+    """uint32 random words, drawn flat: several times faster on CPU than an n-d draw."""
+    return jax.random.bits(key, (math.prod(shape),), jnp.uint32).reshape(shape)
+
+
 def random_ranks(key: jax.Array, shape: tuple[int, ...]) -> jax.Array:
     """Uniformly random permutation ranks along the last axis (int32, values 0..n-1).
 
@@ -50,7 +57,7 @@ def random_ranks(key: jax.Array, shape: tuple[int, ...]) -> jax.Array:
     """
     n = shape[-1]
     low = max(1, (n - 1).bit_length())
-    bits = jax.random.bits(key, shape, jnp.uint32)
+    bits = _bits(key, shape)
     keys = (bits >> low << low) | jnp.arange(n, dtype=jnp.uint32)
     return (keys[..., None, :] < keys[..., :, None]).sum(-1, dtype=jnp.int32)
 
@@ -65,7 +72,7 @@ def uniform_ints(key: jax.Array, shape: tuple[int, ...], low: int, high: int) ->
     span = high - low + 1
     if span > 2**16:
         return jax.random.randint(key, shape, low, high + 1, dtype=jnp.int32)
-    word = jax.random.bits(key, shape, jnp.uint32)
+    word = _bits(key, shape)
     span_u = jnp.uint32(span)
     scaled = ((word >> 16) * span_u + (((word & 0xFFFF) * span_u) >> 16)) >> 16
     return scaled.astype(jnp.int32) + low
