@@ -25,6 +25,7 @@ from jaxshop.fjsp import (
     JobShopGenerator,
     makespan_lower_bound,
 )
+from jaxshop.fjsp.generator import random_ranks, uniform_ints
 from jaxshop.instances.types import FJSPInstance
 from jaxshop.types import StepType
 
@@ -316,6 +317,16 @@ def test_fjsp_generator_ranges():
         assert p[e].min() >= 5 and p[e].max() <= 9 and not p[~e].any()
     assert len({np.asarray(i.processing_times).tobytes() for i in insts}) == len(insts)
     np.testing.assert_array_equal(make(KEY).processing_times, make(KEY).processing_times)
+
+
+def test_random_helpers():
+    ints = np.asarray(jax.jit(lambda k: uniform_ints(k, (4000,), 3, 7))(KEY))
+    assert ints.dtype == np.int32 and set(ints.tolist()) == {3, 4, 5, 6, 7}
+    wide = np.asarray(uniform_ints(KEY, (64,), 0, 2**20))  # falls back to randint
+    assert wide.min() >= 0 and wide.max() <= 2**20 and len(set(wide.tolist())) > 32
+    ranks = np.asarray(jax.jit(lambda k: random_ranks(k, (500, 4)))(KEY))
+    assert (np.sort(ranks, -1) == np.arange(4)).all()
+    assert len({tuple(r) for r in ranks.tolist()}) == 24  # every permutation shows up
 
 
 @pytest.mark.parametrize(

@@ -14,8 +14,11 @@ a single eligible machine, so the same compiled `step` serves both problems.
   last one (active schedules; L2D, Zhang et al. 2020). Gaps are scanned in machine order
   and an operation fits a gap `[prev_end, next_start)` when
   `max(ready, prev_end) + time <= next_start`. Costs O(J * O) per step (a sorted
-  per-machine timeline); append mode costs O(J * M + J * O) elementwise work and no
-  sorting.
+  per-machine timeline, `state.timeline`); append mode does a few single-entry
+  gathers/scatters and one row of M, with no sorting and no reduction over the mask.
+- State: the step keeps only cheap running quantities (`jaxshop.fjsp.types.FJSPState`);
+  the observation's features (`jaxshop.fjsp.features`) are computed in `observe`, so a
+  rollout that ignores them never computes them.
 - Reward (`reward=`): "dense" (default) is minus the increase of the partial makespan
   (max end so far), so an episode returns exactly `-makespan`; "normalized" divides each
   dense reward by `makespan_lower_bound(instance)` (return `-makespan / lb`); "terminal"
