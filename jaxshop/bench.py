@@ -1,6 +1,7 @@
 """Environment throughput benchmark: decisions/s and complete schedules/s.
 
-    jaxshop bench --cases pfsp_20x5,jssp_10x10_t99 --batch 1,1024 --peers
+    python -m jaxshop.bench --cases pfsp_20x5,jssp_10x10_t99 --batch 1,1024 --peers
+    jaxshop bench -- --cases pfsp_20x5 --batch 64      # `--` before the options, for now
 
 Every measurement runs one jitted function that, `rounds` times in a `lax.scan`, draws
 `batch` instances from the env's generator (inside the jitted function), resets and
@@ -15,6 +16,12 @@ sum of mean makespans), so no large array leaves the device while timed.
   passed. Throughputs are per repeat; the table shows their median.
 - Peak RSS is `resource.getrusage(RUSAGE_SELF).ru_maxrss` after the measurement: the
   peak of the whole process so far, not of that measurement alone.
+- Schedules per CPU-second (`time.process_time`) are reported next to wall-clock
+  throughput: on a shared machine they move much less with other processes' load.
+- `--policies`: `random` (the library's `random_valid_action`: one uniform per action and
+  an argmax, the default), `random-kth` (the same distribution from one uniform per
+  decision, `kth_random_valid_action`) and `first` (no RNG: the env's own cost).
+- Results carry the sha256 of the env sources (`source_sha256`), since envs change.
 
 `--peers` also runs Jumanji's `JobShop` (when `jumanji` is installed) on each job-shop
 case's sizes: `RandomGenerator(num_jobs, num_machines, max_num_ops=num_machines,

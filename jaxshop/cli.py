@@ -268,9 +268,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+PASSTHROUGH = ("train", "bench")  # subcommands that parse their own options
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
-    args = parser.parse_args(argv)
+    if len(argv) >= 1 and argv[0] in PASSTHROUGH:
+        # argparse.REMAINDER refuses a leading option (`jaxshop bench --cases ...`), so
+        # these subcommands receive their arguments untouched.
+        rest = argv[2:] if argv[0] == "train" else argv[1:]
+        agent = argv[1] if argv[0] == "train" and len(argv) > 1 else None
+        args = argparse.Namespace(command=argv[0], rest=rest, agent=agent)
+        if argv[0] == "train" and agent is None:
+            parser.parse_args(argv)  # prints the usage error for a missing AGENT
+    else:
+        args = parser.parse_args(argv)
     try:
         return COMMANDS[args.command](args)
     except (CLIError, ValueError, OSError, KeyError) as err:

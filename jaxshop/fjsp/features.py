@@ -127,33 +127,36 @@ def pair_features(state: FJSPState, pair_start: jax.Array) -> jax.Array:
         return jnp.full((J, M), x, jnp.float32)
 
     pairs, jobs, machines = valid, per_job(open_jobs) > 0, per_mach(mach_mask) > 0
-    # (name order, raw (J, M) column, min-max scope or None for "use as is")
-    columns = [
-        (glob(_div(n_jobs, n_mach)), None),
-        (glob(_div(_div(total_ops, n_jobs), n_mach)), None),
-        (glob(_div(_div(n_pairs, total_ops), n_mach)), None),
-        (glob(_div(std, mean)), None),
-        (jnp.where(valid, _div(tf - mean, std), 0.0), None),
-        (jnp.where(valid, _div(t - t_lo, t_hi - t_lo), 0.0), None),
-        (jnp.where(valid, _div(t - op_lo, op_hi - op_lo), 0.0), None),
-        (per_job(_div(valid.sum(-1), n_mach)), None),
-        (per_mach(elig.sum((0, 1))), machines),
-        # dynamic
-        (glob(_div(state.num_scheduled, total_ops)), None),
-        (glob(_div(state.makespan, state.normalizer)), None),
-        (t, pairs),
-        (pair_start, pairs),
-        (pair_start + t, pairs),
-        (per_job(remaining_work(state)), jobs),
-        (per_job(remaining_ops(state)), jobs),
-        (per_job(_div(state.next_op, inst.num_ops)), None),
-        (per_job(state.job_ready), jobs),
-        (per_mach(state.machine_busy), machines),
-        (per_mach(state.machine_free), machines),
-        (per_mach(_div(state.machine_busy, state.machine_free)), None),
-        (per_mach((elig & unscheduled[:, :, None]).sum((0, 1))), machines),
-        (per_mach(valid.sum(0)), machines),
-    ]
+    # name -> (raw (J, M) column, where it is min-max scaled; None: used as is)
+    columns = {
+        "jobs_per_machine": (glob(_div(n_jobs, n_mach)), None),
+        "ops_per_machine": (glob(_div(_div(total_ops, n_jobs), n_mach)), None),
+        "flexibility": (glob(_div(_div(n_pairs, total_ops), n_mach)), None),
+        "time_cv": (glob(_div(std, mean)), None),
+        "pair_time_z": (jnp.where(valid, _div(tf - mean, std), 0.0), None),
+        "pair_time": (jnp.where(valid, _div(t - t_lo, t_hi - t_lo), 0.0), None),
+        "pair_time_vs_alternatives": (
+            jnp.where(valid, _div(t - op_lo, op_hi - op_lo), 0.0), None),
+        "op_flexibility": (per_job(_div(valid.sum(-1), n_mach)), None),
+        "machine_eligible_ops": (per_mach(elig.sum((0, 1))), machines),
+        "progress": (glob(_div(state.num_scheduled, total_ops)), None),
+        "makespan_ratio": (glob(_div(state.makespan, state.normalizer)), None),
+        "pair_time_candidates": (t, pairs),
+        "pair_start": (pair_start, pairs),
+        "pair_end": (pair_start + t, pairs),
+        "job_remaining_work": (per_job(remaining_work(state)), jobs),
+        "job_remaining_ops": (per_job(remaining_ops(state)), jobs),
+        "job_progress": (per_job(_div(state.next_op, inst.num_ops)), None),
+        "job_ready": (per_job(state.job_ready), jobs),
+        "machine_load": (per_mach(state.machine_busy), machines),
+        "machine_available": (per_mach(state.machine_free), machines),
+        "machine_utilization": (per_mach(_div(state.machine_busy, state.machine_free)), None),
+        "machine_remaining_ops": (
+            per_mach((elig & unscheduled[:, :, None]).sum((0, 1))), machines),
+        "machine_candidates": (per_mach(valid.sum(0)), machines),
+    }
+    assert tuple(columns) == STATIC_FEATURES + DYNAMIC_FEATURES
+    columns = list(columns.values())
     x = jnp.stack([jnp.asarray(c, jnp.float32) for c, _ in columns], -1)
     scope = jnp.stack([jnp.zeros((J, M), bool) if sc is None else sc for _, sc in columns], -1)
     scaled = jnp.array([sc is not None for _, sc in columns])  # (F,)
