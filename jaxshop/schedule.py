@@ -120,7 +120,9 @@ def validate(instance: Instance, schedule: Schedule) -> Validation:
             mc = int(machine[j, k])
             if not op_mask[j, k]:
                 if mc != UNSCHEDULED:
-                    return Validation(False, None, f"job {j} op {k} does not exist but is scheduled")
+                    return Validation(
+                        False, None, f"job {j} op {k} does not exist but is scheduled"
+                    )
                 continue
             if mc == UNSCHEDULED:
                 return Validation(False, None, f"job {j} op {k} is not scheduled")
@@ -159,7 +161,9 @@ def validate(instance: Instance, schedule: Schedule) -> Validation:
                 )
         orders.append(jobs.tolist())
     if isinstance(instance, PFSPInstance):
-        real = [o for o, used in zip(orders, np.asarray(instance.machine_mask), strict=False) if used]
+        real = [
+            o for o, used in zip(orders, np.asarray(instance.machine_mask), strict=False) if used
+        ]
         for mc, order in enumerate(real[1:], start=1):
             if order != real[0]:
                 return Validation(

@@ -6,12 +6,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from api_checker import check_env
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 import jaxshop
-from api_checker import check_env
 from jaxshop.pfsp import PermutationFlowShop, UniformPFSPGenerator, batched_makespan, makespan
 
 MAX_JOBS, MAX_MACHINES = 7, 5
@@ -90,9 +90,7 @@ def test_toy_instance_with_known_optimum():
     # Two jobs, two machines: (1, 5) then (5, 1) is Johnson's optimal order, makespan 7.
     p = np.array([[5, 1], [1, 5]], np.int32)
     inst = jaxshop.PFSPInstance.from_array(p)
-    best = min(
-        int(makespan(p, jnp.array(perm))) for perm in ([0, 1], [1, 0])
-    )
+    best = min(int(makespan(p, jnp.array(perm))) for perm in ([0, 1], [1, 0]))
     assert best == 7
     state, _ = ENV.reset(jax.random.PRNGKey(0), inst)
     for j in (1, 0):
@@ -103,7 +101,8 @@ def test_toy_instance_with_known_optimum():
 def test_api_checker():
     rng = np.random.default_rng(0)
     instances = [
-        jaxshop.PFSPInstance.from_array(rng.integers(1, 20, size=s)) for s in [(5, 3), (3, 2), (4, 4)]
+        jaxshop.PFSPInstance.from_array(rng.integers(1, 20, size=s))
+        for s in [(5, 3), (3, 2), (4, 4)]
     ]
     check_env(ENV, instances)
 

@@ -100,7 +100,7 @@ def load_model(model_dir: str | Path) -> tuple[PointerConfig, dict]:
         raise ValueError(f"{model_dir} is not a pointer model directory (no {CONFIG_FILE})")
     config = PointerConfig.from_json(model_dir / CONFIG_FILE)
     if (model_dir / PARAMS_FILE).is_file():
-        template = jax.eval_shape(init_params, config, jax.random.PRNGKey(0))
+        template = jax.eval_shape(lambda key: init_params(config, key), jax.random.PRNGKey(0))
         params = serialization.msgpack_restore((model_dir / PARAMS_FILE).read_bytes())
         params = jax.tree_util.tree_map(jnp.asarray, params)
         shapes = jax.tree_util.tree_map(lambda x: (x.shape, x.dtype), params)
