@@ -191,6 +191,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--speed-updates", type=int, default=3, help="timed updates per batch")
     p.add_argument("--speed-timeout", type=int, default=900, help="seconds per batch size")
     p.add_argument("--out", default="results", help="output folder")
+    p.add_argument("--speed-only", action="store_true",
+                   help="keep the evaluations in OUT/pointer_study.json, redo the speed table")
     p.add_argument("--probe", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument("--probe-variant", default="sd", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -200,6 +202,10 @@ def main(argv: list[str] | None = None) -> int:
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    if args.speed_only:
+        report = json.loads((out / "pointer_study.json").read_text())
+        report["speed"] = speed_table(args)
+        return write(report, out)
     models = {"AC-SD": args.sd, "AC-S": args.s}
     methods: dict[str, tuple[str, dict]] = {f"rule:{r}": (f"rule:{r}", {}) for r in RULES}
     for name, path in models.items():
@@ -266,8 +272,13 @@ def main(argv: list[str] | None = None) -> int:
         report["random"][size] = {"best_rule": best_rule, "lower_bounds": lbs.tolist(),
                                   "methods": res}
 
-    # Training speed, one subprocess per batch size (an out-of-memory batch cannot kill us).
-    report["speed"] = []
+    report["speed"] = speed_table(args)
+    return write(report, out)
+
+
+def speed_table(args: argparse.Namespace) -> list[dict]:
+    """Training speed, one subprocess per batch size (an out-of-memory batch cannot kill us)."""
+    rows = []
     batches = [int(b) for b in args.speed_batches.split(",") if b.strip()]
     for batch in batches:
         cmd = [sys.executable, __file__, "--probe", str(batch), "--speed-updates",
@@ -282,9 +293,12 @@ def main(argv: list[str] | None = None) -> int:
         except subprocess.TimeoutExpired:
             row = {"batch": batch, "error": f"> {args.speed_timeout} s"}
         row["variant"] = "AC-SD"
-        report["speed"].append(row)
+        rows.append(row)
         print("speed", row, flush=True)
+    return rows
 
+
+def write(report: dict, out: Path) -> int:
     (out / "pointer_study.json").write_text(json.dumps(report, indent=1) + "\n")
     (out / "pointer_study.md").write_text(markdown(report))
     plot(report, out / "pointer_study.png")
