@@ -100,6 +100,8 @@ def speed_probe(batch: int, variant: str, updates: int) -> dict:
 def markdown(report: dict) -> str:
     lines = ["# Pointer actor-critic study", ""]
     lines += [f"- {k}: {v}" for k, v in report["setup"].items()]
+    if report.get("notes"):
+        lines += ["", "Notes:", ""] + [f"- {n}" for n in report["notes"]]
     lines += ["", "## Brandimarte Mk01-Mk10: mean gap to best-known upper bound (%)", ""]
     lines += ["| method | mean gap % | " + " | ".join(report["brandimarte"]["names"]) + " |",
               "|---" * (2 + len(report["brandimarte"]["names"])) + "|"]
@@ -165,7 +167,7 @@ def plot(report: dict, path: Path) -> None:
         color = None if name.startswith("rule") else ("C3" if "AC-SD" in name else "C0")
         ax.bar(np.arange(len(groups)) + i * width, vals, width, label=name, color=color,
                alpha=0.4 if name.startswith("rule") else (1.0 if "best" in name else 0.7),
-               edgecolor="k", linewidth=0.3)
+               edgecolor="k", linewidth=0.3, hatch="//" if "run-1" in name else None)
     ax.set_xticks(np.arange(len(groups)) + 0.4 - width / 2)
     ax.set_xticklabels(groups)
     ax.set_ylabel("mean gap (%)")
@@ -193,6 +195,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default="results", help="output folder")
     p.add_argument("--speed-only", action="store_true",
                    help="keep the evaluations in OUT/pointer_study.json, redo the speed table")
+    p.add_argument("--render-only", action="store_true",
+                   help="only rewrite the Markdown and PNG from OUT/pointer_study.json")
+    p.add_argument("--note", action="append", default=[], help="a note for the report")
     p.add_argument("--probe", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument("--probe-variant", default="sd", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -202,9 +207,11 @@ def main(argv: list[str] | None = None) -> int:
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    if args.speed_only:
+    if args.speed_only or args.render_only:
         report = json.loads((out / "pointer_study.json").read_text())
-        report["speed"] = speed_table(args)
+        if args.speed_only:
+            report["speed"] = speed_table(args)
+        report["notes"] = report.get("notes", []) + args.note
         return write(report, out)
     models = {"AC-SD": args.sd, "AC-S": args.s}
     methods: dict[str, tuple[str, dict]] = {f"rule:{r}": (f"rule:{r}", {}) for r in RULES}
@@ -217,6 +224,7 @@ def main(argv: list[str] | None = None) -> int:
         methods[f"{name} greedy"] = (f"pointer:{path}", {"sample": 0})
         models[name] = path
     report: dict = {
+        "notes": args.note,
         "setup": {
             "models": models,
             "samples": args.samples,

@@ -305,7 +305,7 @@ def run_training(config: PointerConfig, out_dir: str | Path, seed: int = 0,
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     out = Path(out_dir)
-    console = Console(stderr=True, quiet=not progress)
+    console = Console(stderr=True)
     csv_path = out / "metrics.csv"
     runner = init_runner(config, jax.random.PRNGKey(seed))
     rows_before: list[dict[str, str]] = []
@@ -347,7 +347,7 @@ def run_training(config: PointerConfig, out_dir: str | Path, seed: int = 0,
     stats = "compiling…"
     rates: list[float] = []
     columns = (
-        TextColumn("[bold]{task.description}"), BarColumn(),
+        TextColumn("[bold]{task.description}"), BarColumn(bar_width=20),
         TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
         TextColumn("{task.fields[stats]}"),
     )
@@ -390,6 +390,8 @@ def run_training(config: PointerConfig, out_dir: str | Path, seed: int = 0,
                 + (f" · val {last['val_norm_makespan']}" if last["val_norm_makespan"] else "")
             )
             bar.update(task, completed=done, stats=stats)
+            if done % config.checkpoint_every == 0 or done >= config.num_updates:
+                console.print(f"update {done}/{config.num_updates} · {stats} · checkpoint saved")
     if writer is not None:
         writer.close()
     rows_all = _read_rows(csv_path, 2**62)
