@@ -1,6 +1,6 @@
 """Instances: types, padding and stacking (loaders, generators and bounds live beside)."""
 
-from jaxshop.instances.bounds import best_known
+from jaxshop.instances.bounds import best_known, best_known_for, instance_fingerprint
 from jaxshop.instances.formats import (
     FORMATS,
     InstanceFormatError,
@@ -12,9 +12,13 @@ from jaxshop.instances.formats import (
 from jaxshop.instances.registry import (
     SUITES,
     NamedInstance,
+    Suite,
     builtin_names,
     data_dir,
+    list_suites,
     load,
+    packaged_data_dir,
+    size_group,
     suite,
 )
 from jaxshop.instances.taillard import taillard_jssp, taillard_pfsp
@@ -36,15 +40,21 @@ __all__ = [
     "NamedInstance",
     "PFSPInstance",
     "SUITES",
+    "Suite",
     "best_known",
+    "best_known_for",
     "builtin_names",
     "data_dir",
     "detect_format",
+    "instance_fingerprint",
+    "list_suites",
     "load",
+    "packaged_data_dir",
     "pad",
     "parse_instance",
     "problem_of",
     "read_instance",
+    "size_group",
     "stack",
     "suite",
     "taillard_jssp",

@@ -25,9 +25,25 @@
 
 Instances: E. Taillard, EJOR 64(2):278–285, 1993; P. Brandimarte, Ann. Oper. Res.
 41:157–183, 1993; Fisher & Thompson 1963; Lawrence 1984.
+
+Attaching a bound to an instance: the tables are keyed by the *built-in* names, and a
+file name says nothing about its content (`ta001.txt` may hold any instance). Code that
+holds an instance must use `best_known_for(instance)`, which compares the instance's
+content (`instance_fingerprint`) with the fingerprints of the built-in instances stored
+in `fingerprints.json` (made by `scripts/make_fingerprints.py`); `best_known(name)` is
+only for looking up the tables by built-in name.
 """
 
 from __future__ import annotations
+
+import hashlib
+import json
+from functools import lru_cache
+from importlib import resources
+
+import numpy as np
+
+from jaxshop.instances.types import FJSPInstance, Instance, PFSPInstance
 
 TAILLARD_PFSP: dict[str, tuple[int, int]] = {
     # name: (lb, ub); see the module docstring for the sources
@@ -310,7 +326,12 @@ _ALL: dict[str, tuple[int, int]] = {k: v for table in BOUNDS.values() for k, v i
 
 
 def best_known(name: str) -> tuple[int, int] | None:
-    """`(lb, ub)` of a built-in instance (case-insensitive: 'ta001', 'Mk01'), else None."""
+    """`(lb, ub)` tabulated for the built-in name (case-insensitive: 'ta001', 'Mk01'), else None.
+
+    A table lookup by name only: it says nothing about an instance that happens to carry
+    that name (a file `ta001.txt` may hold anything). With an instance, use
+    `best_known_for(instance)`, which matches by content.
+    """
     return _ALL.get(name.strip().lower())
 
 
@@ -324,3 +345,102 @@ def gap(name: str, makespan: float) -> float | None:
     """Relative gap `(makespan - ub) / ub` to the best-known upper bound, or None."""
     b = best_known(name)
     return None if b is None else (float(makespan) - b[1]) / b[1]
+
+
+# ---------------------------------------------------------------------------------------
+# Bounds by content
+# ---------------------------------------------------------------------------------------
+
+#: Version tag hashed first into every fingerprint; change it with the encoding.
+FINGERPRINT_VERSION = "jaxshop-instance-fingerprint-v1"
+_FINGERPRINTS_FILE = "fingerprints.json"
+
+
+def _canonical(instance: Instance) -> tuple[str, list[tuple[str, np.ndarray]]]:
+    """The problem kind and the exact-size arrays that define `instance` (padding removed).
+
+    PFSP: the real jobs x real machines processing times. Job shop / FJSP: the real jobs
+    (`num_ops > 0`), their first `num_ops` operations (ops axis cropped to the longest
+    job) and the real machines, then trailing machines that no operation can use dropped
+    (they change no schedule); times where a machine is not eligible are zeroed. The kind
+    is 'jssp' when every operation has exactly one eligible machine, else 'fjsp'.
+    """
+    if isinstance(instance, PFSPInstance):
+        p = np.asarray(instance.processing_times)
+        if p.ndim != 2:
+            raise ValueError(f"instance_fingerprint needs one unbatched instance, got {p.shape}")
+        jobs = np.asarray(instance.job_mask).astype(bool)
+        machines = np.asarray(instance.machine_mask).astype(bool)
+        return "pfsp", [("processing_times", p[jobs][:, machines])]
+    if isinstance(instance, FJSPInstance):
+        p = np.asarray(instance.processing_times)
+        if p.ndim != 3:
+            raise ValueError(f"instance_fingerprint needs one unbatched instance, got {p.shape}")
+        num_ops = np.asarray(instance.num_ops).astype(np.int64)
+        jobs = num_ops > 0
+        num_ops = num_ops[jobs]
+        ops = int(num_ops.max()) if num_ops.size else 0
+        machines = np.asarray(instance.machine_mask).astype(bool)
+        p = p[jobs][:, :ops][:, :, machines]
+        e = np.asarray(instance.eligible).astype(bool)[jobs][:, :ops][:, :, machines]
+        e &= (np.arange(ops) < num_ops[:, None])[:, :, None]
+        used = np.flatnonzero(e.any(axis=(0, 1)))
+        m = int(used[-1]) + 1 if used.size else 0
+        p, e = np.where(e, p, 0)[:, :, :m], e[:, :, :m]
+        counts = e.sum(-1)[np.arange(ops) < num_ops[:, None]]
+        kind = "jssp" if (counts == 1).all() else "fjsp"
+        return kind, [("num_ops", num_ops), ("eligible", e), ("processing_times", p)]
+    raise TypeError(f"not an instance: {type(instance).__name__}")
+
+
+def instance_fingerprint(instance: Instance) -> str:
+    """SHA-256 (hex) of the canonical exact-size content of one unbatched instance.
+
+    Independent of padding and of where the instance came from (file name, format):
+    two instances have the same fingerprint exactly when they have the same problem
+    kind ('pfsp', 'jssp', 'fjsp'), sizes, eligibility and processing times. The hash
+    covers `FINGERPRINT_VERSION`, the kind, then per array its name, shape and values
+    as little-endian int32 (eligibility as uint8); see `_canonical` for the cropping.
+    """
+    kind, arrays = _canonical(instance)
+    h = hashlib.sha256()
+    h.update(f"{FINGERPRINT_VERSION}\n{kind}\n".encode())
+    for name, a in arrays:
+        values = a.astype("u1") if a.dtype == bool else a.astype("<i4")
+        h.update(f"{name} {'x'.join(str(d) for d in a.shape)}\n".encode())
+        h.update(np.ascontiguousarray(values).tobytes())
+    return h.hexdigest()
+
+
+@lru_cache(maxsize=1)
+def builtin_fingerprints() -> dict[str, str]:
+    """`{built-in name: fingerprint}` of every tabulated instance, from `fingerprints.json`."""
+    text = resources.files("jaxshop.instances").joinpath(_FINGERPRINTS_FILE).read_text()
+    data = json.loads(text)
+    if data.get("version") != FINGERPRINT_VERSION:
+        raise ValueError(
+            f"{_FINGERPRINTS_FILE}: version {data.get('version')!r}, expected "
+            f"{FINGERPRINT_VERSION!r}; rerun scripts/make_fingerprints.py"
+        )
+    return dict(data["instances"])
+
+
+@lru_cache(maxsize=1)
+def _names_by_fingerprint() -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name, fp in builtin_fingerprints().items():
+        out.setdefault(fp, name)
+    return out
+
+
+def best_known_for(instance: Instance) -> tuple[str, tuple[int, int]] | None:
+    """`(built-in name, (lb, ub))` when `instance` has the content of a tabulated built-in
+    instance, whatever it is called or however it is padded; else None.
+
+    A renamed copy of ta001 gets ta001's bounds; a file called `ta001.txt` that holds
+    another instance gets none.
+    """
+    name = _names_by_fingerprint().get(instance_fingerprint(instance))
+    if name is None or name not in _ALL:
+        return None
+    return name, _ALL[name]
