@@ -26,6 +26,7 @@ iterations (traced, so changing it does not recompile) in one jitted call, or a 
 
 from __future__ import annotations
 
+import math
 import time
 from functools import partial
 from typing import Any, NamedTuple
@@ -47,6 +48,7 @@ from jaxshop.instances.types import PFSPInstance, stack
 from jaxshop.pfsp.makespan import makespan
 
 DEFAULT_ITERATIONS = 100
+MAX_ITERATIONS = 2**31 - 1  # the iteration counter is int32
 _BIG = int(np.iinfo(np.int32).max)
 
 __all__ = [
@@ -492,7 +494,12 @@ def iterated_greedy_timed(
     return state, timings
 
 
-@register_method("ig", "iterated greedy (Ruiz & Stuetzle 2007) from NEH (PFSP)")
+@register_method(
+    "ig",
+    "iterated greedy (Ruiz & Stuetzle 2007) from NEH (PFSP)",
+    options=("seed", "iterations", "time_limit", "restarts"),
+    problems=("pfsp",),
+)
 def _ig_method(
     arg: str | None = None,
     iterations: int | None = None,
@@ -504,10 +511,14 @@ def _ig_method(
     in seconds for the whole batch. With `restarts > 1` each instance gets that many
     independent runs (vmapped) and keeps the best.
     """
-    if iterations is not None and iterations < 0:
-        raise ValueError(f"ig: iterations must be >= 0, got {iterations}")
-    if time_limit is not None and time_limit <= 0:
-        raise ValueError(f"ig: time_limit must be > 0 seconds, got {time_limit}")
+    if iterations is not None and time_limit is not None:
+        raise ValueError("ig: give iterations or time_limit, not both")
+    if iterations is not None and not 0 <= iterations <= MAX_ITERATIONS:
+        raise ValueError(f"ig: iterations must be in 0..{MAX_ITERATIONS}, got {iterations}")
+    if time_limit is not None and not (0 < time_limit < math.inf):
+        raise ValueError(f"ig: time_limit must be a finite number of seconds > 0, got {time_limit}")
+    if not 1 <= restarts <= 1024:
+        raise ValueError(f"ig: restarts must be in 1..1024, got {restarts}")
 
     def solve(instances: list[PFSPInstance], key: jax.Array) -> list[Solution]:
         batch = stack(instances)

@@ -16,7 +16,7 @@ import jax
 import numpy as np
 
 import jaxshop
-from jaxshop.instances.types import Instance, problem_of
+from jaxshop.instances.types import Instance, problem_of, validate_instance
 from jaxshop.schedule import Schedule
 
 
@@ -31,15 +31,21 @@ class Solution:
 
 @dataclasses.dataclass
 class Method:
-    """A named solver: `solve(instances, key) -> list[Solution]`."""
+    """A named solver: `solve(instances, key) -> list[Solution]`.
+
+    `version` names what produced a solution (the library version, plus the model's
+    identity for learned methods), for the records of a run.
+    """
 
     name: str
     problems: tuple[str, ...]
     solve_batch: Callable[[list[Instance], jax.Array], list[Solution]]
+    version: str = jaxshop.__version__
 
     def solve(self, instances: Sequence[Instance], key: jax.Array | None = None) -> list[Solution]:
         instances = list(instances)
-        for inst in instances:
+        for i, inst in enumerate(instances):
+            validate_instance(inst, source=f"{self.name}: instance {i}")
             problem = problem_of(inst)
             if problem not in self.problems:
                 raise ValueError(
@@ -50,14 +56,43 @@ class Method:
 
 
 MethodFactory = Callable[..., Method]
-_METHODS: dict[str, tuple[MethodFactory, str]] = {}
 
 
-def register_method(name: str, help: str) -> Callable[[MethodFactory], MethodFactory]:
+@dataclasses.dataclass(frozen=True)
+class MethodInfo:
+    """A registered method: its factory, a help line, and what it accepts.
+
+    `options` names the keyword options the factory uses (None: not declared, anything
+    goes); `arg` names the `name:ARG` argument (None: the method takes none);
+    `arg_required` says the bare name is not enough (`rule` needs `rule:JOB-MACHINE`).
+    """
+
+    factory: MethodFactory
+    help: str
+    options: tuple[str, ...] | None = None
+    arg: str | None = None
+    arg_required: bool = False
+    problems: tuple[str, ...] = ("pfsp", "jssp", "fjsp")
+
+
+_METHODS: dict[str, MethodInfo] = {}
+
+#: The method `solve`/`eval` use when none is given, by problem.
+DEFAULT_METHODS = {"pfsp": "neh", "jssp": "rule:MWKR-EF", "fjsp": "rule:MWKR-EF"}
+
+
+def register_method(
+    name: str,
+    help: str,
+    options: tuple[str, ...] | None = None,
+    arg: str | None = None,
+    arg_required: bool = False,
+    problems: tuple[str, ...] = ("pfsp", "jssp", "fjsp"),
+) -> Callable[[MethodFactory], MethodFactory]:
     """Registers `factory(arg, **options) -> Method` under `name` (the part before ':')."""
 
     def deco(factory: MethodFactory) -> MethodFactory:
-        _METHODS[name] = (factory, help)
+        _METHODS[name] = MethodInfo(factory, help, options, arg, arg_required, problems)
         return factory
 
     return deco
@@ -65,16 +100,46 @@ def register_method(name: str, help: str) -> Callable[[MethodFactory], MethodFac
 
 def available_methods() -> dict[str, str]:
     _load_builtin_methods()
-    return {name: help for name, (_, help) in sorted(_METHODS.items())}
+    return {name: info.help for name, info in sorted(_METHODS.items())}
+
+
+def method_info(spec: str) -> MethodInfo:
+    """The registry entry of `spec` (`name` or `name:arg`); ValueError when unknown."""
+    _load_builtin_methods()
+    name = spec.partition(":")[0].strip()
+    if name not in _METHODS:
+        raise ValueError(f"unknown method {spec!r}; available: {', '.join(sorted(_METHODS))}")
+    return _METHODS[name]
+
+
+def default_method(problem: str) -> str:
+    """The method used when none is given for `problem` ('pfsp', 'jssp', 'fjsp')."""
+    return DEFAULT_METHODS[problem]
 
 
 def get_method(spec: str, **options: Any) -> Method:
-    """Builds the method named by `spec` (`name` or `name:arg`)."""
-    _load_builtin_methods()
-    name, _, arg = spec.partition(":")
-    if name not in _METHODS:
-        raise ValueError(f"unknown method {spec!r}; available: {', '.join(sorted(_METHODS))}")
-    return _METHODS[name][0](arg or None, **options)
+    """Builds the method named by `spec` (`name` or `name:arg`).
+
+    Raises `ValueError` for an unknown name, an argument the method does not take (or a
+    missing one it needs), and an option the method would ignore.
+    """
+    info = method_info(spec)
+    name, colon, arg = spec.strip().partition(":")
+    if colon and info.options is not None:
+        if info.arg is None:
+            raise ValueError(f"method {name!r} takes no ':argument', got {spec!r}")
+        if not arg:
+            raise ValueError(f"method {spec!r}: empty {info.arg} after ':'")
+    if info.arg_required and not arg:
+        raise ValueError(f"method {name!r} needs an argument: {name}:{info.arg}")
+    if info.options is not None:
+        ignored = sorted(set(options) - set(info.options))
+        if ignored:
+            takes = ", ".join(info.options) or "no options"
+            raise ValueError(
+                f"method {name!r} does not use {', '.join(ignored)} (it takes: {takes})"
+            )
+    return info.factory(arg or None, **options)
 
 
 def _load_builtin_methods() -> None:
@@ -140,7 +205,9 @@ def policy_rollout(env, make_policy: Callable, instances: list[Instance], key: j
     return _ROLLOUTS[cache_key](batch, keys)
 
 
-@register_method("random", "uniformly random valid decisions (any problem)")
+@register_method(
+    "random", "uniformly random valid decisions (any problem)", options=("seed", "mode")
+)
 def _random_method(arg: str | None = None, mode: str = "append", **_: Any) -> Method:
     from jaxshop.rollout import random_policy
 

@@ -194,7 +194,7 @@ def permutation_solutions(
     return out
 
 
-@register_method("neh", "NEH with Taillard's acceleration (PFSP)")
+@register_method("neh", "NEH with Taillard's acceleration (PFSP)", options=(), problems=("pfsp",))
 def _neh_method(arg: str | None = None, **_: Any) -> Method:
     """The `neh` method of the CLI / method registry (no options)."""
 

@@ -379,7 +379,14 @@ def solve_with_rule(
     )
 
 
-@register_method("rule", "dispatching rule JOB-MACHINE, e.g. rule:MWKR-EF")
+@register_method(
+    "rule",
+    "dispatching rule JOB-MACHINE, e.g. rule:MWKR-EF",
+    options=("mode", "candidates"),
+    arg="JOB-MACHINE",
+    arg_required=True,
+    problems=("jssp", "fjsp"),
+)
 def _rule_method(
     arg: str | None = None, mode: str = "append", candidates: str = "ready", **_: Any
 ) -> Method:

@@ -1,121 +1,255 @@
-"""The `jaxshop` command line: solve, eval, train, bench.
+"""The `jaxshop` command line: solve, eval, train, bench, list.
 
-Machines read `--json` (one JSON object on stdout); people get rich tables, a progress
-bar on stderr and Gantt PNGs. Every user error is one line on stderr and exit code 2.
+Machines read `--json` (one JSON object on stdout); people get rich tables, progress on
+stderr and Gantt charts. Every user error is one line on stderr naming the option or file,
+with exit code 2; an internal failure (a bug) is one line with exit code 1, and `--debug`
+shows its traceback.
 """
 
 from __future__ import annotations
 
-import argparse
+import csv
 import json
 import sys
 import time
+import traceback
 from collections.abc import Callable
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
+import jaxshop
+from jaxshop.options import (
+    ArgumentParser,
+    UsageError,
+    count,
+    existing_dir,
+    float_in,
+    int_in,
+    one_line,
+    output_file,
+    positive_int,
+    seed,
+)
+
 EXIT_USAGE = 2
+EXIT_INTERNAL = 1
+MAX_SAMPLES = 1024
+MAX_TIME_LIMIT = 7 * 24 * 3600.0  # seconds: a week bounds any budget a user means
+GANTT_SUFFIXES = (".png", ".pdf", ".svg")
+
+#: CLI flag of every method option (what `--help` documents and errors name).
+METHOD_FLAGS = {
+    "seed": "--seed",
+    "mode": "--mode",
+    "sample": "--sample",
+    "iterations": "--iterations",
+    "time_limit": "--time-limit",
+}
 
 
-class CLIError(Exception):
+class CLIError(UsageError):
     """A user-facing error: printed as one line, exit code 2."""
 
 
-def _gap(makespan: int, ub: int | None) -> float | None:
+def gap_percent(makespan: int, ub: int | None) -> float | None:
+    """The relative gap to the best-known upper bound in percent (the one gap formula)."""
     return None if ub is None else round(100.0 * (makespan - ub) / ub, 4)
 
 
-def _add_method_options(p: argparse.ArgumentParser) -> None:
+# ------------------------------------------------------------------------ arguments
+
+
+def _add_method_options(p: ArgumentParser) -> None:
     p.add_argument(
-        "--method", default="neh", help="neh, ig, random, rule:JOB-MACHINE, pointer[:DIR]"
-    )
-    p.add_argument("--seed", type=int, default=0, help="PRNG seed for stochastic methods")
-    p.add_argument(
-        "--mode",
-        choices=("append", "insert"),
-        default="append",
-        help="schedule construction for job shops (default append)",
-    )
-    p.add_argument(
-        "--sample", type=int, default=0, help="pointer: best of N sampled schedules (0 = greedy)"
-    )
-    p.add_argument("--iterations", type=int, default=None, help="ig: iteration budget")
-    p.add_argument(
-        "--time-limit",
-        type=float,
+        "--method",
         default=None,
-        help="ig: wall-time budget in seconds per instance batch",
+        help="neh, ig, random, rule:JOB-MACHINE, pointer[:DIR] (default: neh for flow shops, "
+        "rule:MWKR-EF for job shops); see `jaxshop list methods`",
+    )
+    p.add_argument("--seed", type=seed, default=None, help="PRNG seed, 0..2^32-1 (default 0)")
+    p.add_argument(
+        "--mode", choices=("append", "insert"), default=None,
+        help="job shops: schedule construction (default append)",
     )
     p.add_argument(
-        "--data-dir",
-        default=None,
-        help="benchmark data folder (default $JAXSHOP_DATA or ../shared/benchmarks)",
+        "--sample", type=int_in(0, MAX_SAMPLES), default=None,
+        help=f"pointer: best of N sampled schedules, 1..{MAX_SAMPLES} (0 = greedy)",
+    )
+    p.add_argument("--iterations", type=count, default=None, help="ig: iteration budget")
+    p.add_argument(
+        "--time-limit", type=float_in(0.0, MAX_TIME_LIMIT, low_open=True), default=None,
+        help="ig: wall-time budget in seconds for the whole batch (instead of --iterations)",
+    )
+    p.add_argument(
+        "--data-dir", type=existing_dir, default=None,
+        help="benchmark data folder (default $JAXSHOP_DATA, else the data shipped with jaxshop)",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object for machines")
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
 
-def _method(args) -> Any:
-    from jaxshop_baselines.methods import get_method
+def _method_spec(args, problem: str) -> str:
+    from jaxshop_baselines.methods import default_method
 
-    options = {"mode": args.mode, "sample": args.sample, "seed": args.seed}
-    if args.iterations is not None:
-        options["iterations"] = args.iterations
-    if args.time_limit is not None:
-        options["time_limit"] = args.time_limit
-    return get_method(args.method, **options)
+    return args.method or default_method(problem)
+
+
+def _method_options(args) -> dict[str, Any]:
+    """The method options given on the command line (defaults are the method's own)."""
+    return {
+        name: getattr(args, name) for name in METHOD_FLAGS if getattr(args, name) is not None
+    }
+
+
+def _build_method(spec: str, options: dict[str, Any], problems: set[str], where: str):
+    """The method, after checking (before any compile) that it takes every given option
+    and solves every problem in `problems`."""
+    from jaxshop_baselines.methods import get_method, method_info
+
+    info = method_info(spec)
+    if info.options is not None:
+        ignored = [METHOD_FLAGS[o] for o in options if o not in info.options]
+        if ignored:
+            takes = ", ".join(METHOD_FLAGS.get(o, o) for o in info.options) or "no options"
+            raise CLIError(
+                f"{', '.join(ignored)} does not apply to method {spec!r} (it takes {takes})"
+            )
+    wrong = sorted(problems - set(info.problems))
+    if wrong:
+        raise CLIError(
+            f"method {spec!r} solves {'/'.join(info.problems)}, but {where} is {'/'.join(wrong)}"
+        )
+    return get_method(spec, **options)
+
+
+def _run_options(args, spec: str, method) -> dict[str, Any]:
+    """What a run's record says about how it was made."""
+    return {
+        "method": spec,
+        "method_version": method.version,
+        "seed": 0 if args.seed is None else args.seed,
+        "mode": args.mode,
+        "sample": args.sample,
+        "iterations": args.iterations,
+        "time_limit": args.time_limit,
+    }
+
+
+def _status(args, message: str):
+    """A spinner on stderr while a long call runs (none with --json / --quiet)."""
+    if args.json or args.quiet:
+        return nullcontext()
+    from rich.console import Console
+
+    return Console(stderr=True).status(message)
+
+
+def _check_size(instances, spec: str, options: dict[str, Any]) -> None:
+    """Refuses, before any compile, work that would not finish in reasonable time."""
+    from jaxshop.limits import check_workload
+
+    check_workload(instances, spec, options)
+
+
+def _write_json(path: Path | None, payload: dict) -> None:
+    if path is not None:
+        path.write_text(json.dumps(payload, indent=2) + "\n")
+
+
+# ------------------------------------------------------------------------ solve
+
+
+def _load_instance(args):
+    from jaxshop.instances.registry import builtin_names, load
+
+    spec = args.spec
+    builtin = spec.strip().lower() in builtin_names()
+    if builtin and args.format is not None:
+        raise CLIError(f"--format applies to instance files, but {spec!r} is a built-in instance")
+    path = Path(spec)
+    if not builtin and path.is_dir():
+        raise CLIError(f"{spec}: is a folder, not an instance file (use `eval --suite {spec}`)")
+    instance = load(spec, data_dir=args.data_dir, format=args.format)
+    name = spec.strip().lower() if builtin else path.stem
+    return name, instance
 
 
 def cmd_solve(args) -> int:
     import jax
 
-    from jaxshop.instances.bounds import best_known
-    from jaxshop.instances.registry import load
+    from jaxshop.instances.bounds import best_known_for
     from jaxshop.instances.types import problem_of
     from jaxshop.schedule import validate
 
-    instance = load(args.spec, data_dir=args.data_dir, format=args.format)
-    method = _method(args)
-    name = Path(args.spec).stem if Path(args.spec).exists() else args.spec
+    name, instance = _load_instance(args)
+    problem = problem_of(instance)
+    spec = _method_spec(args, problem)
+    options = _method_options(args)
+    method = _build_method(spec, options, {problem}, f"{name} ({problem})")
+    _check_size([instance], spec, options)
+    key = jax.random.PRNGKey(0 if args.seed is None else args.seed)
     start = time.perf_counter()
-    (solution,) = method.solve([instance], jax.random.PRNGKey(args.seed))
+    with _status(args, f"solving {name} with {spec}…"):
+        (solution,) = method.solve([instance], key)
     seconds = time.perf_counter() - start
+    t0 = time.perf_counter()
     check = validate(instance, solution.schedule)
+    validate_seconds = time.perf_counter() - t0
     if not check:
-        raise CLIError(
-            f"internal error: {args.method} produced an infeasible schedule: {check.reason}"
-        )
-    bounds = best_known(name)
-    ub = None if bounds is None else bounds[1]
+        raise RuntimeError(f"{spec} produced an infeasible schedule: {check.reason}")
+    known = best_known_for(instance)
+    ub = None if known is None else known[1][1]
     if args.gantt:
         from jaxshop.gantt import plot_gantt
 
-        plot_gantt(solution.schedule, args.gantt, title=f"{name} ({args.method})")
+        plot_gantt(solution.schedule, args.gantt, title=f"{name} ({spec})")
     out = {
         "instance": name,
-        "problem": problem_of(instance),
-        "method": args.method,
+        "problem": problem,
+        "method": spec,
         "makespan": solution.makespan,
+        "best_known_instance": None if known is None else known[0],
         "best_known_upper_bound": ub,
-        "gap_percent": _gap(solution.makespan, ub),
+        "gap_percent": gap_percent(solution.makespan, ub),
         "permutation": solution.permutation,
         "schedule": solution.schedule.to_records(),
         "seconds": round(seconds, 4),
+        "validate_seconds": round(validate_seconds, 4),
+        "options": _run_options(args, spec, method),
     }
+    _write_json(args.out, out)
     if args.json:
         print(json.dumps(out))
         return 0
     size = "x".join(str(s) for s in instance.shape)
     print(
-        f"{name} ({out['problem']}, padded shape {size}) by {args.method}: "
-        f"makespan {solution.makespan}"
-        + (f", best known {ub}, gap {out['gap_percent']:.2f} %" if ub else "")
-        + f"  [{seconds:.2f} s incl. compile]"
+        f"{name} ({problem}, shape {size}) by {spec}: makespan {solution.makespan}"
+        + (f", best known {ub} ({known[0]}), gap {out['gap_percent']:.2f} %" if known else "")
+        + f"  [{seconds:.2f} s incl. compile, validated in {validate_seconds:.2f} s]"
     )
     if solution.permutation is not None:
         print("permutation:", " ".join(map(str, solution.permutation)))
     if args.gantt:
         print(f"Gantt chart written to {args.gantt}")
+    if args.out:
+        print(f"JSON written to {args.out}")
     return 0
+
+
+# ------------------------------------------------------------------------ eval
+
+
+def _parse_groups(text: str) -> list[str]:
+    groups = [g.strip().lower() for g in text.split(",") if g.strip()]
+    if not groups or not all(_is_group(g) for g in groups):
+        raise CLIError(f"--groups expects sizes like 20x5,50x20, got {text!r}")
+    return groups
+
+
+def _is_group(text: str) -> bool:
+    jobs, x, machines = text.partition("x")
+    return bool(x) and jobs.isdigit() and machines.isdigit()
 
 
 def cmd_eval(args) -> int:
@@ -124,53 +258,67 @@ def cmd_eval(args) -> int:
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
-    from jaxshop.instances.bounds import best_known
     from jaxshop.instances.registry import suite
+    from jaxshop.instances.types import problem_of
     from jaxshop.schedule import validate
 
-    entries = suite(args.suite, data_dir=args.data_dir)
-    if args.limit:
+    groups_wanted = _parse_groups(args.groups) if args.groups is not None else None
+    entries = suite(args.suite, data_dir=args.data_dir, groups=groups_wanted)
+    if args.limit is not None:
         entries = entries[: args.limit]
-    method = _method(args)
+    problems = {problem_of(e.instance) for e in entries}
+    options = _method_options(args)
+    if args.method is None and len(problems) > 1:
+        raise CLIError(
+            f"suite {args.suite!r} mixes {'/'.join(sorted(problems))} instances; name a --method"
+        )
+    spec = _method_spec(args, next(iter(problems)))
+    method = _build_method(spec, options, problems, f"suite {args.suite!r}")
+    _check_size([e.instance for e in entries], spec, options)
     groups: dict[str, list] = {}
     for e in entries:
         groups.setdefault(e.group, []).append(e)
     rows = []
-    key = jax.random.PRNGKey(args.seed)
+    key = jax.random.PRNGKey(0 if args.seed is None else args.seed)
     err = Console(stderr=True)
     started = time.perf_counter()
+    validate_seconds = 0.0
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         TextColumn("{task.completed}/{task.total}"),
         TimeElapsedColumn(),
         console=err,
-        disable=args.no_progress,
+        disable=args.no_progress or args.quiet or args.json,
     ) as bar:
-        task = bar.add_task(f"{args.suite} · {args.method}", total=len(entries))
+        task = bar.add_task(f"{args.suite} · {spec}", total=len(entries))
         for group, members in groups.items():
             key, sub = jax.random.split(key)
             t0 = time.perf_counter()
             solutions = method.solve([m.instance for m in members], sub)
             seconds = time.perf_counter() - t0
             for m, sol in zip(members, solutions, strict=True):
+                t1 = time.perf_counter()
                 check = validate(m.instance, sol.schedule)
+                validate_seconds += time.perf_counter() - t1
                 if not check:
-                    raise CLIError(
-                        f"{m.name}: infeasible schedule from {args.method}: {check.reason}"
+                    raise RuntimeError(
+                        f"{m.name}: infeasible schedule from {spec}: {check.reason}"
                     )
-                bounds = best_known(m.name)
-                ub = None if bounds is None else bounds[1]
-                rows.append(
-                    {
-                        "instance": m.name,
-                        "group": group,
-                        "makespan": sol.makespan,
-                        "best_known_upper_bound": ub,
-                        "gap_percent": _gap(sol.makespan, ub),
-                        "group_seconds": round(seconds, 4),
-                    }
-                )
+                ub = None if m.bounds is None else m.bounds[1]
+                row = {
+                    "instance": m.name,
+                    "group": group,
+                    "problem": problem_of(m.instance),
+                    "makespan": sol.makespan,
+                    "best_known_upper_bound": ub,
+                    "gap_percent": gap_percent(sol.makespan, ub),
+                    "group_seconds": round(seconds, 4),
+                    "permutation": sol.permutation,
+                }
+                if args.schedules:
+                    row["schedule"] = sol.schedule.to_records()
+                rows.append(row)
             bar.advance(task, len(members))
     total_seconds = time.perf_counter() - started
 
@@ -181,28 +329,31 @@ def cmd_eval(args) -> int:
     by_group = {g: mean_gap([r for r in rows if r["group"] == g]) for g in groups}
     out = {
         "suite": args.suite,
-        "method": args.method,
+        "method": spec,
         "mode": args.mode,
         "instances": rows,
         "group_mean_gap_percent": by_group,
         "mean_gap_percent": mean_gap(rows),
+        "solved": len(rows),
         "seconds": round(total_seconds, 3),
+        "validate_seconds": round(validate_seconds, 3),
+        "options": _run_options(args, spec, method),
     }
+    if args.out is not None:
+        _write_json(args.out, out)
+        _write_csv(args.out.with_suffix(".csv"), rows)
     if args.json:
         print(json.dumps(out))
         return 0
     console = Console()
-    table = Table(title=f"{args.suite} · {args.method}")
+    table = Table(title=f"{args.suite} · {spec}")
     for col in ("instance", "group", "makespan", "best known UB", "gap %"):
         table.add_column(col, justify="right" if col not in ("instance", "group") else "left")
     for r in rows:
         g = r["gap_percent"]
         table.add_row(
-            r["instance"],
-            r["group"],
-            str(r["makespan"]),
-            str(r["best_known_upper_bound"] or "-"),
-            "-" if g is None else f"{g:.2f}",
+            r["instance"], r["group"], str(r["makespan"]),
+            str(r["best_known_upper_bound"] or "-"), "-" if g is None else f"{g:.2f}",
         )
     console.print(table)
     summary = Table(title="mean gap to best-known upper bound")
@@ -217,12 +368,80 @@ def cmd_eval(args) -> int:
     )
     console.print(summary)
     console.print(f"{len(rows)} instances in {total_seconds:.1f} s (compile included)")
+    if args.out is not None:
+        console.print(f"written: {args.out} and {args.out.with_suffix('.csv')}")
     return 0
 
 
-def cmd_train(args) -> int:
-    from jaxshop_baselines.training import get_trainer
+CSV_COLUMNS = (
+    "instance", "group", "problem", "makespan", "best_known_upper_bound", "gap_percent",
+    "group_seconds",
+)
 
+
+def _write_csv(path: Path, rows: list[dict]) -> None:
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+# ------------------------------------------------------------------------ list
+
+
+def _listing() -> dict[str, list[dict[str, str]]]:
+    from jaxshop_baselines.methods import available_methods, method_info
+
+    from jaxshop.instances.formats import FORMATS
+    from jaxshop.instances.registry import SUITES, builtin_names, problem_kind
+
+    methods = []
+    for name, help_text in available_methods().items():
+        info = method_info(name)
+        methods.append({
+            "name": name if info.arg is None else f"{name}:{info.arg}",
+            "problems": "/".join(info.problems),
+            "options": "-" if info.options is None else
+            " ".join(METHOD_FLAGS.get(o, o) for o in info.options) or "none",
+            "description": help_text,
+        })
+    return {
+        "instances": [{"name": n, "problem": problem_kind(n) or "?"} for n in builtin_names()],
+        "suites": [{"name": s.name, "description": s.description} for s in SUITES.values()],
+        "methods": methods,
+        "envs": [{"name": n} for n in jaxshop.registered()],
+        "formats": [{"name": n} for n in FORMATS],
+    }
+
+
+def cmd_list(args) -> int:
+    data = _listing()
+    sections = [args.what] if args.what else list(data)
+    if args.json:
+        print(json.dumps({s: data[s] for s in sections}))
+        return 0
+    for s in sections:
+        print(f"{s}:")
+        for row in data[s]:
+            print("  " + "  ".join(str(v) for v in row.values()))
+    return 0
+
+
+# ------------------------------------------------------------------------ train, bench
+
+
+def cmd_train(args) -> int:
+    from jaxshop_baselines.training import available_trainers, get_trainer
+
+    if args.agent in (None, "-h", "--help"):
+        usage = (
+            "usage: jaxshop train AGENT [options]   (agents: "
+            f"{', '.join(available_trainers())}; `jaxshop train AGENT --help` lists its options)"
+        )
+        if args.agent is None:
+            raise CLIError(f"train: name an agent: {', '.join(available_trainers())} ({usage})")
+        print(usage)
+        return 0
     return get_trainer(args.agent)(args.rest)
 
 
@@ -232,67 +451,106 @@ def cmd_bench(args) -> int:
     return bench_main(args.rest)
 
 
-COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+COMMANDS: dict[str, Callable[[Any], int]] = {
     "solve": cmd_solve,
     "eval": cmd_eval,
     "train": cmd_train,
     "bench": cmd_bench,
+    "list": cmd_list,
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="jaxshop", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("solve", help="solve one instance (builtin name or file)")
+def build_parser() -> ArgumentParser:
+    from jaxshop.instances.formats import FORMATS
+
+    parser = ArgumentParser(prog="jaxshop", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"jaxshop {jaxshop.__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=ArgumentParser)
+    p = sub.add_parser("solve", help="solve one instance (built-in name or file)")
     p.add_argument("spec", help="ta001..ta120, ta01..ta80, mk01..mk10, ft06, la01.., or a file")
     _add_method_options(p)
-    p.add_argument("--gantt", default=None, metavar="FILE.png", help="write a Gantt chart PNG")
+    p.add_argument("--gantt", type=output_file(GANTT_SUFFIXES), default=None,
+                   metavar="FILE.png", help="write a Gantt chart (.png, .pdf or .svg)")
+    p.add_argument("--out", type=output_file((".json",)), default=None, metavar="FILE.json",
+                   help="also write the JSON result to this file")
     p.add_argument(
-        "--format",
-        default=None,
+        "--format", choices=tuple(FORMATS), default=None,
         help="file layout when SPEC is a file (default: sniffed; plain `n m` + pairs files "
         "read as job shops, use pfsp-std for a flow shop)",
     )
-    p = sub.add_parser("eval", help="solve a benchmark suite and report gaps")
+    p = sub.add_parser("eval", help="solve a benchmark suite (or a folder) and report gaps")
     p.add_argument(
-        "--suite", required=True, help="taillard-pfsp, taillard-jssp, brandimarte, lawrence, ft"
+        "--suite", required=True,
+        help="taillard-pfsp, taillard-jssp, brandimarte, lawrence, ft, or a folder of "
+        "instance files (bounds from a bounds.json / bounds.csv beside them)",
     )
-    p.add_argument("--limit", type=int, default=0, help="only the first N instances")
+    p.add_argument("--limit", type=positive_int, default=None, help="only the first N instances")
+    p.add_argument("--groups", default=None, metavar="JxM,...",
+                   help="only these size groups, e.g. 20x20,50x20")
+    p.add_argument("--schedules", action="store_true",
+                   help="--json/--out rows carry each schedule's records")
+    p.add_argument("--out", type=output_file((".json",)), default=None, metavar="FILE.json",
+                   help="also write the JSON result there and a CSV of the rows beside it")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     _add_method_options(p)
-    p = sub.add_parser("train", help="train a learning agent (see `jaxshop train AGENT -h`)")
-    p.add_argument("agent", help="pointer")
-    p.add_argument("rest", nargs=argparse.REMAINDER)
-    p = sub.add_parser("bench", help="env throughput benchmark (see `jaxshop bench -h`)")
-    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p = sub.add_parser("list", help="list instances, suites, methods, envs or formats")
+    p.add_argument("what", nargs="?", choices=("instances", "suites", "methods", "envs",
+                                               "formats"))
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    sub.add_parser("train", help="train a learning agent (see `jaxshop train AGENT --help`)")
+    sub.add_parser("bench", help="env throughput benchmark (see `jaxshop bench --help`)")
     return parser
 
 
 PASSTHROUGH = ("train", "bench")  # subcommands that parse their own options
 
 
+def _parse(argv: list[str]):
+    import argparse
+
+    parser = build_parser()
+    top = argv[: next((i for i, a in enumerate(argv) if not a.startswith("-")), len(argv))]
+    rest = argv[len(top):]
+    if rest and rest[0] in PASSTHROUGH:
+        parser.parse_args(top)  # --version / --help before the command
+        if rest[0] == "train":
+            agent = rest[1] if len(rest) > 1 else None
+            return argparse.Namespace(command="train", agent=agent, rest=rest[2:])
+        return argparse.Namespace(command="bench", rest=rest[1:])
+    return parser.parse_args(argv)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    parser = build_parser()
-    if len(argv) >= 1 and argv[0] in PASSTHROUGH:
-        # argparse.REMAINDER refuses a leading option (`jaxshop bench --cases ...`), so
-        # these subcommands receive their arguments untouched.
-        rest = argv[2:] if argv[0] == "train" else argv[1:]
-        agent = argv[1] if argv[0] == "train" and len(argv) > 1 else None
-        args = argparse.Namespace(command=argv[0], rest=rest, agent=agent)
-        if argv[0] == "train" and agent is None:
-            parser.parse_args(argv)  # prints the usage error for a missing AGENT
-    else:
-        args = parser.parse_args(argv)
+    debug = "--debug" in argv
+    argv = [a for a in argv if a != "--debug"]
     try:
+        args = _parse(argv)
         return COMMANDS[args.command](args)
-    except (CLIError, ValueError, OSError, KeyError) as err:
-        message = err.args[0] if isinstance(err, KeyError) and err.args else err
-        print(f"jaxshop: error: {message}", file=sys.stderr)
-        return EXIT_USAGE
+    except SystemExit as exit_:  # --help and --version
+        return int(exit_.code or 0) if not isinstance(exit_.code, str) else EXIT_USAGE
     except KeyboardInterrupt:
         print("jaxshop: interrupted", file=sys.stderr)
         return 130
+    except (ValueError, OSError, KeyError) as err:
+        if debug:
+            traceback.print_exc()
+        message = err.args[0] if isinstance(err, KeyError) and err.args else err
+        if isinstance(err, OSError) and err.filename:
+            message = f"{err.filename}: {err.strerror or err}"
+        print(f"jaxshop: error: {one_line(message)}", file=sys.stderr)
+        return EXIT_USAGE
+    except Exception as err:  # noqa: BLE001 - a bug: one line, details with --debug
+        if debug:
+            traceback.print_exc()
+        hint = "" if debug else "; run again with --debug for the traceback"
+        print(
+            f"jaxshop: internal error (a bug, please report it): {type(err).__name__}: "
+            f"{one_line(err, 300)}{hint}",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from flax import struct
 
-from jaxshop.instances.types import FJSPInstance, Instance, PFSPInstance
+from jaxshop.instances.types import INT32_MAX, FJSPInstance, Instance, PFSPInstance
 
 UNSCHEDULED = -1
 
@@ -99,75 +99,87 @@ def _as_fjsp(instance: Instance) -> FJSPInstance:
     return FJSPInstance(times * elig, elig, num_ops, mm)
 
 
+def _first(mask: np.ndarray) -> tuple[int, ...] | None:
+    """Index of the first True entry of `mask` (row-major), or None."""
+    hits = np.argwhere(mask)
+    return None if not len(hits) else tuple(int(i) for i in hits[0])
+
+
 def validate(instance: Instance, schedule: Schedule) -> Validation:
     """Checks completeness, eligibility, processing times, precedence and machine capacity.
 
     For a flow shop it also checks that every machine sees the jobs in the same order.
+    Times are checked in int64: a negative time, an end before its start or a time beyond
+    int32 (a wrapped sum) is a violation. Vectorized NumPy (no loop over jobs or machines).
     Returns the makespan when feasible, else the first violation found.
     """
     fj = _as_fjsp(instance)
     elig = np.asarray(fj.eligible)
-    times = np.asarray(fj.processing_times)
+    times = np.asarray(fj.processing_times).astype(np.int64)
     op_mask = np.asarray(fj.op_mask)
-    machine = np.asarray(schedule.machine)
-    start = np.asarray(schedule.start)
-    end = np.asarray(schedule.end)
-    if machine.shape != op_mask.shape:
-        return Validation(False, None, f"schedule shape {machine.shape} != {op_mask.shape}")
-    n_jobs, n_ops, n_mach = elig.shape
-    for j in range(n_jobs):
-        for k in range(n_ops):
-            mc = int(machine[j, k])
-            if not op_mask[j, k]:
-                if mc != UNSCHEDULED:
-                    return Validation(
-                        False, None, f"job {j} op {k} does not exist but is scheduled"
-                    )
-                continue
-            if mc == UNSCHEDULED:
-                return Validation(False, None, f"job {j} op {k} is not scheduled")
-            if not (0 <= mc < n_mach) or not elig[j, k, mc]:
-                return Validation(False, None, f"job {j} op {k}: machine {mc} is not eligible")
-            if start[j, k] < 0:
-                return Validation(False, None, f"job {j} op {k}: negative start {start[j, k]}")
-            if end[j, k] - start[j, k] != times[j, k, mc]:
-                return Validation(
-                    False,
-                    None,
-                    f"job {j} op {k}: runs {end[j, k] - start[j, k]} on machine {mc}, "
-                    f"needs {times[j, k, mc]}",
-                )
-            if k > 0 and start[j, k] < end[j, k - 1]:
-                return Validation(
-                    False,
-                    None,
-                    f"job {j} op {k} starts at {start[j, k]} before op {k - 1} ends at "
-                    f"{end[j, k - 1]}",
-                )
-    orders = []
-    for mc in range(n_mach):
-        jobs, ops = np.nonzero((machine == mc) & op_mask)
-        idx = np.lexsort((end[jobs, ops], start[jobs, ops]))
-        jobs, ops = jobs[idx], ops[idx]
-        s, e = start[jobs, ops], end[jobs, ops]
-        for a in range(len(jobs) - 1):
-            # Zero-length operations occupy no time and cannot clash.
-            if e[a] > s[a + 1] and s[a + 1] < e[a + 1]:
-                return Validation(
-                    False,
-                    None,
-                    f"machine {mc}: job {jobs[a]} op {ops[a]} [{s[a]}, {e[a]}) overlaps job "
-                    f"{jobs[a + 1]} op {ops[a + 1]} [{s[a + 1]}, {e[a + 1]})",
-                )
-        orders.append(jobs.tolist())
+    machine = np.asarray(schedule.machine).astype(np.int64)
+    start = np.asarray(schedule.start).astype(np.int64)
+    end = np.asarray(schedule.end).astype(np.int64)
+    if not machine.shape == start.shape == end.shape == op_mask.shape:
+        return Validation(
+            False, None, f"schedule shape {machine.shape} != instance shape {op_mask.shape}"
+        )
+    n_mach = elig.shape[-1]
+    fail = lambda why: Validation(False, None, why)  # noqa: E731
+    if (at := _first(~op_mask & (machine != UNSCHEDULED))) is not None:
+        return fail(f"job {at[0]} op {at[1]} does not exist but is scheduled")
+    if (at := _first(op_mask & (machine == UNSCHEDULED))) is not None:
+        return fail(f"job {at[0]} op {at[1]} is not scheduled")
+    mc = np.clip(machine, 0, n_mach - 1)
+    jj, kk = np.indices(op_mask.shape)
+    ok_machine = (machine >= 0) & (machine < n_mach) & elig[jj, kk, mc]
+    if (at := _first(op_mask & ~ok_machine)) is not None:
+        return fail(f"job {at[0]} op {at[1]}: machine {machine[at]} is not eligible")
+    if (at := _first(op_mask & (start < 0))) is not None:
+        return fail(f"job {at[0]} op {at[1]}: negative start {start[at]}")
+    if (at := _first(op_mask & (end > INT32_MAX))) is not None:
+        return fail(f"job {at[0]} op {at[1]}: end {end[at]} beyond int32 (overflow)")
+    need = times[jj, kk, mc]
+    if (at := _first(op_mask & (end - start != need))) is not None:
+        return fail(
+            f"job {at[0]} op {at[1]}: runs {end[at] - start[at]} on machine {machine[at]}, "
+            f"needs {need[at]}"
+        )
+    late = np.zeros_like(op_mask)
+    late[:, 1:] = op_mask[:, 1:] & (start[:, 1:] < end[:, :-1])
+    if (at := _first(late)) is not None:
+        j, k = at
+        return fail(
+            f"job {j} op {k} starts at {start[j, k]} before op {k - 1} ends at {end[j, k - 1]}"
+        )
+    # Machine capacity: the scheduled operations sorted by (machine, start, end); two
+    # neighbours on one machine must not overlap (zero-length operations never clash).
+    jobs, ops = np.nonzero(op_mask)
+    m_, s_, e_ = machine[jobs, ops], start[jobs, ops], end[jobs, ops]
+    order = np.lexsort((e_, s_, m_))
+    jobs, ops, m_, s_, e_ = jobs[order], ops[order], m_[order], s_[order], e_[order]
+    clash = (m_[:-1] == m_[1:]) & (e_[:-1] > s_[1:]) & (s_[1:] < e_[1:])
+    if clash.any():
+        a = int(np.argmax(clash))
+        return fail(
+            f"machine {m_[a]}: job {jobs[a]} op {ops[a]} [{s_[a]}, {e_[a]}) overlaps job "
+            f"{jobs[a + 1]} op {ops[a + 1]} [{s_[a + 1]}, {e_[a + 1]})"
+        )
     if isinstance(instance, PFSPInstance):
-        real = [
-            o for o, used in zip(orders, np.asarray(instance.machine_mask), strict=False) if used
-        ]
-        for mc, order in enumerate(real[1:], start=1):
-            if order != real[0]:
-                return Validation(
-                    False, None, f"machine {mc} job order {order} differs from machine 0 {real[0]}"
+        # Same job order on every real machine: op k of a flow shop runs on machine k.
+        jm = np.asarray(instance.job_mask)
+        mm = np.asarray(instance.machine_mask)
+        real_jobs = np.flatnonzero(jm)
+        real_machines = np.flatnonzero(mm)
+        if len(real_jobs) and len(real_machines):
+            st = start[np.ix_(real_jobs, real_machines)]  # (jobs, machines)
+            orders = real_jobs[np.lexsort((end[np.ix_(real_jobs, real_machines)], st), axis=0)]
+            differs = (orders != orders[:, :1]).any(0)
+            if differs.any():
+                k = int(np.argmax(differs))
+                return fail(
+                    f"machine {real_machines[k]} job order {orders[:, k].tolist()} differs "
+                    f"from machine {real_machines[0]} {orders[:, 0].tolist()}"
                 )
     makespan = int(end[op_mask].max(initial=0))
     return Validation(True, makespan)

@@ -558,21 +558,11 @@ def test_data_dir_resolution(tmp_path, monkeypatch):
     monkeypatch.setenv(registry.DATA_ENV, str(tmp_path / "missing"))
     with pytest.raises(ValueError, match="JAXSHOP_DATA"):
         registry.data_dir()
-    # Relative to the current directory ...
+    # Without either, the data shipped in the package (works after `pip install`).
     monkeypatch.delenv(registry.DATA_ENV)
-    work = tmp_path / "repo"
-    (tmp_path / "shared" / "benchmarks").mkdir(parents=True)
-    work.mkdir()
-    monkeypatch.chdir(work)
-    monkeypatch.setattr(registry, "_REPO_ROOT", tmp_path / "elsewhere")
-    assert registry.data_dir() == (tmp_path / "shared" / "benchmarks").resolve()
-    # ... else relative to the repository root, else a clear error.
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(registry, "_REPO_ROOT", work)
-    assert registry.data_dir() == (tmp_path / "shared" / "benchmarks").resolve()
-    monkeypatch.setattr(registry, "_REPO_ROOT", tmp_path / "elsewhere")
-    with pytest.raises(ValueError, match="JAXSHOP_DATA"):
-        registry.data_dir()
+    assert registry.data_dir() == registry.packaged_data_dir()
+    assert (registry.data_dir() / "fjsp" / "brandimarte" / "Mk01.fjs").is_file()
 
 
 def test_load_from_custom_data_dir(tmp_path, monkeypatch):

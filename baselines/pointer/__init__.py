@@ -14,6 +14,7 @@ from jaxshop_baselines.methods import Method, register_method, solutions_from_st
 from jaxshop_baselines.pointer.config import PointerConfig
 from jaxshop_baselines.pointer.inference import (
     DEFAULT_MODELS,
+    MAX_SAMPLES,
     PointerAgent,
     greedy_decode,
     sample_decode,
@@ -36,10 +37,15 @@ from jaxshop.instances.types import Instance, stack
     "pointer",
     "pointer actor-critic (FJSP/JSSP): pointer = shipped AC-SD model, pointer:DIR a trained "
     "run; sample=N keeps the best of N samples",
+    options=("seed", "sample", "mode"),
+    arg="DIR",
+    problems=("jssp", "fjsp"),
 )
 def pointer_method(arg: str | None = None, sample: int = 0, mode: str = "append",
                    seed: int = 0, **_: Any) -> Method:
     """The `pointer[:DIR]` method (`DIR` may also be `sd` or `s` for a shipped model)."""
+    if not 0 <= int(sample) <= MAX_SAMPLES:
+        raise ValueError(f"pointer: sample must be in 0..{MAX_SAMPLES} (0 = greedy), got {sample}")
     if arg in (None, "", "sd", "s"):
         agent = PointerAgent.load(None, variant=arg or "sd")
     else:
@@ -51,7 +57,7 @@ def pointer_method(arg: str | None = None, sample: int = 0, mode: str = "append"
         states, env = solve_batch(agent, batch, key, sample=sample, mode=mode)
         return solutions_from_states(env, instances, states)
 
-    return Method(name, ("jssp", "fjsp"), solve)
+    return Method(name, ("jssp", "fjsp"), solve, version=agent.version)
 
 
 __all__ = [

@@ -47,6 +47,12 @@ class PointerAgent:
         config, params = ckpt.load_model(path)
         return cls(config, params, str(path))
 
+    @property
+    def version(self) -> str:
+        """The library version and the model's identity (folder, digest of parameters)."""
+        digest = ckpt.params_digest(self.params)
+        return f"jaxshop {jaxshop.__version__}, pointer model {self.source} ({digest})"
+
 
 def _decoders(config: PointerConfig, mode: str):
     return _cached_decoders(config, mode, fast_compile())

@@ -25,7 +25,6 @@ import csv
 import dataclasses
 import functools
 import json
-import math
 import shlex
 import sys
 import time
@@ -51,6 +50,14 @@ from jaxshop_baselines.pointer.model import (
 import jaxshop
 from jaxshop.fjsp.generator import FJSPGenerator
 from jaxshop.instances.types import FJSPInstance
+from jaxshop.options import (
+    ArgumentParser,
+    UsageError,
+    float_in,
+    int_in,
+    positive_int,
+    seed,
+)
 
 SampleFn = Callable[[jax.Array, int], FJSPInstance]  # (key, batch) -> stacked instances
 
@@ -314,6 +321,9 @@ def run_training(config: PointerConfig, out_dir: str | Path, seed: int = 0,
         step = ckpt.latest_checkpoint(out)
         if step is None:
             raise ValueError(f"--resume: no checkpoint in {out / ckpt.CHECKPOINT_DIR}")
+        if step > config.num_updates:
+            raise ValueError(f"--resume: --steps {config.num_updates} is fewer than the {step} "
+                             f"updates already done in {out}")
         runner = ckpt.restore_checkpoint(out, runner, step)
         rows_before = _read_rows(csv_path, step)
         _write_rows(csv_path, rows_before, "w")
@@ -359,6 +369,7 @@ def run_training(config: PointerConfig, out_dir: str | Path, seed: int = 0,
             runner, metrics = chunk(runner)
             metrics = jax.device_get(metrics)
             dt = time.perf_counter() - t1
+            _stop_if_diverged(metrics, done, out)
             elapsed += dt
             k = config.updates_per_chunk
             rows = []
@@ -420,11 +431,33 @@ def run_training(config: PointerConfig, out_dir: str | Path, seed: int = 0,
     return runner
 
 
+class TrainingDiverged(ValueError):
+    """The loss became NaN or infinite: the run stops and keeps its last good checkpoint."""
+
+
+def _stop_if_diverged(metrics: dict, done: int, out: Path) -> None:
+    """Raises `TrainingDiverged` when a chunk's loss or gradients are not finite (before
+    anything of that chunk is saved)."""
+    import numpy as np
+
+    bad = ~(np.isfinite(metrics["loss"]) & np.isfinite(metrics["grad_norm"]))
+    if bad.any():
+        first = done + int(np.argmax(bad)) + 1
+        last = ckpt.latest_checkpoint(out)
+        kept = f"the last good checkpoint is update {last}" if last is not None else (
+            "no checkpoint was written")
+        raise TrainingDiverged(
+            f"training diverged: non-finite loss at update {first}; stopped, {kept} in {out} "
+            "(try a smaller --lr)"
+        )
+
+
 # ---------------------------------------------------------------------------------------
 # `jaxshop train pointer`
 # ---------------------------------------------------------------------------------------
 
 DEFAULTS = PointerConfig()
+MAX_JOBS, MAX_MACHINES, MAX_BATCH, MAX_DIM = 1000, 200, 65536, 4096
 
 
 def _parse_mixture(text: str) -> tuple[tuple[int, int], ...]:
@@ -432,44 +465,51 @@ def _parse_mixture(text: str) -> tuple[tuple[int, int], ...]:
     for part in text.split(","):
         jobs, _, machines = part.strip().lower().partition("x")
         if not jobs.isdigit() or not machines.isdigit():
-            raise ValueError(f"--mixture expects sizes like 10x5,15x10, got {text!r}")
-        out.append((int(jobs), int(machines)))
+            raise UsageError(f"--mixture expects sizes like 10x5,15x10, got {text!r}")
+        j, m = int(jobs), int(machines)
+        if not (1 <= j <= MAX_JOBS and 1 <= m <= MAX_MACHINES):
+            raise UsageError(f"--mixture: size {part.strip()} outside 1..{MAX_JOBS} jobs x "
+                             f"1..{MAX_MACHINES} machines")
+        out.append((j, m))
     return tuple(out)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+def build_parser() -> ArgumentParser:
+    p = ArgumentParser(
         prog="jaxshop train pointer",
         description="Train the pointer actor-critic (REINFORCE + critic baseline) on random "
         "Brandimarte-style FJSP instances.",
     )
     p.add_argument("--variant", choices=("sd", "s"), default=None,
                    help="sd: static + dynamic features (default), s: static only")
-    p.add_argument("--jobs", type=int, default=None, help=f"jobs (default {DEFAULTS.num_jobs})")
-    p.add_argument("--machines", type=int, default=None,
-                   help=f"machines (default {DEFAULTS.num_machines})")
+    p.add_argument("--jobs", type=int_in(1, MAX_JOBS), default=None,
+                   help=f"jobs, 1..{MAX_JOBS} (default {DEFAULTS.num_jobs})")
+    p.add_argument("--machines", type=int_in(1, MAX_MACHINES), default=None,
+                   help=f"machines, 1..{MAX_MACHINES} (default {DEFAULTS.num_machines})")
     p.add_argument("--mixture", default=None, metavar="JxM,...",
                    help="train on a mixture of sizes padded together, e.g. 10x5,15x10,20x10")
-    p.add_argument("--steps", type=int, default=None,
-                   help=f"updates (default {DEFAULTS.num_updates})")
-    p.add_argument("--batch", type=int, default=None,
-                   help=f"instances per update (default {DEFAULTS.batch_size})")
-    p.add_argument("--dim", type=int, default=None,
-                   help=f"embedding size (default {DEFAULTS.embed_dim})")
-    p.add_argument("--lr", type=float, default=None,
-                   help=f"Adam learning rate (default {DEFAULTS.learning_rate})")
-    p.add_argument("--entropy", type=float, default=None, help="entropy bonus (default 0)")
-    p.add_argument("--chunk", type=int, default=None,
+    p.add_argument("--steps", type=positive_int, default=None,
+                   help=f"updates, a multiple of --chunk (default {DEFAULTS.num_updates})")
+    p.add_argument("--batch", type=int_in(1, MAX_BATCH), default=None,
+                   help=f"instances per update, 1..{MAX_BATCH} (default {DEFAULTS.batch_size})")
+    p.add_argument("--dim", type=int_in(1, MAX_DIM), default=None,
+                   help=f"embedding size, 1..{MAX_DIM} (default {DEFAULTS.embed_dim})")
+    p.add_argument("--lr", type=float_in(0.0, 1.0, low_open=True), default=None,
+                   help=f"Adam learning rate in (0, 1] (default {DEFAULTS.learning_rate})")
+    p.add_argument("--entropy", type=float_in(0.0, 10.0), default=None,
+                   help="entropy bonus in [0, 10] (default 0)")
+    p.add_argument("--chunk", type=int_in(1, 10_000), default=None,
                    help=f"updates per jitted call (default {DEFAULTS.updates_per_chunk})")
-    p.add_argument("--checkpoint-every", type=int, default=None,
-                   help=f"updates between checkpoints (default {DEFAULTS.checkpoint_every})")
+    p.add_argument("--checkpoint-every", type=positive_int, default=None,
+                   help="updates between checkpoints, a multiple of --chunk "
+                   f"(default {DEFAULTS.checkpoint_every})")
     p.add_argument("--mode", choices=("append", "insert"), default=None,
                    help="schedule construction (default append)")
     p.add_argument("--out", default=None,
                    help="run directory (default runs/pointer-<variant>-<size>-seed<seed>)")
     p.add_argument("--resume", action="store_true",
                    help="continue the run in --out from its latest checkpoint")
-    p.add_argument("--seed", type=int, default=0, help="PRNG seed (default 0)")
+    p.add_argument("--seed", type=seed, default=0, help="PRNG seed, 0..2^32-1 (default 0)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     return p
 
@@ -492,13 +532,31 @@ def config_from_args(args: argparse.Namespace, base: PointerConfig | None = None
             values[field] = value
     if args.mixture is not None:
         values["mixture"] = _parse_mixture(args.mixture)
-    # Keep checkpoints aligned with jitted chunks when only one of them was given.
+    # Keep checkpoints aligned with jitted chunks when only --chunk was given.
     chunk = values["updates_per_chunk"]
     if args.checkpoint_every is None and values["checkpoint_every"] % chunk:
         values["checkpoint_every"] = chunk * max(1, round(values["checkpoint_every"] / chunk))
     if values["num_updates"] % chunk:
-        values["num_updates"] = chunk * math.ceil(values["num_updates"] / chunk)
-    return PointerConfig.from_dict(values)
+        raise UsageError(f"--steps {values['num_updates']} is not a multiple of --chunk {chunk} "
+                         "(updates run in jitted chunks of that many)")
+    if values["checkpoint_every"] % chunk:
+        raise UsageError(f"--checkpoint-every {values['checkpoint_every']} is not a multiple of "
+                         f"--chunk {chunk}")
+    config = PointerConfig.from_dict(values)
+    _check_instance_sizes(config)
+    return config
+
+
+def _check_instance_sizes(config: PointerConfig) -> None:
+    """Refuses, before any compile, training instances whose makespan could overflow."""
+    from jaxshop.instances.types import MAX_MAKESPAN
+
+    for jobs, machines in config.sizes:
+        worst = jobs * config.ops_range(machines)[1] * config.time_range[1]
+        if worst > MAX_MAKESPAN:
+            raise UsageError(f"instances of {jobs}x{machines} with times up to "
+                             f"{config.time_range[1]} could reach makespan {worst} > "
+                             f"{MAX_MAKESPAN}; use smaller sizes")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -507,11 +565,11 @@ def main(argv: list[str] | None = None) -> int:
     base = None
     if args.resume:
         if args.out is None:
-            raise ValueError("--resume needs --out DIR of the run to continue")
+            raise UsageError("--resume needs --out DIR of the run to continue")
         cfg_path = Path(args.out) / ckpt.CONFIG_FILE
         if not cfg_path.is_file():
-            raise ValueError(f"--resume: {cfg_path} not found")
-        base = PointerConfig.from_json(cfg_path)
+            raise UsageError(f"--resume: {cfg_path} not found")
+        base = ckpt.read_config(cfg_path)
         changed = [f for f, name in _FLAGS.items()
                    if getattr(args, f) is not None and name != "num_updates"]
         if changed or args.mixture is not None:

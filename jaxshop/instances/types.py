@@ -6,14 +6,39 @@ arrays of their exact size; padding only ever appends jobs/operations/machines t
 never be chosen and never change a makespan.
 
 Conventions: jobs, operations and machines are 0-based; times are int32.
+
+What `reset` assumes of arrays built by hand (and what `validate_instance` checks, so a
+wrong array is a `ValueError` naming the field, never a silent cast or a wrong makespan):
+
+* `processing_times` holds integers (an integer dtype; floats are refused even when
+  whole), `>= 0`, each at most `MAX_TIME`; masks are bool; `num_ops` is an integer in
+  `0..max_ops`.
+* The worst-case makespan, the sum over every real operation of its largest eligible time,
+  is at most `MAX_MAKESPAN` (half of int32, so that sums of two schedule times, as NEH's
+  heads plus tails, cannot wrap).
+* FJSP: every real operation has at least one eligible real machine; padded operations,
+  jobs and machines are never eligible. `machine_mask` is a prefix of real machines.
+
+The dtype checks run whenever an instance is built, also inside `jit`/`vmap` (they look
+only at dtypes); the value checks run when it is built from host (NumPy) arrays, in the
+`from_*` constructors, in `pad`/`stack`, and whenever `validate_instance` is called.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 from flax import struct
+
+INT32_MAX = int(np.iinfo(np.int32).max)
+#: Largest accepted processing time of one operation.
+MAX_TIME = INT32_MAX // 4
+#: Largest accepted worst-case makespan (sum over operations of their largest time).
+MAX_MAKESPAN = INT32_MAX // 2
 
 
 @struct.dataclass
@@ -23,6 +48,9 @@ class PFSPInstance:
     processing_times: Any  # (max_jobs, max_machines) int32, 0 on padding
     job_mask: Any  # (max_jobs,) bool, True for real jobs
     machine_mask: Any  # (max_machines,) bool, True for real machines (a prefix)
+
+    def __post_init__(self) -> None:
+        _check_fields(self, {"processing_times": "i", "job_mask": "b", "machine_mask": "b"})
 
     @property
     def num_jobs(self):
@@ -43,10 +71,9 @@ class PFSPInstance:
         p = _as_int_array(processing_times, 2, source)
         if p.shape[0] < 1 or p.shape[1] < 1:
             raise ValueError(f"{source}: a flow shop needs at least one job and one machine")
-        if (p < 0).any():
-            raise ValueError(f"{source}: negative processing time")
         n, m = p.shape
-        return cls(p, np.ones(n, bool), np.ones(m, bool))
+        with _named(source):
+            return cls(p, np.ones(n, bool), np.ones(m, bool))
 
 
 @struct.dataclass
@@ -60,6 +87,12 @@ class FJSPInstance:
     eligible: Any  # (max_jobs, max_ops, max_machines) bool
     num_ops: Any  # (max_jobs,) int32, 0 for padded jobs
     machine_mask: Any  # (max_machines,) bool, True for real machines (a prefix)
+
+    def __post_init__(self) -> None:
+        _check_fields(
+            self,
+            {"processing_times": "i", "eligible": "b", "num_ops": "i", "machine_mask": "b"},
+        )
 
     @property
     def op_mask(self):
@@ -104,6 +137,17 @@ class FJSPInstance:
                 if not alts:
                     raise ValueError(f"{source}: job {j} operation {k} has no eligible machine")
                 for mach, t in alts.items():
+                    for what, v in (("machine", mach), ("time", t)):
+                        if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+                            raise ValueError(
+                                f"{source}: job {j} operation {k}: {what} must be an "
+                                f"integer, got {v!r}"
+                            )
+                    if t > MAX_TIME:
+                        raise ValueError(
+                            f"{source}: job {j} operation {k}: time {t} exceeds the maximum "
+                            f"{MAX_TIME}"
+                        )
                     if not 0 <= mach < num_machines:
                         raise ValueError(
                             f"{source}: job {j} operation {k}: machine {mach} out of range "
@@ -114,7 +158,8 @@ class FJSPInstance:
                     p[j, k, mach] = t
                     e[j, k, mach] = True
         num_ops = np.array([len(ops) for ops in jobs], np.int32)
-        return cls(p, e, num_ops, np.ones(num_machines, bool))
+        with _named(source):
+            return cls(p, e, num_ops, np.ones(num_machines, bool))
 
     @classmethod
     def from_job_shop(cls, machines, times, source: str = "<job shop>") -> FJSPInstance:
@@ -151,17 +196,158 @@ class FJSPInstance:
 
 
 def _as_int_array(x, ndim: int, source: str) -> np.ndarray:
+    """`x` as an int32 array of `ndim` dimensions; whole floats are accepted only from
+    lists and float arrays whose every value is a finite integer (never truncated)."""
     a = np.asarray(x)
     if a.ndim != ndim:
         raise ValueError(f"{source}: expected a {ndim}-d array, got shape {a.shape}")
     if a.dtype.kind == "f":
         if not np.all(np.isfinite(a)) or not np.all(a == np.round(a)):
-            raise ValueError(f"{source}: times must be integers")
-    elif a.dtype.kind not in "iub":
+            raise ValueError(f"{source}: times must be integers (got non-integer or non-finite)")
+    elif a.dtype.kind not in "iu":
         raise ValueError(f"{source}: times must be integers, got dtype {a.dtype}")
-    if a.size and np.abs(a).max() > np.iinfo(np.int32).max // 4:
-        raise ValueError(f"{source}: value too large for int32 arithmetic")
+    if a.size and a.max() > MAX_TIME:
+        raise ValueError(f"{source}: time {a.max()} is larger than the maximum {MAX_TIME}")
+    if a.size and a.min() < 0:
+        raise ValueError(f"{source}: negative value {a.min()}")
     return a.astype(np.int32)
+
+
+_SOURCE: contextvars.ContextVar[str | None] = contextvars.ContextVar("source", default=None)
+
+
+@contextlib.contextmanager
+def _named(source: str) -> Iterator[None]:
+    """Names `source` (a file, say) in the errors of instances built inside the block."""
+    token = _SOURCE.set(source)
+    try:
+        yield
+    finally:
+        _SOURCE.reset(token)
+
+
+def _is_host_array(x) -> bool:
+    return isinstance(x, (np.ndarray, list, tuple))
+
+
+def _check_fields(instance, kinds: dict[str, str]) -> None:
+    """Dtype check of every field that has a dtype (cheap: also runs on tracers), then the
+    value checks of `validate_instance` when every field is a host (NumPy) array."""
+    cls = _SOURCE.get() or type(instance).__name__
+    for name, kind in kinds.items():
+        dtype = getattr(getattr(instance, name), "dtype", None)
+        if dtype is None:
+            continue
+        ok = dtype.kind in "iu" if kind == "i" else dtype.kind == "b"
+        if not ok:
+            want = "an integer dtype" if kind == "i" else "dtype bool"
+            raise ValueError(f"{cls}.{name} must have {want}, got {dtype}")
+    if all(_is_host_array(getattr(instance, name)) for name in kinds):
+        validate_instance(instance, source=cls)
+
+
+def _host(instance, name: str) -> np.ndarray:
+    return np.asarray(getattr(instance, name))
+
+
+def _fail(source: str, message: str) -> ValueError:
+    return ValueError(f"{source}: {message}")
+
+
+def _check_prefix(mask: np.ndarray, source: str, name: str) -> None:
+    # A prefix mask never has a True after a False.
+    if mask.shape[-1] > 1 and (mask[..., 1:] & ~mask[..., :-1]).any():
+        raise _fail(source, f"{name} must mark a prefix (real entries first, padding last)")
+
+
+def _check_times(p: np.ndarray, source: str) -> None:
+    if p.dtype.kind not in "iu":
+        raise _fail(source, f"processing_times must have an integer dtype, got {p.dtype}")
+    if p.size and p.min() < 0:
+        idx = np.unravel_index(np.argmin(p), p.shape)
+        raise _fail(source, f"processing_times: negative time {p[idx]} at index {tuple(idx)}")
+    if p.size and p.max() > MAX_TIME:
+        idx = np.unravel_index(np.argmax(p), p.shape)
+        raise _fail(
+            source, f"processing_times: time {p[idx]} at index {tuple(int(i) for i in idx)} "
+            f"exceeds the maximum {MAX_TIME}",
+        )
+
+
+def _check_worst_case(total: np.ndarray, source: str) -> None:
+    worst = int(np.max(total, initial=0))
+    if worst > MAX_MAKESPAN:
+        raise _fail(
+            source,
+            f"worst-case makespan {worst} (the sum of every operation's largest time) exceeds "
+            f"{MAX_MAKESPAN}, the most that int32 schedule arithmetic holds without overflow; "
+            "scale the processing times down",
+        )
+
+
+def validate_instance(instance: Instance, source: str = "instance") -> Instance:
+    """Checks an instance (unbatched or batched, NumPy or JAX arrays) and returns it.
+
+    Raises `ValueError` naming the field for: non-integer or negative times, times above
+    `MAX_TIME`, wrong dtypes or inconsistent shapes, `num_ops` outside `0..max_ops`,
+    non-prefix machine masks, eligibility on padding, an operation with no eligible machine,
+    and a worst-case makespan above `MAX_MAKESPAN` (which would overflow int32). This is
+    everything `reset` assumes; it syncs JAX arrays to the host, so call it outside `jit`.
+    """
+    if isinstance(instance, PFSPInstance):
+        p = _host(instance, "processing_times")
+        jm, mm = _host(instance, "job_mask"), _host(instance, "machine_mask")
+        if p.ndim < 2 or jm.shape != p.shape[:-1] or mm.shape != p.shape[:-2] + p.shape[-1:]:
+            raise _fail(
+                source, f"inconsistent shapes: processing_times {p.shape}, job_mask "
+                f"{jm.shape}, machine_mask {mm.shape}",
+            )
+        for name, m in (("job_mask", jm), ("machine_mask", mm)):
+            if m.dtype.kind != "b":
+                raise _fail(source, f"{name} must have dtype bool, got {m.dtype}")
+        _check_times(p, source)
+        _check_prefix(mm, source, "machine_mask")
+        real = jm[..., :, None] & mm[..., None, :]
+        if (p[~real] != 0).any():
+            raise _fail(source, "processing_times must be 0 on padded jobs and machines")
+        _check_worst_case(p.astype(np.int64).sum((-2, -1)), source)
+        return instance
+    if isinstance(instance, FJSPInstance):
+        p, e = _host(instance, "processing_times"), _host(instance, "eligible")
+        k, mm = _host(instance, "num_ops"), _host(instance, "machine_mask")
+        if (
+            p.ndim < 3 or e.shape != p.shape or k.shape != p.shape[:-2]
+            or mm.shape != p.shape[:-3] + p.shape[-1:]
+        ):
+            raise _fail(
+                source, f"inconsistent shapes: processing_times {p.shape}, eligible {e.shape}, "
+                f"num_ops {k.shape}, machine_mask {mm.shape}",
+            )
+        for name, m in (("eligible", e), ("machine_mask", mm)):
+            if m.dtype.kind != "b":
+                raise _fail(source, f"{name} must have dtype bool, got {m.dtype}")
+        if k.dtype.kind not in "iu":
+            raise _fail(source, f"num_ops must have an integer dtype, got {k.dtype}")
+        _check_times(p, source)
+        max_ops = p.shape[-2]
+        if k.size and (k.min() < 0 or k.max() > max_ops):
+            bad = int(k.max()) if k.max() > max_ops else int(k.min())
+            raise _fail(source, f"num_ops {bad} outside 0..{max_ops} (max_ops, the padded size)")
+        _check_prefix(mm, source, "machine_mask")
+        op_mask = k[..., None] > np.arange(max_ops)
+        real = op_mask[..., None] & mm[..., None, None, :]
+        if (e & ~real).any():
+            raise _fail(source, "eligible is True on a padded operation, job or machine")
+        if (op_mask & ~e.any(-1)).any():
+            idx = np.argwhere(op_mask & ~e.any(-1))[0]
+            raise _fail(
+                source, f"eligible: operation {tuple(int(i) for i in idx)} (job, op) has no "
+                "eligible machine",
+            )
+        longest = np.where(e, p, 0).astype(np.int64).max(-1)
+        _check_worst_case(longest.sum((-2, -1)), source)
+        return instance
+    raise TypeError(f"not an instance: {type(instance).__name__}")
 
 
 Instance = PFSPInstance | FJSPInstance
@@ -241,7 +427,10 @@ def stack(instances: list[Instance], **sizes: int) -> Instance:
     full = {
         name: sizes.get(name, max(x.shape[i] for x in instances)) for i, name in enumerate(names)
     }
-    padded = [pad(x, **full) for x in instances]
+    padded = []
+    for i, x in enumerate(instances):
+        with _named(f"stack: instance {i}"):
+            padded.append(pad(x, **full))
     return type(padded[0])(
         *[np.stack([np.asarray(getattr(x, f)) for x in padded]) for f in _fields(padded[0])]
     )
