@@ -29,6 +29,23 @@ def plot_gantt(schedule: Schedule, path: str | Path, title: str = "") -> Path:
     Bars carry `job.op` labels when wide enough; a legend lists jobs when there are few.
     Readable from 6×6 up to Taillard's 100×20 and Brandimarte's Mk10.
     """
+    import matplotlib.pyplot as plt
+
+    if not schedule.to_records():
+        raise ValueError("the schedule is empty: nothing to draw")
+    fig = gantt_figure(schedule, title)
+    path = Path(path)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def gantt_figure(schedule: Schedule, title: str = ""):
+    """The Gantt chart of a (possibly partial or empty) schedule as a matplotlib `Figure`.
+
+    Unscheduled operations (machine -1) are left out; an empty schedule gives empty axes.
+    The caller owns the figure (`matplotlib.pyplot.close(fig)` when done).
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -36,7 +53,11 @@ def plot_gantt(schedule: Schedule, path: str | Path, title: str = "") -> Path:
 
     records = schedule.to_records()
     if not records:
-        raise ValueError("the schedule is empty: nothing to draw")
+        fig, ax = plt.subplots(figsize=(10.0, 3.0), dpi=110)
+        ax.set_xlabel("time")
+        ax.set_ylabel("machine")
+        ax.set_title(f"{title}  (nothing scheduled yet)".strip())
+        return fig
     num_jobs = max(r["job"] for r in records) + 1
     machines = sorted({r["machine"] for r in records})
     num_machines = max(machines) + 1
@@ -89,7 +110,4 @@ def plot_gantt(schedule: Schedule, path: str | Path, title: str = "") -> Path:
             title="job",
         )
     fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return fig

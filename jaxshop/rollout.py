@@ -26,17 +26,24 @@ def masked_logits(logits: jax.Array, mask: jax.Array) -> jax.Array:
 
 
 def random_valid_action(key: jax.Array, mask: jax.Array) -> jax.Array:
-    """Uniform over the valid actions of a flat mask (lowest index if none is valid)."""
-    scores = jax.random.uniform(key, mask.shape) + mask.astype(jnp.float32)
+    """Uniform over the valid actions of a flat mask; 0 when none is valid.
+
+    An all-False mask is the terminal convention of every env (a LAST timestep); action 0
+    is then a no-op step.
+    """
+    scores = jnp.where(mask, jax.random.uniform(key, mask.shape) + 1.0, 0.0)
     return jnp.argmax(scores).astype(jnp.int32)
 
 
 def first_valid_action(mask: jax.Array) -> jax.Array:
+    """Lowest valid index; 0 when none is valid (the env's own invalid-action fallback)."""
     return jnp.argmax(mask).astype(jnp.int32)
 
 
 def last_valid_action(mask: jax.Array) -> jax.Array:
-    return (mask.shape[-1] - 1 - jnp.argmax(mask[::-1])).astype(jnp.int32)
+    """Highest valid index; 0 when none is valid."""
+    last = (mask.shape[-1] - 1 - jnp.argmax(mask[::-1])).astype(jnp.int32)
+    return jnp.where(mask.any(), last, 0).astype(jnp.int32)
 
 
 def random_policy(env) -> Policy:

@@ -1,4 +1,19 @@
-"""Env wrappers. `TimeLimit` truncates episodes after a number of decisions."""
+"""Env wrappers: `Wrapper` (forwarding base), `TimeLimit`, `AutoReset`, `EpisodeStats`,
+`VmapWrapper`.
+
+A wrapper is itself an `Environment`: it implements `start` and `transition` (reset and
+step without the observation) and, when it has its own state, `inner_state`; the base
+class then gives `reset`/`step` with exactly one `observe` of the returned state.
+Attributes a wrapper does not define are read from the wrapped env (`wrapper.mode`,
+`wrapper.generator`, ...); `wrapper.unwrapped` is the innermost env.
+
+Typical stack for an on-policy agent (PureJaxRL style)::
+
+    env = EpisodeStats(AutoReset(jaxshop.make("fjsp")))
+    state, ts = jax.vmap(env.reset)(keys)                  # one env per key
+    state, ts = jax.vmap(env.step)(state, actions)          # never needs a manual reset
+    ts.extras["returned_episode_returns"]                   # logged where returned_episode
+"""
 
 from __future__ import annotations
 
@@ -12,69 +27,380 @@ from jaxshop.env import Environment
 from jaxshop.types import StepType, TimeStep
 
 
+def _select(pred, on_true, on_false):
+    return jax.tree_util.tree_map(lambda a, b: jnp.where(pred, a, b), on_true, on_false)
+
+
+class Wrapper(Environment):
+    """Forwards everything to `self.env`; subclasses override what they change.
+
+    Stateful wrappers keep the wrapped env's state in a field and override
+    `inner_state(state)`; the state queries (`action_mask`, `observe`, `is_done`, ...)
+    then forward through it.
+    """
+
+    def __init__(self, env: Environment):
+        self.env = env
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") or name == "env":
+            raise AttributeError(name)
+        return getattr(self.env, name)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.env!r})"
+
+    @property
+    def unwrapped(self) -> Environment:
+        return self.env.unwrapped
+
+    def inner_state(self, state: Any) -> Any:
+        """The wrapped env's state inside this wrapper's state (itself when stateless)."""
+        return state
+
+    # Forwarded template.
+    def start(self, key, instance=None):
+        return self.env.start(key, instance)
+
+    def transition(self, state, action):
+        return self.env.transition(state, action)
+
+    def _reset(self, instance):  # pragma: no cover - start is forwarded
+        raise NotImplementedError
+
+    def _step(self, state, action, live):  # pragma: no cover - transition is forwarded
+        raise NotImplementedError
+
+    # Forwarded queries.
+    def action_mask(self, state):
+        return self.env.action_mask(self.inner_state(state))
+
+    def observe(self, state):
+        return self.env.observe(self.inner_state(state))
+
+    def is_done(self, state):
+        return self.env.is_done(self.inner_state(state))
+
+    def current_makespan(self, state):
+        return self.env.current_makespan(self.inner_state(state))
+
+    def schedule(self, state):
+        return self.env.schedule(self.inner_state(state))
+
+    def num_actions(self, instance):
+        return self.env.num_actions(instance)
+
+    def max_steps(self, instance):
+        return self.env.max_steps(instance)
+
+    def observation_spec(self, instance):
+        return self.env.observation_spec(instance)
+
+    def action_spec(self, instance):
+        return self.env.action_spec(instance)
+
+    def render(self, state, title: str = ""):
+        return self.env.render(self.inner_state(state), title)
+
+
+# --- TimeLimit ----------------------------------------------------------------------------
+
+
 @struct.dataclass
 class TimeLimitState:
     inner: Any  # the wrapped env's state
     steps: Any  # () int32: decisions taken in this episode
 
 
-class TimeLimit(Environment):
+class TimeLimit(Wrapper):
     """Ends an episode by truncation (LAST, discount 1) after `max_decisions` steps.
 
     A schedule completed on the limit step counts as terminated, not truncated. Once
-    truncated, further steps are no-ops with zero reward, like a finished episode.
+    truncated, further steps are no-ops with zero reward, like a finished episode, and
+    the action mask is all False (the terminal convention).
     """
 
     def __init__(self, env: Environment, max_decisions: int):
         if max_decisions < 1:
             raise ValueError(f"max_decisions must be >= 1, got {max_decisions}")
-        self.env = env
+        super().__init__(env)
         self.max_decisions = max_decisions
-        self.problem = env.problem
-        self.generator = env.generator
-        self.reward_mode = env.reward_mode
 
-    def reset(self, key, instance=None):
-        state, ts = self.env.reset(key, instance)
+    def inner_state(self, state: TimeLimitState):
+        return state.inner
+
+    def start(self, key, instance=None):
+        state, ts = self.env.start(key, instance)
         return TimeLimitState(state, jnp.zeros((), jnp.int32)), ts
 
-    def _reset(self, instance):  # pragma: no cover - reset is overridden
-        raise NotImplementedError
-
-    def step(self, state: TimeLimitState, action) -> tuple[TimeLimitState, TimeStep]:
+    def transition(self, state: TimeLimitState, action) -> tuple[TimeLimitState, TimeStep]:
         stopped = state.steps >= self.max_decisions
-        inner, ts = self.env.step(state.inner, action)
-        inner = jax.tree_util.tree_map(
-            lambda old, new: jnp.where(stopped, old, new), state.inner, inner
-        )
+        inner, ts = self.env.transition(state.inner, action)
+        inner = _select(stopped, state.inner, inner)
         steps = jnp.where(stopped, state.steps, state.steps + 1)
-        truncate = (steps >= self.max_decisions) & ~self.env.is_done(inner)
+        inner_done = self.env.is_done(inner)
+        truncate = (steps >= self.max_decisions) & ~inner_done
         ts = ts.replace(
             step_type=jnp.where(truncate | stopped, jnp.int8(StepType.LAST), ts.step_type),
             reward=jnp.where(stopped, 0.0, ts.reward),
-            discount=jnp.where(truncate | stopped, jnp.float32(1.0), ts.discount),
+            discount=jnp.where(inner_done, 0.0, jnp.where(truncate | stopped, 1.0, ts.discount)),
+            extras={**ts.extras, "invalid_action": ts.extras["invalid_action"] & ~stopped},
         )
-        # A state stopped by the limit (not complete) stays truncated with discount 1.
-        ts = ts.replace(discount=jnp.where(self.env.is_done(inner), 0.0, ts.discount))
         return TimeLimitState(inner, steps), ts
 
+    def _stopped(self, state: TimeLimitState):
+        return state.steps >= self.max_decisions
+
     def action_mask(self, state):
-        return self.env.action_mask(state.inner)
+        return self.env.action_mask(state.inner) & ~self._stopped(state)
 
     def observe(self, state):
-        return self.env.observe(state.inner)
+        obs = self.env.observe(state.inner)
+        return obs.replace(action_mask=obs.action_mask & ~self._stopped(state))
 
     def is_done(self, state):
-        return self.env.is_done(state.inner) | (state.steps >= self.max_decisions)
-
-    def current_makespan(self, state):
-        return self.env.current_makespan(state.inner)
-
-    def schedule(self, state):
-        return self.env.schedule(state.inner)
-
-    def num_actions(self, instance):
-        return self.env.num_actions(instance)
+        return self.env.is_done(state.inner) | self._stopped(state)
 
     def max_steps(self, instance):
         return min(self.max_decisions, self.env.max_steps(instance))
+
+
+# --- AutoReset ----------------------------------------------------------------------------
+
+
+@struct.dataclass
+class AutoResetState:
+    inner: Any  # the wrapped env's state (of the episode in progress)
+    key: Any  # PRNG key for the next episodes
+    episode: Any  # () int32: episodes started so far (the suite index when cycling)
+
+
+class AutoReset(Wrapper):
+    """Starts a new episode on the step that ends one, so a batch never stops.
+
+    On a LAST step the returned timestep keeps its step type, reward, discount and
+    `extras` of the finished episode (`makespan`, `invalid_action`), adds
+    `extras["final_makespan"]` (the finished schedule's makespan, 0 on other steps), and
+    its observation is the FIRST observation of the new episode, whose state is returned
+    (as in PureJaxRL's and Jumanji's auto-reset wrappers).
+
+    New episodes come from `instances`, a stacked suite (leading axis = instances), by
+    cycling (`sample=False`: episode `k` of a state uses instance `k mod suite size`,
+    starting from the state's reset instance index 0 unless `reset` gets an instance) or
+    drawn uniformly by key (`sample=True`); without `instances`, from the env's generator.
+
+    Cost: one `observe` per step, of the returned state. The terminal observation is not
+    computed unless `terminal_observation=True` (`extras["terminal_observation"]`, a
+    second observe per step, only useful to bootstrap truncated episodes).
+    """
+
+    def __init__(self, env: Environment, instances: Any | None = None, sample: bool = False,
+                 terminal_observation: bool = False):
+        super().__init__(env)
+        if instances is None and env.generator is None:
+            raise ValueError("AutoReset needs instances or an env with a generator")
+        if instances is not None:
+            instances = jax.tree_util.tree_map(jnp.asarray, instances)
+        self.instances = instances
+        self.sample = sample
+        self.terminal_observation = terminal_observation
+        if instances is not None:
+            self.suite_size = int(jax.tree_util.tree_leaves(instances)[0].shape[0])
+
+    def inner_state(self, state: AutoResetState):
+        return state.inner
+
+    @property
+    def generator(self):
+        """The env's generator, or None when episodes come from a suite."""
+        return self.env.generator if self.instances is None else None
+
+    def _pick(self, key, episode):
+        """The instance of a new episode (None: the env's generator draws from the key)."""
+        if self.instances is None:
+            return None
+        if self.sample:
+            index = jax.random.randint(key, (), 0, self.suite_size)
+        else:
+            index = episode % self.suite_size
+        return jax.tree_util.tree_map(lambda x: x[index], self.instances)
+
+    def start(self, key, instance=None):
+        key, sub = jax.random.split(key)
+        episode = jnp.zeros((), jnp.int32)
+        if instance is None:
+            instance = self._pick(sub, episode)
+        inner, ts = self.env.start(sub, instance)
+        ts = ts.replace(extras=self._more_extras(ts.extras, jnp.zeros((), jnp.int32), None))
+        return AutoResetState(inner, key, episode + 1), ts
+
+    def _more_extras(self, extras, final_makespan, terminal_obs):
+        extras = dict(extras)
+        extras["final_makespan"] = final_makespan
+        if self.terminal_observation:
+            if terminal_obs is None:  # at reset: a zero-filled placeholder of the right shape
+                terminal_obs = jax.tree_util.tree_map(jnp.zeros_like, self._obs_placeholder)
+            extras["terminal_observation"] = terminal_obs
+        return extras
+
+    def transition(self, state: AutoResetState, action):
+        inner, ts = self.env.transition(state.inner, action)
+        last = ts.last()
+        key, sub = jax.random.split(state.key)
+        fresh, _ = self.env.start(sub, self._pick(sub, state.episode))
+        terminal_obs = self.env.observe(inner) if self.terminal_observation else None
+        final = jnp.where(last, self.env.current_makespan(inner), 0).astype(jnp.int32)
+        ts = ts.replace(extras=self._more_extras(ts.extras, final, terminal_obs))
+        new = AutoResetState(
+            _select(last, fresh, inner), key, state.episode + last.astype(jnp.int32)
+        )
+        return new, ts
+
+    @property
+    def _obs_placeholder(self):
+        from jaxshop.specs import shape_dtypes
+
+        if self.instances is not None:
+            shape = jax.tree_util.tree_map(lambda x: x[0], self.instances)
+        else:
+            shape = jax.eval_shape(self.env.generator, jax.random.PRNGKey(0))
+        return shape_dtypes(self.env.observation_spec(shape))
+
+    def is_done(self, state):
+        """Never: an auto-reset env always has an episode in progress."""
+        return jnp.zeros((), bool)
+
+
+# --- EpisodeStats -------------------------------------------------------------------------
+
+
+@struct.dataclass
+class EpisodeStatsState:
+    inner: Any
+    episode_return: Any  # () float32: running return of the episode in progress
+    episode_length: Any  # () int32
+    episode_invalid: Any  # () int32: invalid actions in the episode in progress
+    returned_episode_returns: Any  # () float32: of the last finished episode
+    returned_episode_lengths: Any  # () int32
+    returned_episode_makespans: Any  # () int32
+    returned_episode_invalid_actions: Any  # () int32
+    timestep: Any  # () int32: steps since reset (all episodes)
+
+
+STAT_NAMES = (
+    "returned_episode",
+    "returned_episode_returns",
+    "returned_episode_lengths",
+    "returned_episode_makespans",
+    "returned_episode_invalid_actions",
+    "timestep",
+)
+
+
+class EpisodeStats(Wrapper):
+    """Logs finished episodes in `extras`, under PureJaxRL's `LogWrapper` names.
+
+    Every timestep carries `returned_episode` (bool: an episode ended on this step),
+    `returned_episode_returns`, `returned_episode_lengths`, `returned_episode_makespans`,
+    `returned_episode_invalid_actions` (of the last finished episode; 0 before the first)
+    and `timestep` (steps since reset). Typical logging:
+    `returns[extras["returned_episode"]].mean()`. Put it outside `AutoReset`.
+    """
+
+    def inner_state(self, state: EpisodeStatsState):
+        return state.inner
+
+    def _extras(self, extras: dict, s: EpisodeStatsState, ended) -> dict:
+        out = dict(extras)
+        out["returned_episode"] = jnp.asarray(ended, bool)
+        for name in STAT_NAMES[1:]:
+            out[name] = getattr(s, name)
+        return out
+
+    def start(self, key, instance=None):
+        inner, ts = self.env.start(key, instance)
+        z_f, z_i = jnp.zeros((), jnp.float32), jnp.zeros((), jnp.int32)
+        s = EpisodeStatsState(inner, z_f, z_i, z_i, z_f, z_i, z_i, z_i, z_i)
+        return s, ts.replace(extras=self._extras(ts.extras, s, False))
+
+    def transition(self, state: EpisodeStatsState, action):
+        was_done = self.env.is_done(state.inner)
+        inner, ts = self.env.transition(state.inner, action)
+        counted = ~was_done  # steps on a finished (non-auto-reset) episode are no-ops
+        ret = state.episode_return + ts.reward
+        length = state.episode_length + counted.astype(jnp.int32)
+        invalid = state.episode_invalid + ts.extras["invalid_action"].astype(jnp.int32)
+        ended = ts.last() & counted
+        makespan = ts.extras.get("final_makespan", ts.extras["makespan"])
+        s = EpisodeStatsState(
+            inner,
+            jnp.where(ended, 0.0, ret),
+            jnp.where(ended, 0, length),
+            jnp.where(ended, 0, invalid),
+            jnp.where(ended, ret, state.returned_episode_returns),
+            jnp.where(ended, length, state.returned_episode_lengths),
+            jnp.where(ended, makespan, state.returned_episode_makespans).astype(jnp.int32),
+            jnp.where(ended, invalid, state.returned_episode_invalid_actions),
+            state.timestep + 1,
+        )
+        return s, ts.replace(extras=self._extras(ts.extras, s, ended))
+
+
+# --- VmapWrapper --------------------------------------------------------------------------
+
+
+class VmapWrapper(Wrapper):
+    """A batch of `num_envs` envs behind the single-env API.
+
+    `reset(key, instances=None)` splits `key` into one key per env (instances, when given,
+    are stacked with a leading axis of `num_envs`); `step(state, actions)` takes
+    `(num_envs,)` actions; every timestep field gains a leading batch axis. The state
+    queries and specs also work per batch (`action_mask(state)` is `(num_envs, A)`).
+    """
+
+    def __init__(self, env: Environment, num_envs: int):
+        if num_envs < 1:
+            raise ValueError(f"num_envs must be >= 1, got {num_envs}")
+        super().__init__(env)
+        self.num_envs = num_envs
+
+    def start(self, key, instance=None):
+        keys = jax.random.split(key, self.num_envs)
+        if instance is None:
+            return jax.vmap(lambda k: self.env.start(k, None))(keys)
+        return jax.vmap(self.env.start)(keys, instance)
+
+    def transition(self, state, action):
+        return jax.vmap(self.env.transition)(state, action)
+
+    def action_mask(self, state):
+        return jax.vmap(self.env.action_mask)(state)
+
+    def observe(self, state):
+        return jax.vmap(self.env.observe)(state)
+
+    def is_done(self, state):
+        return jax.vmap(self.env.is_done)(state)
+
+    def current_makespan(self, state):
+        return jax.vmap(self.env.current_makespan)(state)
+
+    def schedule(self, state):
+        return jax.vmap(self.env.schedule)(state)
+
+    def render(self, state, title: str = "", index: int = 0):
+        one = jax.tree_util.tree_map(lambda x: x[index], state)
+        return self.env.render(one, title)
+
+
+__all__ = [
+    "AutoReset",
+    "AutoResetState",
+    "EpisodeStats",
+    "EpisodeStatsState",
+    "STAT_NAMES",
+    "TimeLimit",
+    "TimeLimitState",
+    "VmapWrapper",
+    "Wrapper",
+]

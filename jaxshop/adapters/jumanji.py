@@ -7,9 +7,11 @@
 
 Mapping: jaxshop's `TimeStep` fields (`step_type`, `reward`, `discount`, `observation`,
 `extras`) map one to one onto jumanji's; the observation is the env's own dataclass (it
-carries `action_mask`, as jumanji agents expect). The action spec is a `DiscreteArray`
-of `env.num_actions(instance)` values; the observation spec is built from the shapes of
-a generated instance, so every episode must use the generator's (padded) shape.
+carries `action_mask`, as jumanji agents expect). The specs are the env's declared ones
+(`env.observation_spec` / `env.action_spec`, see `jaxshop.specs`) for the shape of a
+generated instance, so every episode must use the generator's (padded) shape: fields
+with both bounds become `BoundedArray`s, the others `Array`s; the action spec is a
+`DiscreteArray`.
 The jumanji state is `JumanjiState(inner, key)`: jumanji's `State` protocol wants a key.
 
 `jumanji` is imported lazily: importing this module works without it, and using the
@@ -28,6 +30,7 @@ import jax.numpy as jnp
 from flax import struct
 
 from jaxshop.env import Environment
+from jaxshop.specs import ArraySpec
 
 INSTALL_HINT = (
     "the Jumanji adapter needs the optional dependency `jumanji`; install it with "
@@ -56,22 +59,24 @@ def require_jumanji() -> Any:
     return jumanji
 
 
-def _array_spec(specs: Any, leaf: Any, name: str) -> Any:
-    if name == "action_mask" and leaf.dtype == jnp.bool_:
-        return specs.BoundedArray(leaf.shape, bool, minimum=False, maximum=True, name=name)
-    return specs.Array(leaf.shape, leaf.dtype, name=name)
+def _array_spec(specs: Any, spec: ArraySpec, name: str) -> Any:
+    """A jumanji spec for one declared `ArraySpec` (bounded when both bounds are known)."""
+    if spec.bounded:
+        return specs.BoundedArray(spec.shape, spec.dtype, minimum=spec.minimum,
+                                  maximum=spec.maximum, name=name)
+    return specs.Array(spec.shape, spec.dtype, name=name)
 
 
 def _tree_spec(specs: Any, value: Any, name: str) -> Any:
-    """A jumanji spec for a (nested) dataclass of `ShapeDtypeStruct`s."""
+    """A jumanji spec for the env's declared observation spec (a dataclass of specs)."""
+    if isinstance(value, ArraySpec):
+        return _array_spec(specs, value, name)
     if dataclasses.is_dataclass(value):
         children = {
             f.name: _tree_spec(specs, getattr(value, f.name), f.name)
             for f in dataclasses.fields(value)
         }
         return specs.Spec(type(value), name, **children)
-    if hasattr(value, "shape") and hasattr(value, "dtype"):
-        return _array_spec(specs, value, name)
     raise TypeError(
         f"cannot build a jumanji spec for observation field {name!r} of type {type(value)}"
     )
@@ -119,14 +124,13 @@ def _adapter_class() -> type:
 
         @functools.cached_property
         def observation_spec(self) -> Any:
-            _, ts = jax.eval_shape(self.reset, jax.random.PRNGKey(0))
-            return _tree_spec(specs, ts.observation, "observation")
+            declared = self.env.observation_spec(self._instance_shape)
+            return _tree_spec(specs, declared, "observation")
 
         @functools.cached_property
         def action_spec(self) -> Any:
-            return specs.DiscreteArray(
-                self.env.num_actions(self._instance_shape), dtype=jnp.int32, name="action"
-            )
+            declared = self.env.action_spec(self._instance_shape)
+            return specs.DiscreteArray(declared.num_values, dtype=jnp.int32, name="action")
 
     return JumanjiAdapter
 

@@ -31,18 +31,16 @@ a single eligible machine, so the same compiled `step` serves both problems.
 
 from __future__ import annotations
 
-import functools
-
 import jax
 import jax.numpy as jnp
 
-from jaxshop.env import Environment, register
+from jaxshop.env import Environment, compiled_call, register
 from jaxshop.fjsp import features as F
 from jaxshop.fjsp.generator import FJSPGenerator, JobShopGenerator
 from jaxshop.fjsp.types import TIMELINE_EMPTY, FJSPObservation, FJSPState, MachineTimeline
 from jaxshop.instances.types import FJSPInstance
 from jaxshop.schedule import Schedule
-from jaxshop.types import restart, select_timestep, termination, transition
+from jaxshop.specs import ArraySpec
 
 MODES = ("append", "insert")
 
@@ -78,37 +76,6 @@ def _clean(instance: FJSPInstance) -> FJSPInstance:
     )
 
 
-def _resolve_action(flat: jax.Array, action: jax.Array, skip: jax.Array):
-    """`(action, invalid)`: a masked or out-of-range action becomes the lowest valid index.
-
-    The lowest valid index is found by a `while_loop` that starts at 0 only for invalid
-    actions: valid actions (and finished states, `skip`) run zero iterations, even under
-    vmap, so a valid-action policy never pays for the search. (On XLA's CPU backend an
-    always-computed `argmax` over the `J * M` mask cost more than the rest of the step.)
-    """
-    n = flat.shape[0]
-    action = jnp.asarray(action, jnp.int32)
-    invalid = ~(((action >= 0) & (action < n)) & flat[jnp.clip(action, 0, n - 1)])
-    start = jnp.where(invalid & ~skip, 0, jnp.clip(action, 0, n - 1))
-
-    def searching(a):
-        return (a < n) & ~flat[jnp.minimum(a, n - 1)] & invalid & ~skip
-
-    found = jax.lax.while_loop(searching, lambda a: a + 1, start)
-    return jnp.where(found < n, found, 0), invalid
-
-
-@functools.partial(jax.jit, static_argnums=(0, 1))
-def _compiled(env: FlexibleJobShop, method: str, *args):
-    """Runs `env.<method>(*args)` as one compiled call.
-
-    Under an outer jit/vmap this is inlined; called eagerly it replaces hundreds of
-    op-by-op dispatches (and their per-shape compiles) by a single program. The env is a
-    static argument (hashed by identity), so the cache keeps the env object alive.
-    """
-    return getattr(env, method)(*args)
-
-
 class FlexibleJobShop(Environment):
     """Flexible job-shop (and job-shop) dispatching; see the module docstring."""
 
@@ -128,10 +95,7 @@ class FlexibleJobShop(Environment):
         num_jobs, num_ops, _ = instance.shape
         return num_jobs * num_ops
 
-    def _reset(self, instance: FJSPInstance):
-        return _compiled(self, "_reset_impl", instance)
-
-    def _reset_impl(self, instance: FJSPInstance):
+    def _reset(self, instance: FJSPInstance) -> FJSPState:
         instance = _clean(instance)
         J, O, M = instance.shape  # noqa: E741
         has_op = (instance.num_ops > 0)[:, None]
@@ -139,7 +103,7 @@ class FlexibleJobShop(Environment):
         if self.mode == "insert":
             empty = jnp.full((M, J * O), TIMELINE_EMPTY, jnp.int32)
             timeline = MachineTimeline(start=empty, end=empty)
-        state = FJSPState(
+        return FJSPState(
             instance=instance,
             next_op=jnp.zeros(J, jnp.int32),
             next_times=jnp.where(has_op, instance.processing_times[:, 0, :], 0),
@@ -155,7 +119,6 @@ class FlexibleJobShop(Environment):
             normalizer=makespan_lower_bound(instance),
             timeline=timeline,
         )
-        return state, restart(self.observe(state), self._extras(state, False))
 
     def action_mask(self, state: FJSPState) -> jax.Array:
         return state.next_eligible.reshape(-1)
@@ -184,7 +147,7 @@ class FlexibleJobShop(Environment):
         return jnp.take_along_axis(cand, first[..., None], axis=-1)[..., 0]
 
     def observe(self, state: FJSPState) -> FJSPObservation:
-        return _compiled(self, "_observe_impl", state)
+        return compiled_call(self, "_observe_impl", state)
 
     def _observe_impl(self, state: FJSPState) -> FJSPObservation:
         inst = state.instance
@@ -202,8 +165,22 @@ class FlexibleJobShop(Environment):
             action_mask=self.action_mask(state),
         )
 
-    def _extras(self, state: FJSPState, invalid) -> dict:
-        return {"makespan": self.current_makespan(state), "invalid_action": jnp.asarray(invalid)}
+    def observation_spec(self, instance: FJSPInstance) -> FJSPObservation:
+        J, O, M = instance.shape  # noqa: E741
+        big = int(TIMELINE_EMPTY)
+        return FJSPObservation(
+            pair_features=ArraySpec((J, M, F.NUM_FEATURES), jnp.float32, name="pair_features"),
+            processing_times=ArraySpec((J, O, M), jnp.int32, 0, None, "processing_times"),
+            eligible=ArraySpec.boolean((J, O, M), "eligible"),
+            op_mask=ArraySpec.boolean((J, O), "op_mask"),
+            next_op=ArraySpec((J,), jnp.int32, 0, O, "next_op"),
+            op_machine=ArraySpec((J, O), jnp.int32, -1, M - 1, "op_machine"),
+            op_start=ArraySpec((J, O), jnp.int32, -1, big, "op_start"),
+            op_end=ArraySpec((J, O), jnp.int32, -1, big, "op_end"),
+            job_ready=ArraySpec((J,), jnp.int32, 0, big, "job_ready"),
+            machine_free=ArraySpec((M,), jnp.int32, 0, big, "machine_free"),
+            action_mask=ArraySpec.boolean((J * M,), "action_mask"),
+        )
 
     @staticmethod
     def _insert(timeline: MachineTimeline, mach, write_row, ready, time):
@@ -228,15 +205,9 @@ class FlexibleJobShop(Environment):
             end=timeline.end.at[write_row].set(put(row_end, start + time), mode="drop"),
         )
 
-    def step(self, state: FJSPState, action: jax.Array):
-        return _compiled(self, "_step_impl", state, action)
-
-    def _step_impl(self, state: FJSPState, action: jax.Array):
+    def _step(self, state: FJSPState, action: jax.Array, live: jax.Array) -> FJSPState:
         inst = state.instance
         J, O, M = inst.shape  # noqa: E741
-        was_done = self.is_done(state)
-        live = ~was_done
-        action, invalid = _resolve_action(state.next_eligible.reshape(-1), action, was_done)
         job, mach = action // M, action % M
 
         # Single-entry scatters; a finished state writes out of range, which is dropped.
@@ -258,7 +229,7 @@ class FlexibleJobShop(Environment):
         has_next = op + 1 < inst.num_ops[job]
         next_times = jnp.where(has_next, inst.processing_times[job, nxt], 0)
         next_elig = inst.eligible[job, nxt] & has_next
-        new = state.replace(
+        return state.replace(
             next_op=state.next_op.at[j].add(1, mode="drop"),
             next_times=state.next_times.at[j].set(next_times, mode="drop"),
             next_eligible=state.next_eligible.at[j].set(next_elig, mode="drop"),
@@ -272,20 +243,6 @@ class FlexibleJobShop(Environment):
             makespan=jnp.where(live, jnp.maximum(state.makespan, end), state.makespan),
             timeline=timeline,
         )
-        done = self.is_done(new)
-        increase = (new.makespan - state.makespan).astype(jnp.float32)
-        reward = {
-            "dense": -increase,
-            "normalized": -increase / state.normalizer,
-            "terminal": jnp.where(done & live, -new.makespan.astype(jnp.float32), 0.0),
-        }[self.reward_mode]
-        invalid = invalid & live
-        obs = self.observe(new)
-        extras = self._extras(new, invalid)
-        ts = select_timestep(
-            done, termination(reward, obs, extras), transition(reward, obs, extras=extras)
-        )
-        return new, ts
 
     def schedule(self, state: FJSPState) -> Schedule:
         return Schedule(machine=state.machine, start=state.start, end=state.end)

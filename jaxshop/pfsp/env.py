@@ -19,7 +19,7 @@ from jaxshop.pfsp.generator import UniformPFSPGenerator
 from jaxshop.pfsp.makespan import append_job
 from jaxshop.pfsp.types import PFSPObservation, PFSPState
 from jaxshop.schedule import Schedule
-from jaxshop.types import restart, select_timestep, termination, transition
+from jaxshop.specs import ArraySpec
 
 
 def machine_load_bound(instance: PFSPInstance) -> jax.Array:
@@ -39,10 +39,10 @@ class PermutationFlowShop(Environment):
     def max_steps(self, instance: PFSPInstance) -> int:
         return instance.shape[0]
 
-    def _reset(self, instance: PFSPInstance):
+    def _reset(self, instance: PFSPInstance) -> PFSPState:
         instance = jax.tree_util.tree_map(jnp.asarray, instance)
         n, m = instance.shape
-        state = PFSPState(
+        return PFSPState(
             instance=instance,
             sequence=jnp.full(n, -1, jnp.int32),
             scheduled=jnp.zeros(n, bool),
@@ -51,7 +51,6 @@ class PermutationFlowShop(Environment):
             num_scheduled=jnp.zeros((), jnp.int32),
             normalizer=machine_load_bound(instance),
         )
-        return state, restart(self.observe(state), self._extras(state, False))
 
     def action_mask(self, state: PFSPState) -> jax.Array:
         return state.instance.job_mask & ~state.scheduled
@@ -72,24 +71,23 @@ class PermutationFlowShop(Environment):
             action_mask=self.action_mask(state),
         )
 
-    def _extras(self, state: PFSPState, invalid) -> dict:
-        return {"makespan": self.current_makespan(state), "invalid_action": jnp.asarray(invalid)}
-
-    def step(self, state: PFSPState, action: jax.Array):
-        mask = self.action_mask(state)
-        was_done = self.is_done(state)
-        action = jnp.asarray(action, jnp.int32)
-        invalid = ~mask[jnp.clip(action, 0, mask.shape[0] - 1)] | (action < 0) | (
-            action >= mask.shape[0]
+    def observation_spec(self, instance: PFSPInstance) -> PFSPObservation:
+        n, m = instance.shape
+        return PFSPObservation(
+            processing_times=ArraySpec((n, m), jnp.float32, 0.0, 1.0, "processing_times"),
+            completion=ArraySpec((m,), jnp.float32, 0.0, None, "completion"),
+            scheduled=ArraySpec.boolean((n,), "scheduled"),
+            action_mask=ArraySpec.boolean((n,), "action_mask"),
         )
-        job = jnp.where(invalid, self.first_valid_action(mask), action)
+
+    def _step(self, state: PFSPState, job: jax.Array, live: jax.Array) -> PFSPState:
         new_completion = append_job(state.completion, state.instance.processing_times[job])
         # A finished state is left untouched; only the touched rows are selected, so the
         # no-op costs O(machines), not O(jobs x machines).
-        keep = was_done
+        keep = ~live
         position = jnp.minimum(state.num_scheduled, state.sequence.shape[0] - 1)
         new_row = jnp.where(state.instance.machine_mask, new_completion, -1)
-        new = state.replace(
+        return state.replace(
             sequence=state.sequence.at[position].set(
                 jnp.where(keep, state.sequence[position], job)
             ),
@@ -100,21 +98,6 @@ class PermutationFlowShop(Environment):
             ),
             num_scheduled=state.num_scheduled + (~keep).astype(jnp.int32),
         )
-        done = self.is_done(new)
-        increase = (self.current_makespan(new) - self.current_makespan(state)).astype(jnp.float32)
-        reward = {
-            "dense": -increase,
-            "normalized": -increase / state.normalizer,
-            "terminal": jnp.where(done, -self.current_makespan(new).astype(jnp.float32), 0.0),
-        }[self.reward_mode]
-        reward = jnp.where(was_done, 0.0, reward)
-        invalid = invalid & ~was_done
-        obs = self.observe(new)
-        extras = self._extras(new, invalid)
-        ts = select_timestep(
-            done, termination(reward, obs, extras), transition(reward, obs, extras=extras)
-        )
-        return new, ts
 
     def schedule(self, state: PFSPState) -> Schedule:
         end = state.end_times

@@ -1,0 +1,363 @@
+"""The API checker every jaxshop env and wrapper passes; run it on your own envs too.
+
+    from jaxshop.testing import check_env
+    check_env(my_env, [instance_a, instance_b])   # exact-size instances of >= 2 sizes
+
+`check_env` runs the named checks below in order; each can also be called alone with
+`(env, ctx)` where `ctx = CheckContext.build(env, instances)`:
+
+- `check_specs`: reset agrees with `env.specs`; the mask is a flat bool array over the
+  action space; every observation of a random episode matches `env.observation_spec`.
+- `check_jit_matches_eager`: the first decisions of an episode, op by op vs compiled.
+- `check_batch_matches_single`: vmap over the padded mixed-size batch == one by one;
+  finished schedules pass `jaxshop.validate`; the dense return is exactly `-makespan`.
+- `check_padding_invariance`: padding never changes a makespan.
+- `check_compile_once`: one traced step serves every instance of the padded shape.
+- `check_determinism`: same key, same episode; different keys, different instances.
+- `check_invalid_action`: an invalid action acts as the lowest valid one and is flagged.
+- `check_terminal`: a finished state is a no-op, its mask is all False, and
+  `random_valid_action` returns 0 on it.
+- `check_auto_reset` (envs wrapped in `AutoReset` only, instead of the padding, terminal
+  and completion checks): a LAST step reports the finished makespan and returns a new episode.
+- `check_render`: `env.render(state)` gives a matplotlib figure at reset and at the end.
+
+Wrappers are checked like envs; `VmapWrapper` (a batched API) gets `check_vmap_wrapper`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import jaxshop
+from jaxshop import specs as S
+from jaxshop.rollout import (
+    first_valid_policy,
+    last_valid_policy,
+    random_policy,
+    random_valid_action,
+    rollout,
+)
+
+EAGER_STEPS = 2  # eager JAX is slow: compare this many decisions with jit
+
+
+def tree_equal(a, b) -> bool:
+    """Same structure and bit-identical leaves."""
+    la, ta = jax.tree_util.tree_flatten(a)
+    lb, tb = jax.tree_util.tree_flatten(b)
+    return ta == tb and all(
+        np.array_equal(np.asarray(x), np.asarray(y)) for x, y in zip(la, lb, strict=True)
+    )
+
+
+def finite(tree) -> bool:
+    return all(
+        np.isfinite(np.asarray(x)).all()
+        for x in jax.tree_util.tree_leaves(tree)
+        if np.asarray(x).dtype.kind == "f"
+    )
+
+
+def wrapper_chain(env) -> list:
+    """`[env, env.env, ...]` down to the unwrapped env."""
+    chain = [env]
+    while hasattr(type(chain[-1]), "inner_state"):
+        chain.append(chain[-1].env)
+    return chain
+
+
+def unwrap_state(env, state):
+    """The innermost env's state inside a (possibly wrapped) env's state."""
+    for layer in wrapper_chain(env)[:-1]:
+        state = layer.inner_state(state)
+    return state
+
+
+def _has(env, cls_name: str) -> bool:
+    return any(type(layer).__name__ == cls_name for layer in wrapper_chain(env))
+
+
+@dataclasses.dataclass
+class CheckContext:
+    """What the checks share: instances, the padded batch, keys and compiled functions."""
+
+    env: Any
+    instances: list
+    batch: Any
+    padded: list
+    steps: int
+    key: jax.Array
+    reset: Any
+    step: Any
+    run_random: Any
+    auto_reset: bool
+
+    @classmethod
+    def build(cls, env, instances: list, seed: int = 0) -> CheckContext:
+        assert len(instances) >= 2, "give instances of at least two sizes"
+        batch = jaxshop.stack(instances)
+        padded = jaxshop.unstack(batch)
+        steps = env.max_steps(padded[0])
+        return cls(
+            env, list(instances), batch, padded, steps, jax.random.PRNGKey(seed),
+            jax.jit(env.reset), jax.jit(env.step),
+            jax.jit(lambda s, k: rollout(env, s, k, random_policy(env), steps)),
+            _has(env, "AutoReset"),
+        )
+
+
+def check_specs(env, ctx: CheckContext) -> None:
+    inst = ctx.padded[0]
+    state, ts = ctx.reset(ctx.key, inst)
+    chex.assert_trees_all_equal_shapes_and_dtypes((state, ts), env.specs(inst))
+    mask = ts.observation.action_mask
+    assert mask.dtype == jnp.bool_ and mask.shape == (env.num_actions(inst),)
+    assert bool(ts.first()) and float(ts.reward) == 0.0 and float(ts.discount) == 1.0
+    assert finite(ts.observation)
+    action_spec = env.action_spec(inst)
+    assert action_spec.num_values == env.num_actions(inst)
+    obs_spec = env.observation_spec(inst)
+    # The declared spec agrees with the traced shapes, also for an abstract instance.
+    abstract = jax.tree_util.tree_map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), inst)
+    assert env.observation_spec(abstract) == obs_spec
+    chex.assert_trees_all_equal_shapes_and_dtypes(S.shape_dtypes(obs_spec), ts.observation)
+
+    @jax.jit
+    def observations(state, key):
+        def body(s, k):
+            s, t = env.step(s, random_valid_action(k, env.action_mask(s)))
+            return s, (t.observation, t.reward, t.discount, t.step_type)
+
+        return jax.lax.scan(body, state, jax.random.split(key, ctx.steps + 1))[1]
+
+    obs, reward, discount, step_type = observations(state, ctx.key)
+    S.validate(obs_spec, ts.observation)
+    S.validate(obs_spec, obs, batch_dims=1)
+    assert finite(reward) and set(np.unique(np.asarray(discount))) <= {0.0, 1.0}
+    assert set(np.unique(np.asarray(step_type))) <= {1, 2}
+    action_spec.validate(jnp.int32(env.num_actions(inst) - 1))
+
+
+def check_jit_matches_eager(env, ctx: CheckContext) -> None:
+    state, ts = ctx.reset(ctx.key, ctx.padded[0])
+    eager_state, eager_ts = env.reset(ctx.key, ctx.padded[0])
+    _, _, actions = ctx.run_random(state, ctx.key)
+    s_eager, s_jit = eager_state, state
+    for a in np.asarray(actions)[:EAGER_STEPS]:
+        s_eager, t = env.step(s_eager, jnp.asarray(a))
+        s_jit, _ = ctx.step(s_jit, jnp.asarray(a))
+        assert finite(t.reward) and finite(t.observation)
+    assert tree_equal(s_eager, s_jit), "eager and jitted steps differ"
+    assert tree_equal(eager_ts, ts), "eager and jitted resets differ"
+
+
+def check_batch_matches_single(env, ctx: CheckContext) -> None:
+    inner = env.unwrapped
+    summarize = jax.jit(lambda s: (
+        env.is_done(s), inner.is_done(unwrap_state(env, s)), env.schedule(s),
+        env.current_makespan(s),
+    ))
+    keys = jax.random.split(ctx.key, len(ctx.instances))
+    states, _ = jax.jit(jax.vmap(env.reset))(keys, ctx.batch)
+    finals, rets, _ = jax.vmap(ctx.run_random)(states, keys)
+    for i, inst in enumerate(ctx.padded):
+        single, _ = ctx.reset(keys[i], inst)
+        f, r, _ = ctx.run_random(single, keys[i])
+        one = jax.tree_util.tree_map(lambda x, i=i: x[i], finals)
+        assert tree_equal(one, f), f"vmapped episode {i} differs from the single one"
+        assert float(rets[i]) == float(r)
+        if ctx.auto_reset:
+            continue
+        done, complete, schedule, makespan = summarize(f)
+        assert bool(done), "episode not finished after max_steps decisions"
+        if not bool(complete):  # truncated by a wrapper
+            continue
+        check = jaxshop.validate(inst, jax.device_get(schedule))
+        assert check, check.reason
+        assert check.makespan == int(makespan)
+        if inner.reward_mode == "dense":
+            assert float(r) == -check.makespan, (float(r), check.makespan)
+
+
+def check_padding_invariance(env, ctx: CheckContext) -> None:
+    key = ctx.key
+
+    def both_policies(inst):
+        st, _ = env.reset(key, inst)
+        n = env.max_steps(inst)
+        first, _, _ = rollout(env, st, key, first_valid_policy(env), n)
+        last, _, _ = rollout(env, st, key, last_valid_policy(env), n)
+        return env.current_makespan(first), env.current_makespan(last)
+
+    exact, padded_one = ctx.instances[-1], ctx.padded[-1]
+    got = [tuple(int(x) for x in jax.jit(both_policies)(x)) for x in (exact, padded_one)]
+    assert got[0] == got[1], f"padding changed the makespans: {got}"
+
+
+def check_compile_once(env, ctx: CheckContext) -> None:
+    chex.clear_trace_counter()
+
+    @jax.jit
+    @chex.assert_max_traces(n=1)
+    def step_once(state, action):
+        return env.step(state, action)
+
+    for inst in ctx.padded:
+        st, t = ctx.reset(ctx.key, inst)
+        for _ in range(3):
+            st, t = step_once(st, jnp.argmax(t.observation.action_mask).astype(jnp.int32))
+
+
+def check_determinism(env, ctx: CheckContext) -> None:
+    key = ctx.key
+    if env.generator is not None:
+        reset_generated = jax.jit(lambda k: unwrap_state(env, env.reset(k)[0]).instance)
+        a = reset_generated(key)
+        b = reset_generated(key)
+        c = reset_generated(jax.random.fold_in(key, 1))
+        assert tree_equal(a, b)
+        assert not tree_equal(a, c)
+    state, _ = ctx.reset(key, ctx.padded[0])
+    s1, r1, _ = ctx.run_random(state, key)
+    s2, r2, _ = ctx.run_random(state, key)
+    assert tree_equal(s1, s2) and float(r1) == float(r2)
+
+
+def check_invalid_action(env, ctx: CheckContext) -> None:
+    st, t = ctx.reset(ctx.key, ctx.padded[0])
+    m = np.asarray(t.observation.action_mask)
+    invalid = np.flatnonzero(~m)
+    if invalid.size:
+        bad_state, bad_ts = ctx.step(st, jnp.int32(invalid[0]))
+        good_state, good_ts = ctx.step(st, jnp.int32(np.argmax(m)))
+        assert bool(bad_ts.extras["invalid_action"])
+        assert not bool(good_ts.extras["invalid_action"])
+        assert tree_equal(unwrap_state(env, bad_state), unwrap_state(env, good_state))
+        assert float(bad_ts.reward) == float(good_ts.reward)
+    for out_of_range in (-1, env.num_actions(ctx.padded[0])):
+        _, nt = ctx.step(st, jnp.int32(out_of_range))
+        assert bool(nt.extras["invalid_action"]) and finite(nt.observation)
+
+
+def check_terminal(env, ctx: CheckContext) -> None:
+    state, _ = ctx.reset(ctx.key, ctx.padded[0])
+    done_state, _, _ = ctx.run_random(state, ctx.key)
+    assert bool(env.is_done(done_state))
+    mask = env.action_mask(done_state)
+    assert not bool(mask.any()), "the mask of a finished state must be all False"
+    assert int(random_valid_action(ctx.key, mask)) == 0
+    again, t = ctx.step(done_state, jnp.int32(0))
+    assert tree_equal(unwrap_state(env, again), unwrap_state(env, done_state))
+    assert float(t.reward) == 0.0 and bool(t.last())
+    assert not bool(t.observation.action_mask.any())
+    assert not bool(t.extras["invalid_action"])
+    if bool(env.unwrapped.is_done(unwrap_state(env, done_state))):
+        assert bool(t.terminated())
+
+
+def check_auto_reset(env, ctx: CheckContext) -> None:
+    """Runs one episode and a bit through `AutoReset`: LAST, then a fresh episode."""
+    inner = env.unwrapped
+    inst = ctx.padded[0]
+
+    @jax.jit
+    def play(key):
+        state, ts = env.reset(key, inst)
+
+        def body(s, k):
+            s, t = env.step(s, random_valid_action(k, env.action_mask(s)))
+            return s, (t, env.current_makespan(s))
+
+        return jax.lax.scan(body, state, jax.random.split(key, ctx.steps + 2))
+
+    _, (ts, makespans) = play(ctx.key)
+    last = np.flatnonzero(np.asarray(ts.step_type) == 2)
+    assert last.size >= 1, "no episode ended within max_steps + 2 decisions"
+    i = int(last[0])
+    final = int(ts.extras["final_makespan"][i])
+    assert final > 0 and final == int(ts.extras["makespan"][i])
+    assert int(makespans[i]) == 0, "the state after a LAST step must be a new episode"
+    assert bool(np.asarray(ts.observation.action_mask[i]).any())
+    assert (np.asarray(ts.extras["final_makespan"])[np.asarray(ts.step_type) != 2] == 0).all()
+    if inner.reward_mode == "dense":
+        assert float(np.asarray(ts.reward[: i + 1]).sum()) == -final
+
+
+def check_render(env, ctx: CheckContext) -> None:
+    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
+
+    state, _ = ctx.reset(ctx.key, ctx.padded[0])
+    fig = env.render(state)
+    assert isinstance(fig, Figure)
+    plt.close(fig)
+    final, _, _ = ctx.run_random(state, ctx.key)
+    fig = env.render(final)
+    assert isinstance(fig, Figure) and fig.axes
+    plt.close(fig)
+
+
+def check_vmap_wrapper(env, instances: list, seed: int = 0) -> None:
+    """A `VmapWrapper` (num_envs == len(instances)) equals vmapping the wrapped env."""
+    batch = jaxshop.stack(instances)
+    assert env.num_envs == len(instances)
+    key = jax.random.PRNGKey(seed)
+    states, ts = jax.jit(env.reset)(key, batch)
+    ref_states, ref_ts = jax.jit(jax.vmap(env.env.reset))(
+        jax.random.split(key, env.num_envs), batch
+    )
+    assert tree_equal((states, ts), (ref_states, ref_ts))
+    inst = jaxshop.unstack(batch)[0]
+    S.validate(env.observation_spec(inst), ts.observation, batch_dims=1)
+    actions = jax.vmap(jnp.argmax)(ts.observation.action_mask).astype(jnp.int32)
+    s1, t1 = jax.jit(env.step)(states, actions)
+    s2, t2 = jax.jit(jax.vmap(env.env.step))(ref_states, actions)
+    assert tree_equal((s1, t1), (s2, t2))
+    assert t1.reward.shape == (env.num_envs,)
+    assert env.action_mask(s1).shape == (env.num_envs, env.num_actions(inst))
+
+
+def check_env(env, instances: list, seed: int = 0) -> None:
+    """Runs every API check on `env` with exact-size `instances` (at least two sizes)."""
+    if _has(env, "VmapWrapper"):
+        check_vmap_wrapper(env, instances, seed)
+        return
+    ctx = CheckContext.build(env, instances, seed)
+    checks = [check_specs, check_jit_matches_eager, check_batch_matches_single,
+              check_compile_once, check_determinism, check_invalid_action]
+    # An auto-reset env starts new episodes of its generator's or suite's padded shape, so
+    # it is not stepped on exact-size instances (padding) and never finishes (terminal).
+    if ctx.auto_reset:
+        checks += [check_auto_reset]
+    else:
+        checks += [check_padding_invariance, check_terminal]
+    checks += [check_render]
+    for check in checks:
+        check(env, ctx)
+
+
+__all__ = [
+    "CheckContext",
+    "check_auto_reset",
+    "check_batch_matches_single",
+    "check_compile_once",
+    "check_determinism",
+    "check_env",
+    "check_invalid_action",
+    "check_jit_matches_eager",
+    "check_padding_invariance",
+    "check_render",
+    "check_specs",
+    "check_terminal",
+    "check_vmap_wrapper",
+    "finite",
+    "tree_equal",
+    "unwrap_state",
+    "wrapper_chain",
+]
