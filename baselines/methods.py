@@ -146,7 +146,7 @@ def _load_builtin_methods() -> None:
     # Importing these modules runs their `register_method` decorators.
     import importlib
 
-    for module in ("neh", "iterated_greedy", "rules", "pointer"):
+    for module in ("neh", "iterated_greedy", "rules", "pointer", "ppo"):
         try:
             importlib.import_module(f"jaxshop_baselines.{module}")
         except ModuleNotFoundError as err:

@@ -1,0 +1,89 @@
+"""PPO configuration: env and instance distribution, network, PPO hyper-parameters.
+
+A frozen (hashable) dataclass, so compiled functions are cached per config; it
+round-trips through JSON next to every saved model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+ENVS = ("pfsp", "jssp", "fjsp")
+
+
+@dataclasses.dataclass(frozen=True)
+class PPOConfig:
+    """Everything that defines a PPO model and its training run.
+
+    Training instances come from the env's generator for `num_jobs x num_machines`:
+    uniform PFSP times `U[1, 99]`, job shops with times `U[1, 99]`, or Brandimarte-style
+    FJSP (`U[0.8 M, 1.2 M]` operations per job, `U[1, M]` eligible machines, times
+    `U[1, 20]`, as the pointer net trains on). Rewards are the env's "normalized" mode, so
+    an episode returns `-makespan / lower bound`.
+    """
+
+    env: str = "fjsp"
+    num_jobs: int = 10
+    num_machines: int = 5
+    mode: str = "append"
+    # Network.
+    hidden: int = 64
+    # PPO (PureJaxRL names).
+    num_envs: int = 64
+    num_steps: int = 32
+    num_updates: int = 300
+    update_epochs: int = 4
+    num_minibatches: int = 4
+    learning_rate: float = 1e-3
+    anneal_lr: bool = True
+    gamma: float = 1.0
+    gae_lambda: float = 0.95
+    clip_eps: float = 0.2
+    ent_coef: float = 0.01
+    vf_coef: float = 0.5
+    max_grad_norm: float = 0.5
+    # Host loop.
+    updates_per_chunk: int = 10
+    checkpoint_every: int = 50
+    eval_size: int = 64  # fixed validation instances, greedy, at checkpoints (0: none)
+
+    def __post_init__(self) -> None:
+        if self.env not in ENVS:
+            raise ValueError(f"env must be one of {ENVS}, got {self.env!r}")
+        if self.mode not in ("append", "insert"):
+            raise ValueError(f"mode must be 'append' or 'insert', got {self.mode!r}")
+        for name in ("num_jobs", "num_machines", "hidden", "num_envs", "num_steps",
+                     "num_updates", "update_epochs", "num_minibatches", "updates_per_chunk",
+                     "checkpoint_every"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if (self.num_envs * self.num_steps) % self.num_minibatches:
+            raise ValueError("num_envs * num_steps must be a multiple of num_minibatches")
+        if self.checkpoint_every % self.updates_per_chunk:
+            raise ValueError("checkpoint_every must be a multiple of updates_per_chunk")
+
+    @property
+    def problems(self) -> tuple[str, ...]:
+        """Problems a model of this config solves (job-shop models read shape-free features)."""
+        return ("pfsp",) if self.env == "pfsp" else ("jssp", "fjsp")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PPOConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown ppo config fields: {sorted(unknown)}")
+        return cls(**data)
+
+    @classmethod
+    def from_json(cls, path: str | Path) -> PPOConfig:
+        return cls.from_dict(json.loads(Path(path).read_text()))
