@@ -58,6 +58,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from jaxshop.options import ArgumentParser, UsageError, float_in, int_in, output_file
+
 DEFAULT_BATCHES = (1, 64, 1024, 4096)
 DEFAULT_OUT = "results/bench_envs.json"
 POLICIES = ("random", "random-kth", "first")
@@ -674,6 +676,8 @@ def _int_list(text: str) -> list[int]:
 def _case_list(text: str) -> list[str]:
     if text == "all":
         return list(CASES)
+    if not any(t.strip() for t in text.split(",")):
+        raise argparse.ArgumentTypeError(f"no case named in {text!r}; known: {', '.join(CASES)}")
     names = []
     for token in (t.strip() for t in text.split(",") if t.strip()):
         matched = [n for n in CASES if n == token or n.startswith(token + "_")]
@@ -686,8 +690,8 @@ def _case_list(text: str) -> list[str]:
     return names
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+def build_parser() -> ArgumentParser:
+    p = ArgumentParser(
         prog="jaxshop bench",
         description="Env throughput under a random valid policy (jit + vmap in lax.scan).",
     )
@@ -696,13 +700,15 @@ def build_parser() -> argparse.ArgumentParser:
                         f"(default all: {', '.join(CASES)})")
     p.add_argument("--batch", type=_int_list, default=list(DEFAULT_BATCHES),
                    help="comma-separated batch sizes (default 1,64,1024,4096)")
-    p.add_argument("--repeats", type=int, default=3, help="timed repeats; the median is shown")
-    p.add_argument("--min-seconds", type=float, default=0.5,
+    p.add_argument("--repeats", type=int_in(1, 1000), default=3,
+                   help="timed repeats; the median is shown")
+    p.add_argument("--min-seconds", type=float_in(0.0, 3600.0), default=0.5,
                    help="minimum wall time of one repeat (calls are repeated until reached)")
-    p.add_argument("--max-case-seconds", type=float, default=60.0,
+    p.add_argument("--max-case-seconds", type=float_in(0.0, 86400.0, low_open=True),
+                   default=60.0,
                    help="fewer repeats (at least 1) when the warm-up call shows that the "
                         "repeats of one case would take longer than this (default 60)")
-    p.add_argument("--target-decisions", type=int, default=16384,
+    p.add_argument("--target-decisions", type=int_in(1, 2**30), default=16384,
                    help="decisions per jitted call: small batches play several rounds per call")
     p.add_argument("--peers", action="store_true",
                    help="also measure Jumanji's JobShop on the job-shop cases (needs jumanji)")
@@ -711,7 +717,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "uniform per action + argmax; the default), random-kth (same "
                         "distribution from one uniform per decision), first (lowest-index "
                         "valid action: no RNG, isolates the env's own cost)")
-    p.add_argument("--out", default=DEFAULT_OUT, help=f"JSON output path (default {DEFAULT_OUT})")
+    p.add_argument("--out", type=output_file((".json",)), default=None,
+                   help=f"write the JSON report there (nothing is written without it; the "
+                   f"repository's report is {DEFAULT_OUT})")
     p.add_argument("--append", action="store_true",
                    help="add this run's results to the report already in --out (the Markdown "
                         "then covers all of them)")
@@ -748,10 +756,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv[:1] == ["--"]:  # `jaxshop bench -- --cases ...` passes the separator along
         argv = argv[1:]
     args = build_parser().parse_args(argv)
-    if args.repeats < 1 or args.min_seconds < 0 or args.target_decisions < 1:
-        print("jaxshop bench: error: need --repeats >= 1, --min-seconds >= 0, "
-              "--target-decisions >= 1", file=sys.stderr)
-        return 2
+    if args.append and args.out is None:
+        raise UsageError("--append needs --out FILE.json (the report to extend)")
+    if args.markdown is not None:
+        args.markdown = output_file((".md",))(args.markdown)
     peers = args.peers and any(CASES[c].jumanji for c in args.cases)
     notes = []
     if peers and not jumanji_available():

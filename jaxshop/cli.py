@@ -107,6 +107,8 @@ def _build_method(spec: str, options: dict[str, Any], problems: set[str], where:
     and solves every problem in `problems`."""
     from jaxshop_baselines.methods import get_method, method_info
 
+    if "iterations" in options and "time_limit" in options:
+        raise CLIError("give --iterations or --time-limit, not both")
     info = method_info(spec)
     if info.options is not None:
         ignored = [METHOD_FLAGS[o] for o in options if o not in info.options]
@@ -186,7 +188,7 @@ def cmd_solve(args) -> int:
     problem = problem_of(instance)
     spec = _method_spec(args, problem)
     options = _method_options(args)
-    method = _build_method(spec, options, {problem}, f"{name} ({problem})")
+    method = _build_method(spec, options, {problem}, name)
     _check_size([instance], spec, options)
     key = jax.random.PRNGKey(0 if args.seed is None else args.seed)
     start = time.perf_counter()
@@ -513,7 +515,8 @@ def _parse(argv: list[str]):
     top = argv[: next((i for i, a in enumerate(argv) if not a.startswith("-")), len(argv))]
     rest = argv[len(top):]
     if rest and rest[0] in PASSTHROUGH:
-        parser.parse_args(top)  # --version / --help before the command
+        if top:  # --version / --help before the command
+            parser.parse_args([*top, "list"])
         if rest[0] == "train":
             agent = rest[1] if len(rest) > 1 else None
             return argparse.Namespace(command="train", agent=agent, rest=rest[2:])

@@ -11,6 +11,7 @@ import pytest
 
 from jaxshop import bench
 from jaxshop.cli import main as cli_main
+from jaxshop.options import UsageError
 
 
 def test_bench_smoke_json_and_markdown(tmp_path, capsys):
@@ -89,8 +90,8 @@ def test_jumanji_peer_smoke():
 
 
 def test_bad_arguments():
-    with pytest.raises(SystemExit):
+    with pytest.raises(UsageError, match="--cases: unknown case 'nope'"):
         bench.main(["--cases", "nope"])
-    with pytest.raises(SystemExit):
+    with pytest.raises(UsageError, match="--batch"):
         bench.main(["--batch", "0"])
     assert bench._case_list("jssp") == [c for c in bench.CASES if c.startswith("jssp_")]

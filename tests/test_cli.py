@@ -123,9 +123,8 @@ def test_malformed_file_error_names_file_and_line(capsys, tmp_path):
 
 
 def test_bad_option_exits_nonzero(capsys):
-    with pytest.raises(SystemExit) as exc:
-        main(["solve", "ta001", "--mode", "sideways"])
-    assert exc.value.code == 2
+    code, out, err = run_cli(capsys, "solve", "ta001", "--mode", "sideways")
+    assert code == 2 and out == "" and "--mode" in err and len(err.strip().splitlines()) == 1
 
 
 def test_eval_json_groups(capsys):

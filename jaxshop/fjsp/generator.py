@@ -12,7 +12,7 @@ import math
 import jax
 import jax.numpy as jnp
 
-from jaxshop.instances.types import FJSPInstance
+from jaxshop.instances.types import FJSPInstance, check_worst_case
 
 
 def _padded(size: int, pad: int | None, what: str) -> int:
@@ -88,6 +88,7 @@ class JobShopGenerator:
         if num_jobs < 1 or num_machines < 1:
             raise ValueError("need at least one job and one machine")
         self.low, self.high = _range("times (low, high)", (low, high), 0)
+        check_worst_case(num_jobs * num_machines, self.high, "JobShopGenerator")
         self.num_jobs, self.num_machines = num_jobs, num_machines
         self.shape = (
             _padded(num_jobs, max_jobs, "jobs"),
@@ -129,6 +130,7 @@ class FJSPGenerator:
                 f"machines_per_op {machines_per_op} exceeds num_machines {num_machines}"
             )
         self.time_range = _range("time_range", time_range, 0)
+        check_worst_case(num_jobs * self.ops_per_job[1], self.time_range[1], "FJSPGenerator")
         self.shape = (
             _padded(num_jobs, max_jobs, "jobs"),
             _padded(self.ops_per_job[1], max_ops, "operations per job"),

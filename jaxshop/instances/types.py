@@ -285,6 +285,17 @@ def _check_worst_case(total: np.ndarray, source: str) -> None:
         )
 
 
+def check_worst_case(operations: int, max_time: int, source: str) -> None:
+    """Refuses generators whose instances could overflow int32 schedule arithmetic."""
+    if max_time > MAX_TIME:
+        raise ValueError(f"{source}: largest time {max_time} exceeds the maximum {MAX_TIME}")
+    if operations * max_time > MAX_MAKESPAN:
+        raise ValueError(
+            f"{source}: {operations} operations of up to {max_time} could reach makespan "
+            f"{operations * max_time} > {MAX_MAKESPAN} (int32 overflow); use smaller times"
+        )
+
+
 def validate_instance(instance: Instance, source: str = "instance") -> Instance:
     """Checks an instance (unbatched or batched, NumPy or JAX arrays) and returns it.
 

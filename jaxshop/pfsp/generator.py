@@ -5,7 +5,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from jaxshop.instances.types import PFSPInstance
+from jaxshop.instances.types import PFSPInstance, check_worst_case
 
 
 class UniformPFSPGenerator:
@@ -17,6 +17,7 @@ class UniformPFSPGenerator:
             raise ValueError("need at least one job and one machine")
         if not 0 <= low <= high:
             raise ValueError(f"need 0 <= low <= high, got {low}, {high}")
+        check_worst_case(num_jobs * num_machines, high, "UniformPFSPGenerator")
         self.num_jobs, self.num_machines = num_jobs, num_machines
         self.low, self.high = low, high
         self.max_jobs = max_jobs or num_jobs
