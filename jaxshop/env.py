@@ -42,6 +42,7 @@ from typing import Any, ClassVar
 import jax
 import jax.numpy as jnp
 
+from jaxshop.instances.types import validate_instance
 from jaxshop.types import TimeStep, restart, select_timestep, termination, transition
 
 REWARD_MODES = ("dense", "normalized", "terminal")
@@ -95,7 +96,17 @@ class Environment(abc.ABC):
     # --- public API: reset / step (observation included) ---------------------------------
 
     def reset(self, key: jax.Array, instance: Any | None = None) -> tuple[Any, TimeStep]:
-        """Starts an episode on `instance`, or on `self.generator(key)` when it is None."""
+        """Starts an episode on `instance`, or on `self.generator(key)` when it is None.
+
+        Called outside `jit`/`vmap` with concrete arrays, the instance is first checked
+        with `jaxshop.instances.validate_instance` (a `ValueError` naming the field for
+        what `reset` assumes: integer times, `num_ops <= max_ops`, no int32 overflow...);
+        under a transformation that is the caller's job (check the batch once, outside).
+        """
+        if instance is not None and not any(
+            isinstance(leaf, jax.core.Tracer) for leaf in jax.tree_util.tree_leaves(instance)
+        ):
+            validate_instance(instance, source=f"{type(self).__name__}.reset")
         return compiled_call(self, "_reset_observed", key, instance)
 
     def step(self, state: Any, action: jax.Array) -> tuple[Any, TimeStep]:

@@ -446,3 +446,11 @@ def test_every_suite_works_without_shared_data(tmp_path):
     assert [r["instance"] for r in result["instances"]] == ["mk01", "mk02"]
     assert all(r["best_known_upper_bound"] in (40, 26) for r in result["instances"])
     assert list(tmp_path.iterdir()) == []
+
+
+def test_reset_checks_concrete_instances_built_by_hand():
+    hand_made = FJSPInstance(jax.numpy.ones((1, 1, 1), jax.numpy.int32),
+                             jax.numpy.ones((1, 1, 1), bool), jax.numpy.array([2]),
+                             jax.numpy.ones(1, bool))
+    with pytest.raises(ValueError, match="reset: num_ops 2 outside 0..1"):
+        jaxshop.make("fjsp").reset(jax.random.PRNGKey(0), hand_made)
