@@ -19,9 +19,10 @@ wrong array is a `ValueError` naming the field, never a silent cast or a wrong m
 * FJSP: every real operation has at least one eligible real machine; padded operations,
   jobs and machines are never eligible. `machine_mask` is a prefix of real machines.
 
-The dtype checks run whenever an instance is built, also inside `jit`/`vmap` (they look
-only at dtypes); the value checks run when it is built from host (NumPy) arrays, in the
-`from_*` constructors, in `pad`/`stack`, and whenever `validate_instance` is called.
+The checks run when an instance is built from host (NumPy) arrays of numbers, in the
+`from_*` constructors, in `pad`/`stack`, in an eager `reset`, in every method's `solve`,
+and whenever `validate_instance` is called; arrays inside `jit`/`vmap` are not checked
+(check a batch once, outside).
 """
 
 from __future__ import annotations
@@ -231,19 +232,17 @@ def _is_host_array(x) -> bool:
 
 
 def _check_fields(instance, kinds: dict[str, str]) -> None:
-    """Dtype check of every field that has a dtype (cheap: also runs on tracers), then the
-    value checks of `validate_instance` when every field is a host (NumPy) array."""
-    cls = _SOURCE.get() or type(instance).__name__
-    for name, kind in kinds.items():
-        dtype = getattr(getattr(instance, name), "dtype", None)
-        if dtype is None:
-            continue
-        ok = dtype.kind in "iu" if kind == "i" else dtype.kind == "b"
-        if not ok:
-            want = "an integer dtype" if kind == "i" else "dtype bool"
-            raise ValueError(f"{cls}.{name} must have {want}, got {dtype}")
-    if all(_is_host_array(getattr(instance, name)) for name in kinds):
-        validate_instance(instance, source=cls)
+    """The checks of `validate_instance` when an instance is built from host (NumPy) arrays
+    of numbers. JAX arrays and tracers are not checked here (that would sync the device on
+    every transformation); nor are pytrees that tools map to other leaves (bools from
+    `chex.assert_tree_all_finite`, specs, ...): those are not instances of data."""
+    fields = [getattr(instance, name) for name in kinds]
+    if not all(_is_host_array(x) for x in fields):
+        return
+    times = np.asarray(fields[0])
+    if times.dtype.kind not in "iuf":  # a mapped predicate or placeholder, not data
+        return
+    validate_instance(instance, source=_SOURCE.get() or type(instance).__name__)
 
 
 def _host(instance, name: str) -> np.ndarray:
