@@ -1,0 +1,179 @@
+"""Swap moves on flow-shop permutations: pair indexing, heads/tails, all swap makespans.
+
+A permutation is a `(N,)` int32 array (`N` = padded jobs): the first `n` entries are the
+real jobs, the rest `-1`. The swap `sw(f, g)` (`f < g`) exchanges the jobs at positions
+`f` and `g`; the flat action index of `(f, g)` is its rank in row-major upper-triangle
+order (`pair_index`), `N (N - 1) / 2` actions in all, valid iff `g < n`.
+
+`swap_makespans` scores every swap of a state in one vectorized call. With heads `e[i]`
+(completion of positions `0..i` on every machine) and tails `q[i]` (longest path from
+position `i` on machine `k` to the end), the makespan of `sw(f, g)` is
+
+    max_{k1 <= k2} E[k1] + G[k1, k2] + T[k2],
+
+where `E = append(e[f-1], p[pi_g])` is the swapped-in job's completion at position `f`,
+`T = prepend(p[pi_f], q[g+1])` the tail from position `g`, and `G` the max-plus transfer
+matrix of the untouched middle block `f+1..g-1` (longest path from leaving position `f`
+on machine `k1` to finishing position `g-1` on machine `k2`; the max-plus identity when
+the block is empty). For a fixed `f`, `G` grows by one job per `g`, so one scan over
+positions updates the `N` matrices (one per `f`) together: `O(n^2 m^2)` work and `n`
+sequential steps per state, against `O(n^3 m)` for recomputing every neighbour from
+scratch (the `m^2` factor is the transfer matrix; `m` machine-wide appends per step).
+Padded positions have zero rows and padded machines zero columns, so neither changes a
+makespan. All integer arithmetic is int32 (worst-case makespan <= 2^30 - 1).
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from jaxshop.pfsp.makespan import append_job
+
+NEG = -(2**30)  # "minus infinity" of the max-plus transfer matrices (no int32 wrap)
+BIG = 2**31 - 1  # makespan of an invalid swap
+
+
+@functools.cache
+def pair_table(num_slots: int) -> tuple[np.ndarray, np.ndarray]:
+    """`(F, G)`: the positions of every flat swap action (row-major upper triangle)."""
+    f, g = np.triu_indices(num_slots, 1)
+    return f.astype(np.int32), g.astype(np.int32)
+
+
+def num_swaps(num_slots: int) -> int:
+    return num_slots * (num_slots - 1) // 2
+
+
+def pair_index(f, g, num_slots: int):
+    """Flat action index of the swap `(f, g)`, `f < g` (NumPy or JAX integers)."""
+    return f * (2 * num_slots - f - 1) // 2 + (g - f - 1)
+
+
+def swap_positions(permutation: jax.Array, f: jax.Array, g: jax.Array) -> jax.Array:
+    """`permutation` with the entries at `f` and `g` exchanged."""
+    a, b = permutation[f], permutation[g]
+    return permutation.at[f].set(b).at[g].set(a)
+
+
+def sequence_rows(processing_times: jax.Array, permutation: jax.Array) -> jax.Array:
+    """`(N, M)` times in sequence order, zero rows for `-1` entries."""
+    rows = processing_times[jnp.maximum(permutation, 0)]
+    return jnp.where((permutation >= 0)[:, None], rows, 0)
+
+
+def prepend_job(tail: jax.Array, times: jax.Array) -> jax.Array:
+    """Tails from a job put in front of a block whose tails are `tail` (both `(..., M)`)."""
+    return jnp.flip(append_job(jnp.flip(tail, -1), jnp.flip(times, -1)), -1)
+
+
+def heads_tails(rows: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """`(e, q)`, both `(N, M)`: completion of positions `0..i` and tails from position `i`."""
+    zeros = jnp.zeros(rows.shape[-1], rows.dtype)
+
+    def fwd(c, row):
+        c = append_job(c, row)
+        return c, c
+
+    def bwd(c, row):
+        c = prepend_job(c, row)
+        return c, c
+
+    _, e = lax.scan(fwd, zeros, rows)
+    _, q = lax.scan(bwd, zeros, rows, reverse=True)
+    return e, q
+
+
+def sequence_makespan(processing_times: jax.Array, permutation: jax.Array) -> jax.Array:
+    """Makespan of a permutation (`-1` entries skipped)."""
+    rows = sequence_rows(processing_times, permutation)
+    c, _ = lax.scan(lambda c, r: (append_job(c, r), None),
+                    jnp.zeros(rows.shape[-1], rows.dtype), rows)
+    return c[-1]
+
+
+def machine_completions(processing_times: jax.Array, permutation: jax.Array) -> jax.Array:
+    """`(M,)` completion time of the last job on every machine."""
+    rows = sequence_rows(processing_times, permutation)
+    c, _ = lax.scan(lambda c, r: (append_job(c, r), None),
+                    jnp.zeros(rows.shape[-1], rows.dtype), rows)
+    return c
+
+
+def swap_makespans(processing_times: jax.Array, permutation: jax.Array,
+                   num_jobs: jax.Array | None = None) -> jax.Array:
+    """`(N (N-1) / 2,)` int32 makespan after each swap (`BIG` for swaps touching padding).
+
+    `processing_times` is `(N, M)` int32 (zero padding), `permutation` `(N,)` with the
+    `num_jobs` real jobs first. Jit/vmap-able; see `batched_swap_makespans`.
+    """
+    p = jnp.asarray(processing_times, jnp.int32)
+    perm = jnp.asarray(permutation, jnp.int32)
+    num_slots, m = p.shape
+    if num_jobs is None:
+        num_jobs = jnp.sum(perm >= 0)
+    rows = sequence_rows(p, perm)
+    e, q = heads_tails(rows)
+    zeros = jnp.zeros((1, m), jnp.int32)
+    e_before = jnp.concatenate([zeros, e[:-1]])  # e_before[f]: completion of 0..f-1
+    q_after = jnp.concatenate([q[1:], zeros])  # q_after[g]: tails from g+1
+    identity = jnp.where(jnp.eye(m, dtype=bool), 0, NEG).astype(jnp.int32)
+    positions = jnp.arange(num_slots)
+
+    def step(transfer, j):
+        # `transfer[f]`: middle block f+1..j of start f (identity when j == f).
+        grown = append_job(transfer, rows[j][None, None, :])
+        grown = jnp.maximum(grown, NEG)
+        transfer = jnp.where((positions == j)[:, None, None], identity,
+                             jnp.where((positions < j)[:, None, None], grown, transfer))
+        g = jnp.minimum(j + 1, num_slots - 1)
+        head = append_job(e_before, rows[g][None, :])  # (N, M): pi_g placed at every f
+        tail = prepend_job(q_after[g][None, :], rows)  # (N, M): pi_f placed at g
+        through = jnp.max(head[:, :, None] + transfer, axis=1)  # (N, M) at position g-1
+        return transfer, jnp.max(through + tail, axis=1)
+
+    init = jnp.broadcast_to(identity, (num_slots, m, m))
+    _, by_gap = lax.scan(step, init, positions)  # by_gap[j, f]: swap (f, j + 1)
+    f_idx, g_idx = pair_table(num_slots)
+    out = by_gap[g_idx - 1, f_idx]
+    return jnp.where(g_idx < num_jobs, out, BIG).astype(jnp.int32)
+
+
+batched_swap_makespans = jax.jit(jax.vmap(swap_makespans))
+"""`(B, N, M)` times, `(B, N)` permutations, `(B,)` job counts -> `(B, A)` makespans."""
+
+
+def valid_swaps(num_slots: int, num_jobs: jax.Array) -> jax.Array:
+    """`(A,)` bool: swaps of two real positions."""
+    _, g_idx = pair_table(num_slots)
+    return jnp.asarray(g_idx) < num_jobs
+
+
+def neh_permutation(processing_times: jax.Array, job_mask: jax.Array) -> jax.Array:
+    """NEH (decreasing total time, best insertion with heads and tails), `(N,)` int32.
+
+    A compact version for the env's `start="neh"` (`jaxshop_baselines.neh` is the
+    library's NEH; both make the same choices: stable order, first best position).
+    """
+    p = jnp.asarray(processing_times, jnp.int32)
+    num_slots = p.shape[0]
+    total = jnp.sum(p, axis=-1)
+    order = jnp.argsort(jnp.where(job_mask, -total, 1), stable=True).astype(jnp.int32)
+    n = jnp.sum(job_mask, dtype=jnp.int32)
+    idx = jnp.arange(num_slots)
+    zeros = jnp.zeros((1, p.shape[1]), jnp.int32)
+
+    def insert(i, seq):
+        job = order[i]
+        e, q = heads_tails(sequence_rows(p, seq))
+        head = jnp.concatenate([zeros, e[:-1]])
+        cmax = jnp.max(append_job(head, p[job][None, :]) + q, axis=-1)
+        pos = jnp.argmin(jnp.where(idx <= i, cmax, BIG))
+        shifted = jnp.roll(seq, 1)
+        return jnp.where(idx < pos, seq, jnp.where(idx == pos, job, shifted)).astype(jnp.int32)
+
+    return lax.fori_loop(0, n, insert, jnp.full(num_slots, -1, jnp.int32))
