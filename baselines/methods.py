@@ -131,7 +131,7 @@ def get_method(spec: str, **options: Any) -> Method:
         if not arg:
             raise ValueError(f"method {spec!r}: empty {info.arg} after ':'")
     if info.arg_required and not arg:
-        raise ValueError(f"method {name!r} needs an argument: {name}:{info.arg}")
+        raise ValueError(f"method {name!r} needs an argument: {name}:{info.arg} ({info.help})")
     if info.options is not None:
         ignored = sorted(set(options) - set(info.options))
         if ignored:

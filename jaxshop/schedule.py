@@ -172,8 +172,21 @@ def validate(instance: Instance, schedule: Schedule) -> Validation:
         real_jobs = np.flatnonzero(jm)
         real_machines = np.flatnonzero(mm)
         if len(real_jobs) and len(real_machines):
+            # Sort each machine's jobs by (start, end); zero-length operations can tie, so
+            # ties go by the job's starts and ends summed over all machines, then by index:
+            # in a permutation schedule every key is monotone along the sequence, so a
+            # valid schedule sorts the same way on every machine.
             st = start[np.ix_(real_jobs, real_machines)]  # (jobs, machines)
-            orders = real_jobs[np.lexsort((end[np.ix_(real_jobs, real_machines)], st), axis=0)]
+            en = end[np.ix_(real_jobs, real_machines)]
+            tie = np.broadcast_to
+            keys = (
+                tie(real_jobs[:, None], st.shape),
+                tie(en.sum(1, keepdims=True), st.shape),
+                tie(st.sum(1, keepdims=True), st.shape),
+                en,
+                st,
+            )
+            orders = real_jobs[np.lexsort(keys, axis=0)]
             differs = (orders != orders[:, :1]).any(0)
             if differs.any():
                 k = int(np.argmax(differs))

@@ -454,3 +454,15 @@ def test_reset_checks_concrete_instances_built_by_hand():
                              jax.numpy.ones(1, bool))
     with pytest.raises(ValueError, match="reset: num_ops 2 outside 0..1"):
         jaxshop.make("fjsp").reset(jax.random.PRNGKey(0), hand_made)
+
+
+@given(
+    p=st.lists(st.lists(st.integers(0, 2), min_size=3, max_size=3), min_size=1, max_size=5),
+    data=st.data(),
+)
+def test_validator_accepts_every_permutation_schedule_with_zero_times(p, data):
+    """Zero-length operations tie in start time; a permutation schedule must still pass."""
+    inst = PFSPInstance.from_array(np.array(p))
+    perm = data.draw(st.permutations(range(len(p))))
+    check = validate(inst, permutation_schedule(inst, perm))
+    assert check, check.reason

@@ -234,11 +234,14 @@ def test_trainer_registry_and_flags():
     from jaxshop_baselines.pointer.train import build_parser
 
     args = build_parser().parse_args(
-        ["--variant", "s", "--jobs", "15", "--machines", "10", "--steps", "25", "--chunk", "10"]
+        ["--variant", "s", "--jobs", "15", "--machines", "10", "--steps", "30", "--chunk", "10"]
     )
     cfg = config_from_args(args)
     assert (cfg.variant, cfg.num_jobs, cfg.num_machines) == ("s", 15, 10)
     assert cfg.num_updates == 30 and cfg.checkpoint_every % 10 == 0
+    uneven = build_parser().parse_args(["--steps", "25", "--chunk", "10"])
+    with pytest.raises(ValueError, match="--steps 25 is not a multiple of --chunk 10"):
+        config_from_args(uneven)  # never silently rounded up
     assert cfg.num_features == 9
     with pytest.raises(ValueError, match="resume"):
         get_trainer("pointer")(["--resume"])
