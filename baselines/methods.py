@@ -146,7 +146,7 @@ def _load_builtin_methods() -> None:
     # Importing these modules runs their `register_method` decorators.
     import importlib
 
-    for module in ("neh", "iterated_greedy", "rules", "pointer", "ppo"):
+    for module in ("neh", "iterated_greedy", "rules", "pointer", "ppo", "kernel_q"):
         try:
             importlib.import_module(f"jaxshop_baselines.{module}")
         except ModuleNotFoundError as err:

@@ -14,6 +14,7 @@ def _pointer_main(argv: list[str]) -> int:
 TRAINERS: dict[str, Callable[[list[str]], int]] = {
     "pointer": _pointer_main,
     "ppo": lambda argv: __import__("jaxshop_baselines.ppo.train", fromlist=["main"]).main(argv),
+    "kernel-q": lambda a: __import__("jaxshop_baselines.kernel_q.train", fromlist=["main"]).main(a),
 }
 
 

@@ -1,0 +1,110 @@
+"""Kernel Q-regressor for swap improvement of flow-shop schedules (`kernel-q[:DIR]`).
+
+`kernel-q` uses the shipped model (`models/default`), `kernel-q:DIR` a model or run
+directory written by `jaxshop train kernel-q`. Options: `iterations` (search moves per
+instance, default 200) or `time_limit` (seconds for the whole batch), `seed`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from jaxshop_baselines.kernel_q.kernel import (
+    exact_kernel,
+    feature_map,
+    poly_features,
+    rff_features,
+    ridge_fit,
+)
+from jaxshop_baselines.kernel_q.search import (
+    search_init_batch,
+    search_run_batch,
+    search_timed,
+    swap_descent_batch,
+)
+from jaxshop_baselines.kernel_q.train import (
+    KernelQConfig,
+    load_model,
+    make_sampler,
+    make_train,
+    q_values,
+    run_training,
+    save_model,
+    value_iteration,
+)
+from jaxshop_baselines.methods import Method, register_method
+from jaxshop_baselines.neh import permutation_solutions
+
+from jaxshop.instances.types import PFSPInstance, stack
+
+DEFAULT_MODEL = Path(__file__).resolve().parent / "models" / "default"
+DEFAULT_MOVES = 200
+MAX_MOVES = 2**31 - 1
+
+
+def _model_version(path: Path) -> str:
+    digest = hashlib.sha256((path / "model.npz").read_bytes()).hexdigest()[:12]
+    return f"kernel-q sha256:{digest}"
+
+
+@register_method(
+    "kernel-q",
+    "tabu swap search guided by a kernel Q-regressor learned by value iteration (PFSP); "
+    "kernel-q = shipped model, kernel-q:DIR a trained run",
+    options=("seed", "iterations", "time_limit"),
+    arg="DIR",
+    problems=("pfsp",),
+)
+def kernel_q_method(arg: str | None = None, iterations: int | None = None,
+                    time_limit: float | None = None, seed: int = 0, **_: Any) -> Method:
+    if iterations is not None and time_limit is not None:
+        raise ValueError("kernel-q: give iterations or time_limit, not both")
+    if iterations is not None and not 0 <= iterations <= MAX_MOVES:
+        raise ValueError(f"kernel-q: iterations must be in 0..{MAX_MOVES}, got {iterations}")
+    if time_limit is not None and not (0 < time_limit < math.inf):
+        raise ValueError(f"kernel-q: time_limit must be a finite number of seconds > 0, "
+                         f"got {time_limit}")
+    path = DEFAULT_MODEL if arg is None else Path(arg)
+    config, params = load_model(path)
+    name = "kernel-q" if arg is None else f"kernel-q:{arg}"
+
+    def solve(instances: list[PFSPInstance], key: jax.Array):
+        batch = stack(instances)
+        keys = jax.random.split(key, len(instances))
+        if time_limit is not None:
+            state, _ = search_timed(batch, params, config.lam, keys, time_limit)
+        else:
+            moves = DEFAULT_MOVES if iterations is None else iterations
+            state = search_init_batch(batch, keys)
+            state = search_run_batch(state, batch, params, jnp.int32(moves), lam=config.lam)
+        return permutation_solutions(instances, state.best_perm)
+
+    return Method(name, ("pfsp",), solve, version=_model_version(path))
+
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "KernelQConfig",
+    "exact_kernel",
+    "feature_map",
+    "kernel_q_method",
+    "load_model",
+    "make_sampler",
+    "make_train",
+    "poly_features",
+    "q_values",
+    "rff_features",
+    "ridge_fit",
+    "run_training",
+    "save_model",
+    "search_init_batch",
+    "search_run_batch",
+    "search_timed",
+    "swap_descent_batch",
+    "value_iteration",
+]

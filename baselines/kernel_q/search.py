@@ -1,0 +1,170 @@
+"""Schedule improvement with the learned Q: tabu search over swaps, batched over instances.
+
+From NEH, every move scores all swaps of the current permutation at once (all swap
+makespans by `jaxshop.pfsp_swap.swap_makespans`, the features, `Q = w . phi`) and applies
+the non-tabu swap of highest Q (a tabu swap is allowed when it gives a new best makespan).
+The tabu list holds the job pairs of the last `tabu` swaps. After `patience` moves without
+a new best, the search restarts from the best permutation kicked by `kick` random swaps
+(and an empty tabu list). The best permutation seen is kept. Budgets: a number of moves
+(traced, one compile per padded shape) or a wall time (`search_timed`: a host loop over
+jitted chunks of moves). `swap_descent` is the plain baseline: steepest-descent swaps from
+NEH until no swap improves.
+"""
+
+from __future__ import annotations
+
+import time
+from functools import partial
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+from jaxshop_baselines.kernel_q.train import BIG, q_values, swap_features
+
+from jaxshop.instances.types import PFSPInstance
+from jaxshop.pfsp_swap import neh_permutation, sequence_makespan, swap_makespans, swap_positions
+from jaxshop.pfsp_swap.swaps import pair_table
+
+
+class SearchState(NamedTuple):
+    perm: jax.Array  # (N,) int32 current permutation
+    cmax: jax.Array  # () int32
+    spans: jax.Array  # (A,) int32 swap makespans of `perm`
+    best_perm: jax.Array
+    best_cmax: jax.Array
+    tabu: jax.Array  # (T, 2) int32 job pairs (lower, higher), -1 empty
+    tabu_pos: jax.Array  # () int32 next slot of the ring buffer
+    since_best: jax.Array  # () int32 moves without a new best
+    moves: jax.Array  # () int32
+    key: jax.Array
+
+
+def search_init(instance: PFSPInstance, key: jax.Array, tabu: int = 8) -> SearchState:
+    p, jm = instance.processing_times, instance.job_mask
+    perm = neh_permutation(p, jm)
+    cmax = sequence_makespan(p, perm)
+    spans = swap_makespans(p, perm, jm.sum())
+    zero = jnp.int32(0)
+    return SearchState(perm, cmax, spans, perm, cmax, jnp.full((tabu, 2), -1, jnp.int32),
+                       zero, zero, zero, key)
+
+
+def search_step(s: SearchState, instance: PFSPInstance, params: dict, lam: float,
+                patience: int, kick: int) -> SearchState:
+    p, jm = instance.processing_times, instance.job_mask
+    n = jm.sum()
+    f_idx, g_idx = (jnp.asarray(a) for a in pair_table(p.shape[0]))
+    _, _, valid, x = swap_features(instance, s.perm)
+    q = q_values(params, lam, x)
+    jf, jg = s.perm[f_idx], s.perm[g_idx]
+    lo, hi = jnp.minimum(jf, jg), jnp.maximum(jf, jg)
+    is_tabu = jnp.any((s.tabu[None, :, 0] == lo[:, None]) & (s.tabu[None, :, 1] == hi[:, None]),
+                      axis=1)
+    allowed = valid & (~is_tabu | (s.spans < s.best_cmax))
+    a = jnp.argmax(jnp.where(allowed, q, -jnp.inf))
+    has = allowed.any()
+    moved = jnp.where(has, swap_positions(s.perm, f_idx[a], g_idx[a]), s.perm)
+
+    key, sub = jax.random.split(s.key)
+    restart = s.since_best >= patience
+    picks = jax.random.randint(sub, (kick, 2), 0, jnp.maximum(n, 1))
+
+    def kick_one(i, perm):
+        return swap_positions(perm, picks[i, 0], picks[i, 1])
+
+    kicked = lax.fori_loop(0, kick, kick_one, s.best_perm)
+    perm = jnp.where(restart, kicked, moved)
+    cmax = jnp.where(restart, sequence_makespan(p, perm), jnp.where(has, s.spans[a], s.cmax))
+    spans = swap_makespans(p, perm, n)
+    better = cmax < s.best_cmax
+    push = has & ~restart
+    tabu = jnp.where(restart, -1, s.tabu)
+    tabu = jnp.where(push, tabu.at[s.tabu_pos].set(jnp.stack([lo[a], hi[a]])), tabu)
+    return SearchState(
+        perm=perm, cmax=cmax, spans=spans,
+        best_perm=jnp.where(better, perm, s.best_perm),
+        best_cmax=jnp.minimum(cmax, s.best_cmax),
+        tabu=tabu,
+        tabu_pos=jnp.where(push, (s.tabu_pos + 1) % s.tabu.shape[0],
+                           jnp.where(restart, 0, s.tabu_pos)),
+        since_best=jnp.where(better | restart, 0, s.since_best + 1),
+        moves=s.moves + 1,
+        key=key,
+    )
+
+
+@partial(jax.jit, static_argnames=("tabu",))
+def search_init_batch(batch: PFSPInstance, keys: jax.Array, tabu: int = 8) -> SearchState:
+    return jax.vmap(lambda i, k: search_init(i, k, tabu))(batch, keys)
+
+
+@partial(jax.jit, static_argnames=("lam", "patience", "kick"))
+def search_run_batch(state: SearchState, batch: PFSPInstance, params: dict, moves: jax.Array,
+                     lam: float, patience: int = 40, kick: int = 3) -> SearchState:
+    """`moves` more search moves for every instance of the batch (traced budget)."""
+    step = jax.vmap(lambda s, i: search_step(s, i, params, lam, patience, kick))
+    return lax.fori_loop(0, moves, lambda _, s: step(s, batch), state)
+
+
+def search_timed(batch, params, lam, keys, time_limit_s: float, patience: int = 40,
+                 kick: int = 3, tabu: int = 8, max_chunk: int = 500):
+    """Search under a wall-time budget (compile excluded); returns `(state, timings)`."""
+    t0 = time.perf_counter()
+    state = search_init_batch(batch, keys, tabu)
+    run = search_run_batch.lower(state, batch, params, jnp.int32(1), lam=lam,
+                                 patience=patience, kick=kick).compile()
+    compile_s = time.perf_counter() - t0
+    start = time.perf_counter()
+    state = jax.block_until_ready(search_init_batch(batch, keys, tabu))
+    chunk, done = 1, 0
+    while True:
+        t_chunk = time.perf_counter()
+        state = jax.block_until_ready(run(state, batch, params, jnp.int32(chunk)))
+        done += chunk
+        now = time.perf_counter()
+        remaining = time_limit_s - (now - start)
+        if remaining <= 0:
+            break
+        per_move = (now - t_chunk) / chunk
+        chunk = int(min(max_chunk, max(1, 0.5 * remaining // max(per_move, 1e-9))))
+    return state, {"compile_s": compile_s, "search_s": time.perf_counter() - start,
+                   "moves": done}
+
+
+def swap_descent(instance: PFSPInstance) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Steepest-descent swaps from NEH: `(permutation, makespan, moves)`."""
+    p, jm = instance.processing_times, instance.job_mask
+    n = jm.sum()
+    f_idx, g_idx = (jnp.asarray(a) for a in pair_table(p.shape[0]))
+    perm = neh_permutation(p, jm)
+    cmax = sequence_makespan(p, perm)
+
+    def cond(c):
+        _, cmax, spans, _ = c
+        return jnp.min(spans) < cmax
+
+    def body(c):
+        perm, _, spans, moves = c
+        a = jnp.argmin(spans)
+        perm = swap_positions(perm, f_idx[a], g_idx[a])
+        return perm, spans[a], swap_makespans(p, perm, n), moves + 1
+
+    perm, cmax, _, moves = lax.while_loop(
+        cond, body, (perm, cmax, swap_makespans(p, perm, n), jnp.int32(0)))
+    return perm, cmax, moves
+
+
+swap_descent_batch = jax.jit(jax.vmap(swap_descent))
+
+__all__ = [
+    "BIG",
+    "SearchState",
+    "search_init",
+    "search_init_batch",
+    "search_run_batch",
+    "search_step",
+    "search_timed",
+    "swap_descent",
+    "swap_descent_batch",
+]

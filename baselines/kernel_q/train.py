@@ -1,0 +1,371 @@
+"""Offline value iteration on q-factors of swap moves, with the kernel regressor.
+
+1. Transitions: `instances` random `jobs x machines` flow shops (U[1, 99] times), each
+   walked for `walk` states from NEH or a random permutation (half each) by an
+   epsilon-greedy descent (the steepest swap with probability `1 - epsilon` while one
+   improves, else a random swap). In every visited state `s` the `actions` sampled
+   swaps are half the best by makespan change and half random; each gives
+   `(x(s, a), r, x(s', .))` with `r = 100 (Cmax(s) - Cmax(s')) / LB` and the features of
+   every swap of the successor `s'` (`jaxshop.pfsp_swap.features`).
+2. Value iteration: `w <- ridge(Phi, r + gamma max_a' w . phi(x(s', a')))`, all in one
+   `lax.while_loop`, until the largest change of Q on the samples is below `tol` or
+   after `max_iters` sweeps; `Phi^T Phi + alpha I` is factorized once.
+
+`make_train(config)(key)` is the whole offline run (sampling + value iteration) as one
+pure function: `jax.jit(make_train(c))(key)` or `jax.jit(jax.vmap(make_train(c)))(keys)`.
+The CLI (`jaxshop train kernel-q`) runs the same steps as a host loop over jitted chunks
+of `chunk` sweeps with progress lines, an orbax checkpoint after each chunk (`--resume`
+regenerates the data from the run's seed and continues from the last one) and the model
+files at the end.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import struct
+from jax import lax
+from jaxshop_baselines.kernel_q.kernel import (
+    feature_map,
+    init_rff,
+    num_poly_features,
+    ridge_factor,
+    ridge_solve,
+)
+
+from jaxshop.options import ArgumentParser, UsageError, float_in, int_in, seed
+from jaxshop.pfsp.generator import UniformPFSPGenerator
+from jaxshop.pfsp_swap import (
+    FEATURE_DIM,
+    action_features,
+    features,
+    neh_permutation,
+    random_permutation,
+    sequence_makespan,
+    state_features,
+    swap_makespans,
+    swap_positions,
+)
+from jaxshop.pfsp_swap.swaps import pair_table
+
+CONFIG_FILE = "config.json"
+MODEL_FILE = "model.npz"
+META_FILE = "meta.json"
+BIG = 2**31 - 1
+
+
+@dataclasses.dataclass(frozen=True)
+class KernelQConfig:
+    jobs: int = 20
+    machines: int = 20
+    instances: int = 32  # training instances sampled per run
+    walk: int = 8  # visited states per instance
+    actions: int = 8  # sampled swaps per visited state
+    epsilon: float = 0.3  # random-move probability of the data walk
+    rff: int = 128  # random Fourier features
+    lam: float = 0.5  # polynomial share of the kernel
+    sigma: float = 2.0  # Gaussian bandwidth
+    alpha: float = 1.0  # ridge penalty
+    gamma: float = 0.9
+    max_iters: int = 40
+    tol: float = 1e-3
+    chunk: int = 5  # value-iteration sweeps per CLI chunk
+
+    @property
+    def num_features(self) -> int:
+        return num_poly_features(FEATURE_DIM) + self.rff
+
+    def to_json(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(dataclasses.asdict(self), indent=2) + "\n")
+
+    @classmethod
+    def from_json(cls, path: str | Path) -> KernelQConfig:
+        data = json.loads(Path(path).read_text())
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ValueError(f"unknown config fields {unknown}")
+        return cls(**data)
+
+
+def q_values(params: dict, lam: float, x: jax.Array) -> jax.Array:
+    """`Q = w . phi(x)` for features `(..., FEATURE_DIM)`."""
+    return feature_map(x, params, lam) @ params["w"]
+
+
+def swap_features(instance, perm):
+    """`(spans, cmax, mask, X)`: all swap makespans, the makespan, the valid mask and the
+    `(A, FEATURE_DIM)` features of every swap of `perm`."""
+    n = instance.job_mask.sum()
+    spans = swap_makespans(instance.processing_times, perm, n)
+    cmax = sequence_makespan(instance.processing_times, perm)
+    mask = spans < BIG
+    x = features(state_features(instance, perm),
+                 action_features(instance, perm, cmax, spans, mask))
+    return spans, cmax, mask, x
+
+
+def make_sampler(config: KernelQConfig):
+    """`sample(key) -> (x, r, x_next, mask_next)` with `S = instances * walk * actions` rows."""
+    gen = UniformPFSPGenerator(config.jobs, config.machines)
+    num_slots = config.jobs
+    k_best = config.actions // 2
+    k_rand = config.actions - k_best
+    f_idx, g_idx = (jnp.asarray(a) for a in pair_table(num_slots))
+
+    def one_instance(key):
+        k_inst, k_start, k_walk, k_neh = jax.random.split(key, 4)
+        inst = gen(k_inst)
+        jm = inst.job_mask
+        use_neh = jax.random.bernoulli(k_neh, 0.5)
+        perm0 = jnp.where(use_neh, neh_permutation(inst.processing_times, jm),
+                          random_permutation(k_start, jm))
+        lb = jnp.maximum(inst.processing_times.sum(0).max(), 1).astype(jnp.float32)
+
+        def walk(perm, key):
+            k1, k2 = jax.random.split(key)
+            spans, cmax, mask, x = swap_features(inst, perm)
+            best = jnp.argsort(jnp.where(mask, spans, BIG))[:k_best]
+            noise = jnp.where(mask, jax.random.gumbel(k1, spans.shape), -jnp.inf)
+            rand = lax.top_k(noise, k_rand)[1]
+            acts = jnp.concatenate([best, rand])
+            nexts = jax.vmap(lambda a: swap_positions(perm, f_idx[a], g_idx[a]))(acts)
+            _, _, mask_n, x_n = jax.vmap(lambda q: swap_features(inst, q))(nexts)
+            reward = 100.0 * (cmax - spans[acts]).astype(jnp.float32) / lb
+            improving = spans[best[0]] < cmax
+            greedy = improving & (jax.random.uniform(k2) > config.epsilon)
+            move = jnp.where(greedy, best[0], rand[0])
+            return nexts[jnp.argmax(acts == move)], (x[acts], reward, x_n, mask_n)
+
+        _, data = lax.scan(walk, perm0, jax.random.split(k_walk, config.walk))
+        return data
+
+    def sample(key):
+        data = jax.vmap(one_instance)(jax.random.split(key, config.instances))
+        flat = lambda a: a.reshape((-1,) + a.shape[3:])
+        return jax.tree_util.tree_map(flat, data)
+
+    return sample
+
+
+def value_iteration(config: KernelQConfig, data, params: dict, it0, it_stop, deltas):
+    """Sweeps from `params["w"]` until `delta < tol` or `it_stop`; `(params, it, deltas)`."""
+    x, reward, x_next, mask_next = data
+    phi = feature_map(x, params, config.lam)
+    factor = ridge_factor(phi, config.alpha)
+
+    def next_max(w):
+        p = dict(params, w=w)
+
+        def one(args):
+            xn, mn = args
+            q = q_values(p, config.lam, xn)
+            return jnp.where(mn.any(), jnp.max(jnp.where(mn, q, -jnp.inf)), 0.0)
+
+        return lax.map(one, (x_next, mask_next), batch_size=64)
+
+    def cond(c):
+        _, it, delta, _ = c
+        return (it < it_stop) & (delta > config.tol)
+
+    def body(c):
+        w, it, _, hist = c
+        y = reward + config.gamma * next_max(w)
+        w_new = ridge_solve(factor, phi, y)
+        delta = jnp.max(jnp.abs(phi @ (w_new - w)))
+        return w_new, it + 1, delta, hist.at[it].set(delta)
+
+    last = jnp.where(it0 > 0, deltas[jnp.maximum(it0 - 1, 0)], jnp.inf)
+    w, it, _, deltas = lax.while_loop(
+        cond, body, (params["w"], jnp.asarray(it0, jnp.int32), last, deltas)
+    )
+    return dict(params, w=w), it, deltas
+
+
+def init_params(config: KernelQConfig, key: jax.Array) -> dict:
+    rff = init_rff(key, FEATURE_DIM, config.rff, config.sigma)
+    return dict(rff, w=jnp.zeros(config.num_features, jnp.float32))
+
+
+def _keys(key):
+    k_rff, k_data = jax.random.split(key)
+    return k_rff, k_data
+
+
+def make_train(config: KernelQConfig):
+    """`train(key) -> (params, metrics)`: the whole offline run, pure (jit / vmap it)."""
+    sample = make_sampler(config)
+
+    def train(key):
+        k_rff, k_data = _keys(key)
+        params = init_params(config, k_rff)
+        data = sample(k_data)
+        deltas = jnp.full(config.max_iters, jnp.nan, jnp.float32)
+        params, it, deltas = value_iteration(config, data, params, 0, config.max_iters, deltas)
+        return params, {"iterations": it, "deltas": deltas,
+                        "mean_reward": jnp.mean(data[1])}
+
+    return train
+
+
+# --- model files ---------------------------------------------------------------------
+
+
+def save_model(model_dir: str | Path, config: KernelQConfig, params: dict,
+               meta: dict[str, Any] | None = None) -> None:
+    model_dir = Path(model_dir)
+    model_dir.mkdir(parents=True, exist_ok=True)
+    config.to_json(model_dir / CONFIG_FILE)
+    np.savez(model_dir / MODEL_FILE, **{k: np.asarray(v) for k, v in params.items()})
+    if meta is not None:
+        (model_dir / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+
+
+def load_model(model_dir: str | Path) -> tuple[KernelQConfig, dict]:
+    """`(config, params)`; a one-line ValueError naming the file on any problem."""
+    model_dir = Path(model_dir)
+    if not (model_dir / CONFIG_FILE).is_file():
+        raise ValueError(f"{model_dir} is not a kernel-q model directory (no {CONFIG_FILE})")
+    try:
+        config = KernelQConfig.from_json(model_dir / CONFIG_FILE)
+    except (ValueError, TypeError, OSError) as err:
+        raise ValueError(f"{model_dir / CONFIG_FILE}: not a valid kernel-q config ({err})"
+                         ) from None
+    path = model_dir / MODEL_FILE
+    try:
+        with np.load(path) as z:
+            params = {k: jnp.asarray(z[k]) for k in ("w", "omega", "bias")}
+    except (OSError, KeyError, ValueError) as err:
+        raise ValueError(f"{path}: unreadable kernel-q parameters ({err})") from None
+    expect = {"w": (config.num_features,), "omega": (FEATURE_DIM, config.rff),
+              "bias": (config.rff,)}
+    if any(params[k].shape != s for k, s in expect.items()):
+        raise ValueError(f"{path} does not match {model_dir / CONFIG_FILE}")
+    if not all(bool(jnp.isfinite(v).all()) for v in params.values()):
+        raise ValueError(f"{path}: the parameters hold NaN or infinite values")
+    return config, params
+
+
+# --- CLI -----------------------------------------------------------------------------
+
+
+@struct.dataclass
+class KQRunner:
+    """What a checkpoint holds (field names of the pointer trainer's orbax helpers)."""
+
+    params: Any
+    opt_state: Any  # {"deltas": (max_iters,)}
+    key: jax.Array
+    update: jax.Array  # () int32: sweeps done
+
+
+def build_parser() -> ArgumentParser:
+    p = ArgumentParser(prog="jaxshop train kernel-q",
+                       description="offline value iteration of the kernel Q-regressor")
+    p.add_argument("--jobs", type=int_in(2, 200), default=20, help="jobs per training instance")
+    p.add_argument("--machines", type=int_in(1, 50), default=20,
+                   help="machines per training instance")
+    p.add_argument("--instances", type=int_in(1, 4096), default=None,
+                   help="training instances (default 32)")
+    p.add_argument("--walk", type=int_in(1, 256), default=None, help="states per instance")
+    p.add_argument("--actions", type=int_in(2, 64), default=None, help="swaps per state")
+    p.add_argument("--rff", type=int_in(1, 4096), default=None, help="random Fourier features")
+    p.add_argument("--lam", type=float_in(0.0, 1.0, low_open=True), default=None,
+                   help="polynomial share of the kernel, in (0, 1)")
+    p.add_argument("--sigma", type=float_in(0.0, 1e6, low_open=True), default=None,
+                   help="Gaussian bandwidth")
+    p.add_argument("--gamma", type=float_in(0.0, 0.999), default=None, help="discount")
+    p.add_argument("--iters", type=int_in(1, 10_000), default=None,
+                   help="value-iteration sweep bound (default 40)")
+    p.add_argument("--tol", type=float_in(0.0, 1e6), default=None, help="stop when max |dQ| < tol")
+    p.add_argument("--chunk", type=int_in(1, 10_000), default=None,
+                   help="sweeps between checkpoints")
+    p.add_argument("--out", required=True, help="run directory")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    p.add_argument("--seed", type=seed, default=0, help="PRNG seed, 0..2^32-1 (default 0)")
+    return p
+
+
+def _config_from(args) -> KernelQConfig:
+    base = KernelQConfig(jobs=args.jobs, machines=args.machines)
+    names = {"instances": "instances", "walk": "walk", "actions": "actions", "rff": "rff",
+             "lam": "lam", "sigma": "sigma", "gamma": "gamma", "iters": "max_iters",
+             "tol": "tol", "chunk": "chunk"}
+    changes = {field: getattr(args, flag) for flag, field in names.items()
+               if getattr(args, flag) is not None}
+    config = dataclasses.replace(base, **changes)
+    if not 0.0 < config.lam < 1.0:
+        raise UsageError("jaxshop train kernel-q: --lam must be in (0, 1)")
+    return config
+
+
+def run_training(config: KernelQConfig, out: str | Path, seed_value: int = 0,
+                 resume: bool = False, log=print) -> dict:
+    from jaxshop_baselines.pointer import checkpoint as ckpt
+
+    out = Path(out)
+    key = jax.random.PRNGKey(seed_value)
+    k_rff, k_data = _keys(key)
+    params = init_params(config, k_rff)
+    deltas = jnp.full(config.max_iters, jnp.nan, jnp.float32)
+    runner = KQRunner(params, {"deltas": deltas}, key, jnp.int32(0))
+    if resume:
+        if ckpt.latest_checkpoint(out) is None:
+            raise ValueError(f"--resume: no checkpoint in {out / ckpt.CHECKPOINT_DIR}")
+        config = KernelQConfig.from_json(out / CONFIG_FILE)
+        seed_value = json.loads((out / "run.json").read_text())["seed"]
+        runner = ckpt.restore_checkpoint(out, KQRunner(
+            init_params(config, k_rff), {"deltas": jnp.full(config.max_iters, jnp.nan)},
+            key, jnp.int32(0)))
+        log(f"resumed {out} at sweep {int(runner.update)}")
+    else:
+        if (out / CONFIG_FILE).exists():
+            raise ValueError(f"{out} already holds a run; pass --resume or another --out")
+        out.mkdir(parents=True, exist_ok=True)
+        config.to_json(out / CONFIG_FILE)
+        (out / "run.json").write_text(json.dumps({"seed": seed_value}) + "\n")
+    key = jax.random.PRNGKey(seed_value)
+    k_rff, k_data = _keys(key)
+    t0 = time.perf_counter()
+    data = jax.block_until_ready(jax.jit(make_sampler(config))(k_data))
+    log(f"sampled {data[0].shape[0]} transitions from {config.instances} "
+        f"{config.jobs}x{config.machines} instances in {time.perf_counter() - t0:.1f}s")
+    chunk_fn = jax.jit(lambda d, p, i0, i1, h: value_iteration(config, d, p, i0, i1, h))
+    it = int(runner.update)
+    params, deltas = runner.params, runner.opt_state["deltas"]
+    done = it > 0 and float(deltas[it - 1]) <= config.tol
+    while it < config.max_iters and not done:
+        stop = min(config.max_iters, it + config.chunk)
+        t1 = time.perf_counter()
+        params, it_new, deltas = chunk_fn(data, params, it, stop, deltas)
+        it_new = int(it_new)
+        delta = float(deltas[it_new - 1])
+        if not np.isfinite(delta):
+            raise ValueError(f"value iteration diverged at sweep {it_new} (delta {delta})")
+        log(f"sweep {it_new}/{config.max_iters}  max|dQ| {delta:.5f}  "
+            f"({time.perf_counter() - t1:.1f}s)")
+        done = it_new < stop or delta <= config.tol
+        it = it_new
+        ckpt.save_checkpoint(out, KQRunner(params, {"deltas": deltas}, key, jnp.int32(it)))
+    meta = {"sweeps": it, "final_delta": float(deltas[it - 1]) if it else None,
+            "converged": bool(it and float(deltas[it - 1]) <= config.tol),
+            "seed": seed_value, "seconds": round(time.perf_counter() - t0, 2),
+            "deltas": [float(d) for d in np.asarray(deltas[:it])]}
+    save_model(out, config, params, meta)
+    log(f"model written to {out} ({'converged' if meta['converged'] else 'sweep bound'})")
+    return meta
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    config = _config_from(args)
+    run_training(config, args.out, args.seed, args.resume)
+    return 0
