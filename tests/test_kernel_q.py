@@ -6,7 +6,6 @@ import contextlib
 import io
 import json
 
-import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -47,19 +46,21 @@ def reference_makespan(p: np.ndarray, seq) -> int:
 def test_poly_features_are_exact():
     x = jax.random.normal(jax.random.PRNGKey(0), (6, 5))
     z = jax.random.normal(jax.random.PRNGKey(1), (4, 5))
-    got = poly_features(x) @ poly_features(z).T
+    poly = jax.jit(poly_features)
+    got = poly(x) @ poly(z).T
     np.testing.assert_allclose(np.asarray(got), np.asarray((x @ z.T + 1) ** 2), rtol=1e-4)
 
 
 def test_feature_map_approximates_mixed_kernel():
     x = 0.5 * jax.random.normal(jax.random.PRNGKey(2), (40, 19))
-    exact = np.asarray(exact_kernel(x, x, LAM, SIGMA), np.float64)
+    exact = np.asarray(jax.jit(exact_kernel, static_argnums=(2, 3))(x, x, LAM, SIGMA), np.float64)
+    phi_of = jax.jit(feature_map, static_argnums=2)
     errors = []
     for num in (8, 128, 2048):
         trials = []
-        for t in range(3):
+        for t in range(2):
             rff = init_rff(jax.random.PRNGKey(10 + t), 19, num, SIGMA)
-            phi = np.asarray(feature_map(x, rff, LAM), np.float64)
+            phi = np.asarray(phi_of(x, rff, LAM), np.float64)
             trials.append(np.linalg.norm(phi @ phi.T - exact) / np.linalg.norm(exact))
         errors.append(float(np.mean(trials)))
     assert errors[0] > errors[1] > errors[2], errors
@@ -76,56 +77,57 @@ def test_closed_form_fit_equals_numpy():
     want = np.linalg.solve(p64.T @ p64 + alpha * np.eye(30), p64.T @ y)
     np.testing.assert_allclose(got, want, rtol=2e-3, atol=2e-4)
     # alpha -> 0 is ordinary least squares
-    ols = np.asarray(ridge_fit(phi, y, 1e-6))
+    ols = np.asarray(jax.jit(ridge_fit, static_argnums=2)(phi, y, 1e-6))
     want_ols = np.linalg.lstsq(p64, y.astype(np.float64), rcond=None)[0]
     np.testing.assert_allclose(ols, want_ols, rtol=2e-3, atol=2e-4)
 
 
 @pytest.fixture(scope="module")
-def trained():
-    """Two seeds of the whole offline run, one jitted vmapped call."""
-    keys = jax.random.split(jax.random.PRNGKey(0), 2)
-    params, metrics = jax.jit(jax.vmap(make_train(TINY)))(keys)
-    return params, metrics
-
-
-def test_make_train_vmaps_over_seeds(trained):
-    params, metrics = trained
-    assert params["w"].shape == (2, TINY.num_features)
-    assert np.isfinite(np.asarray(params["w"])).all()
-    its = np.asarray(metrics["iterations"])
-    assert ((its >= 1) & (its <= TINY.max_iters)).all()
-    assert not np.allclose(np.asarray(params["w"][0]), np.asarray(params["w"][1]))
-
-
-def test_search_respects_mask_and_compiles_once(trained):
-    params = jax.tree_util.tree_map(lambda a: a[0], trained[0])
-    rng = np.random.default_rng(5)
-    sizes = [(5, 3), (3, 2), (1, 3)]
-    insts = [PFSPInstance.from_array(rng.integers(1, 20, s).astype(np.int32)) for s in sizes]
-    batch = jaxshop.stack(insts, max_jobs=6, max_machines=3)
-    keys = jax.random.split(jax.random.PRNGKey(0), len(insts))
-    chex.clear_trace_counter()
-    run = jax.jit(chex.assert_max_traces(n=1)(
-        lambda s, b, p, k: search_run_batch(s, b, p, k, lam=TINY.lam, patience=3)))
-    state = search_init_batch(batch, keys)
-    for moves in (4, 7):
-        state = run(state, batch, params, jnp.int32(moves))
-    perms = np.asarray(state.best_perm)
-    cur = np.asarray(state.perm)
-    for i, (n, _) in enumerate(sizes):
-        for seq in (perms[i], cur[i]):  # a masked swap would move a -1 into the real part
-            assert sorted(seq[:n].tolist()) == list(range(n)) and (seq[n:] == -1).all()
-        p = np.asarray(insts[i].processing_times)
-        assert int(state.best_cmax[i]) == reference_makespan(p, perms[i][:n])
-    assert (np.asarray(state.moves) == 11).all()
-
-
-def test_train_cli_resume_and_model(tmp_path):
-    out = tmp_path / "run"
-    logs = []
+def trained(tmp_path_factory):
+    """One CLI-path training run (`run_training`: jitted sampler + value-iteration chunks)."""
+    out = tmp_path_factory.mktemp("kq") / "run"
+    logs: list[str] = []
     meta = run_training(TINY, out, 3, log=logs.append)
-    assert (out / "model.npz").is_file() and meta["sweeps"] >= 1
+    return out, meta, logs
+
+
+def test_make_train_is_one_pure_function_vmappable_over_seeds():
+    # Traced (not compiled, to keep the test fast): the whole run is one function of a key.
+    keys = jax.random.split(jax.random.PRNGKey(0), 2)
+    params, metrics = jax.eval_shape(jax.jit(jax.vmap(make_train(TINY))), keys)
+    assert params["w"].shape == (2, TINY.num_features)
+    assert metrics["deltas"].shape == (2, TINY.max_iters)
+
+
+def test_search_respects_mask_and_compiles_once():
+    """The shipped model on a padded instance of ta001's padded shape (so the CLI test
+    below reuses this compile): padded swaps are never picked, and one compiled program
+    serves other instances and budgets of the shape."""
+    from jaxshop_baselines.kernel_q import DEFAULT_MODEL
+
+    config, params = load_model(DEFAULT_MODEL)
+    rng = np.random.default_rng(5)
+    real = rng.integers(1, 99, (17, 4)).astype(np.int32)
+    inst = PFSPInstance.from_array(real)
+    batch = jaxshop.stack([inst], max_jobs=20, max_machines=5)
+    keys = jax.random.split(jax.random.PRNGKey(0), 1)
+    state = search_init_batch(batch, keys)
+    before = search_run_batch._cache_size()
+    for moves in (5, 9):
+        state = search_run_batch(state, batch, params, jnp.int32(moves), lam=config.lam)
+    assert search_run_batch._cache_size() - before <= 1
+    for seq in (np.asarray(state.best_perm[0]), np.asarray(state.perm[0])):
+        # a masked swap would move a -1 into the real part
+        assert sorted(seq[:17].tolist()) == list(range(17)) and (seq[17:] == -1).all()
+    assert int(state.best_cmax[0]) == reference_makespan(real, state.best_perm[0][:17])
+    assert int(state.moves[0]) == 14
+
+
+def test_train_cli_resume_and_model(trained):
+    out, meta, logs = trained
+    assert (out / "model.npz").is_file() and 1 <= meta["sweeps"] <= TINY.max_iters
+    assert any(line.startswith("sweep ") for line in logs)
+    assert all(np.isfinite(meta["deltas"]))
     config, params = load_model(out)
     assert config == TINY and params["w"].shape == (TINY.num_features,)
     # resuming a finished run keeps its model

@@ -22,6 +22,7 @@ files at the end.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import sys
 import time
@@ -257,6 +258,14 @@ def load_model(model_dir: str | Path) -> tuple[KernelQConfig, dict]:
 # --- CLI -----------------------------------------------------------------------------
 
 
+@functools.cache
+def _jitted(config: KernelQConfig):
+    """`(sample, chunk)` jitted once per config (a resumed run in the same process reuses
+    the compiled programs)."""
+    chunk = jax.jit(lambda d, p, i0, i1, h: value_iteration(config, d, p, i0, i1, h))
+    return jax.jit(make_sampler(config)), chunk
+
+
 @struct.dataclass
 class KQRunner:
     """What a checkpoint holds (field names of the pointer trainer's orbax helpers)."""
@@ -335,13 +344,14 @@ def run_training(config: KernelQConfig, out: str | Path, seed_value: int = 0,
     key = jax.random.PRNGKey(seed_value)
     k_rff, k_data = _keys(key)
     t0 = time.perf_counter()
-    data = jax.block_until_ready(jax.jit(make_sampler(config))(k_data))
-    log(f"sampled {data[0].shape[0]} transitions from {config.instances} "
-        f"{config.jobs}x{config.machines} instances in {time.perf_counter() - t0:.1f}s")
-    chunk_fn = jax.jit(lambda d, p, i0, i1, h: value_iteration(config, d, p, i0, i1, h))
     it = int(runner.update)
     params, deltas = runner.params, runner.opt_state["deltas"]
     done = it > 0 and float(deltas[it - 1]) <= config.tol
+    if it < config.max_iters and not done:
+        data = jax.block_until_ready(_jitted(config)[0](k_data))
+        log(f"sampled {data[0].shape[0]} transitions from {config.instances} "
+            f"{config.jobs}x{config.machines} instances in {time.perf_counter() - t0:.1f}s")
+    chunk_fn = _jitted(config)[1]
     while it < config.max_iters and not done:
         stop = min(config.max_iters, it + config.chunk)
         t1 = time.perf_counter()
