@@ -32,7 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from jaxshop.pfsp.makespan import append_job
+from jaxshop.pfsp.makespan import append_job as _append_window
 
 NEG = -(2**30)  # "minus infinity" of the max-plus transfer matrices (no int32 wrap)
 BIG = 2**31 - 1  # makespan of an invalid swap
@@ -64,6 +64,21 @@ def sequence_rows(processing_times: jax.Array, permutation: jax.Array) -> jax.Ar
     """`(N, M)` times in sequence order, zero rows for `-1` entries."""
     rows = processing_times[jnp.maximum(permutation, 0)]
     return jnp.where((permutation >= 0)[:, None], rows, 0)
+
+
+_WINDOW_MAX = 8  # longest machine axis scanned by `reduce_window` (CPU: O(M^2) per row)
+
+
+def append_job(completion: jax.Array, times: jax.Array) -> jax.Array:
+    """`jaxshop.pfsp.makespan.append_job` (max-plus prefix scan over machines), with
+    `lax.associative_scan` instead of `cumsum`/`cummax` beyond `_WINDOW_MAX` machines:
+    XLA's CPU backend lowers those to a full-width `reduce_window`, O(M^2) per row."""
+    if completion.shape[-1] <= _WINDOW_MAX:
+        return _append_window(completion, times)
+    times = jnp.broadcast_to(times, jnp.broadcast_shapes(times.shape, completion.shape))
+    axis = completion.ndim - 1
+    prefix = lax.associative_scan(jnp.add, times, axis=axis)
+    return prefix + lax.associative_scan(jnp.maximum, completion - (prefix - times), axis=axis)
 
 
 def prepend_job(tail: jax.Array, times: jax.Array) -> jax.Array:
