@@ -1,0 +1,173 @@
+"""Kernel-Q swap search vs NEH, swap descent and iterated greedy on Taillard groups.
+
+For each group (10 instances, solved as one batch): ARPD against the best-known upper
+bounds and wall time (compile excluded, measured separately) of
+
+- NEH (`jaxshop_baselines.neh.neh_batch`),
+- plain steepest-descent swaps from NEH (`kernel_q.search.swap_descent_batch`),
+- kernel-Q tabu search from NEH with the shipped model, under a wall-time budget
+  (`kernel_q.search.search_timed`),
+- iterated greedy under the same wall-time budget (`iterated_greedy_timed`, 1 restart).
+
+Writes `results/kernel_q_study.json`, `.md` and `.png`. The machine is a shared 2-core
+CPU: the budgets are small and every time is noisy (the JSON records the load average).
+
+    python scripts/kernel_q_study.py [--groups 20x20,50x20,100x20] [--budget-ms 10]
+
+`--budget-ms B` gives each group `B * n * m / 2` ms per instance, i.e. `10 x` that for the
+batch of ten (`n (m / 2) t` is the literature's IG budget form, with t = 60 ms there).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import jaxshop
+from jaxshop.instances.bounds import best_known_for
+
+GROUPS = {"20x20": range(21, 31), "50x20": range(51, 61), "100x20": range(81, 91),
+          "200x20": range(101, 111), "500x20": range(111, 121)}
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def arpd(makespans, ubs) -> float:
+    m, u = np.asarray(makespans, float), np.asarray(ubs, float)
+    return float(np.mean(100.0 * (m - u) / u))
+
+
+def timed(fn, *args):
+    """`(result, seconds)` of a second call (the first one compiles)."""
+    t0 = time.perf_counter()
+    jax.block_until_ready(fn(*args))
+    compile_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    out = jax.block_until_ready(fn(*args))
+    return out, time.perf_counter() - t0, compile_s
+
+
+def run_group(group: str, budget_ms: float, params, lam: float) -> dict:
+    from jaxshop_baselines.iterated_greedy import iterated_greedy_timed
+    from jaxshop_baselines.kernel_q.search import search_timed, swap_descent_batch
+    from jaxshop_baselines.neh import neh_batch
+
+    names = [f"ta{i:03d}" for i in GROUPS[group]]
+    insts = [jaxshop.load(n) for n in names]
+    ubs = [best_known_for(i)[1][1] for i in insts]
+    batch = jaxshop.stack(insts)
+    n, m = insts[0].shape
+    budget = budget_ms * n * m / 2 / 1000.0 * len(insts)
+    row = {"group": group, "instances": names, "upper_bounds": ubs, "budget_s": budget}
+
+    (_, neh_ms), t, c = timed(neh_batch, batch.processing_times, batch.job_mask)
+    row["neh"] = {"makespans": np.asarray(neh_ms).tolist(), "arpd": arpd(neh_ms, ubs),
+                  "seconds": t, "compile_s": c}
+    (_, sd_ms, moves), t, c = timed(swap_descent_batch, batch)
+    row["swap_descent"] = {"makespans": np.asarray(sd_ms).tolist(), "arpd": arpd(sd_ms, ubs),
+                           "seconds": t, "compile_s": c,
+                           "moves": np.asarray(moves).tolist()}
+    keys = jax.random.split(jax.random.PRNGKey(0), len(insts))
+    state, tim = search_timed(batch, params, lam, keys, budget)
+    kq = np.asarray(state.best_cmax)
+    row["kernel_q"] = {"makespans": kq.tolist(), "arpd": arpd(kq, ubs),
+                       "seconds": tim["search_s"], "compile_s": tim["compile_s"],
+                       "moves": tim["moves"]}
+    ig_keys = jax.random.split(jax.random.PRNGKey(0), (len(insts), 1))
+    args = (batch.processing_times, batch.job_mask, batch.machine_mask)
+    ig_state, tim = iterated_greedy_timed(*args, ig_keys, budget)
+    ig = np.asarray(ig_state.best_makespan[:, 0])
+    row["ig"] = {"makespans": ig.tolist(), "arpd": arpd(ig, ubs), "seconds": tim["search_s"],
+                 "compile_s": tim["compile_s"], "iterations": tim["iterations"]}
+    return row
+
+
+METHODS = (("neh", "NEH"), ("swap_descent", "swap descent from NEH"),
+           ("kernel_q", "kernel-Q tabu search"), ("ig", "IG, same wall time"))
+
+
+def write_markdown(report: dict, path: Path) -> None:
+    lines = ["# Kernel-Q swap search on Taillard groups", "",
+             f"Model: `{report['model']}` ({report['model_config']['jobs']}x"
+             f"{report['model_config']['machines']} training instances, "
+             f"{report['model_meta'].get('sweeps')} value-iteration sweeps). "
+             f"Budget per group: {report['budget_ms']} ms x n x m / 2 per instance, the batch "
+             "of 10 solved together (wall time of the batch). Shared 2-core CPU, load "
+             f"average {report['load_average']}; compile times excluded.", "",
+             "| group | " + " | ".join(label for _, label in METHODS) + " |",
+             "|---|" + "---:|" * len(METHODS)]
+    for row in report["groups"]:
+        cells = [f"{row[k]['arpd']:.2f} % ({row[k]['seconds']:.1f} s)" for k, _ in METHODS]
+        lines.append(f"| {row['group']} | " + " | ".join(cells) + " |")
+    lines += ["", "ARPD against the best-known upper bounds (time of the whole batch in "
+              "parentheses). Kernel-Q moves per instance and IG iterations in the JSON.", ""]
+    for row in report["groups"]:
+        lines.append(f"- {row['group']}: kernel-Q {row['kernel_q']['moves']} moves, IG "
+                     f"{row['ig']['iterations']} iterations, swap descent "
+                     f"{np.mean(row['swap_descent']['moves']):.1f} moves on average, budget "
+                     f"{row['budget_s']:.1f} s.")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def write_png(report: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    groups = [r["group"] for r in report["groups"]]
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    width = 0.8 / len(METHODS)
+    for i, (key, label) in enumerate(METHODS):
+        vals = [r[key]["arpd"] for r in report["groups"]]
+        ax.bar(np.arange(len(groups)) + i * width, vals, width, label=label)
+    ax.set_xticks(np.arange(len(groups)) + 0.4 - width / 2, groups)
+    ax.set_ylabel("ARPD (%)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main() -> None:
+    from jaxshop_baselines.kernel_q import DEFAULT_MODEL, load_model
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--groups", default="20x20,50x20,100x20")
+    ap.add_argument("--budget-ms", type=float, default=5.0)
+    ap.add_argument("--model", default=str(DEFAULT_MODEL))
+    ap.add_argument("--out", default=str(ROOT / "results" / "kernel_q_study"))
+    args = ap.parse_args()
+    config, params = load_model(args.model)
+    meta_path = Path(args.model) / "meta.json"
+    meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+    meta.pop("deltas", None)
+    report = {"model": os.path.relpath(args.model, ROOT), "model_config": vars(config) if
+              hasattr(config, "__dict__") else {}, "model_meta": meta,
+              "budget_ms": args.budget_ms, "jax": jax.__version__, "groups": []}
+    import dataclasses
+
+    report["model_config"] = dataclasses.asdict(config)
+    t0 = time.perf_counter()
+    for group in args.groups.split(","):
+        row = run_group(group, args.budget_ms, params, config.lam)
+        report["groups"].append(row)
+        print(group, {k: round(row[k]["arpd"], 2) for k, _ in METHODS}, flush=True)
+    report["load_average"] = [round(x, 2) for x in os.getloadavg()]
+    report["total_s"] = round(time.perf_counter() - t0, 1)
+    out = Path(args.out)
+    out.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n")
+    write_markdown(report, out.with_suffix(".md"))
+    write_png(report, out.with_suffix(".png"))
+    print(f"wrote {out}.json/.md/.png in {report['total_s']} s")
+
+
+if __name__ == "__main__":
+    jnp.zeros(1)
+    main()
