@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from jaxshop_baselines.checkpoints import TrainingDiverged
 from jaxshop_baselines.pointer import PointerConfig
 from jaxshop_baselines.pointer import checkpoint as ckpt
 from jaxshop_baselines.pointer import train as ptrain
@@ -118,6 +119,12 @@ ERROR_CASES = [
     (["train", "pointer", "--lr", "inf"], "--lr"),
     (["train", "pointer", "--lr", "-1"], "--lr"),
     (["train", "pointer", "--entropy", "nan"], "--entropy"),
+    (["train", "ppo", "--lr", "nan"], "--lr"),
+    (["train", "ppo", "--updates", "15"], "--updates 15 is not a multiple of --chunk"),
+    (["train", "ppo", "--envs", "0"], "--envs"),
+    (["train", "ppo", "--seed", "-3"], "--seed"),
+    (["train", "ppo", "--envs", "3", "--rollout", "3", "--minibatches", "2"], "--minibatches"),
+    (["solve", "mk01", "--method", "ppo:{run:nan}"], "config"),
     # Hangs before: non-finite budgets, work that would take hours.
     (["solve", "ta001", "--method", "ig", "--time-limit", "nan"], "--time-limit"),
     (["solve", "ta001", "--method", "ig", "--time-limit", "inf"], "--time-limit"),
@@ -409,7 +416,7 @@ def test_diverged_training_stops_and_keeps_the_last_good_checkpoint(tmp_path, mo
             return runner.replace(update=runner.update + 2), metrics
 
     monkeypatch.setattr(ptrain, "make_train_chunk", lambda config, sampler=None: FakeChunk())
-    with pytest.raises(ptrain.TrainingDiverged, match="update 3.*last good checkpoint is update 2"):
+    with pytest.raises(TrainingDiverged, match="update 3.*last good checkpoint is update 2"):
         ptrain.run_training(cfg, tmp_path / "run", progress=False, plot=False)
     assert ckpt.latest_checkpoint(tmp_path / "run") == 2
     assert not (tmp_path / "run" / ckpt.PARAMS_FILE).exists()

@@ -37,6 +37,7 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 from jax import lax
+from jaxshop_baselines.checkpoints import check_resume_steps, check_training_finite
 from jaxshop_baselines.pointer import checkpoint as ckpt
 from jaxshop_baselines.pointer.config import PointerConfig, fast_compile, pointer_jit
 from jaxshop_baselines.pointer.decode import batch_episodes
@@ -321,9 +322,7 @@ def run_training(config: PointerConfig, out_dir: str | Path, seed: int = 0,
         step = ckpt.latest_checkpoint(out)
         if step is None:
             raise ValueError(f"--resume: no checkpoint in {out / ckpt.CHECKPOINT_DIR}")
-        if step > config.num_updates:
-            raise ValueError(f"--resume: --steps {config.num_updates} is fewer than the {step} "
-                             f"updates already done in {out}")
+        check_resume_steps(out, step, config.num_updates)
         runner = ckpt.restore_checkpoint(out, runner, step)
         rows_before = _read_rows(csv_path, step)
         _write_rows(csv_path, rows_before, "w")
@@ -369,7 +368,7 @@ def run_training(config: PointerConfig, out_dir: str | Path, seed: int = 0,
             runner, metrics = chunk(runner)
             metrics = jax.device_get(metrics)
             dt = time.perf_counter() - t1
-            _stop_if_diverged(metrics, done, out)
+            check_training_finite(metrics, ("loss", "grad_norm"), done, out)
             elapsed += dt
             k = config.updates_per_chunk
             rows = []
@@ -429,27 +428,6 @@ def run_training(config: PointerConfig, out_dir: str | Path, seed: int = 0,
                             title=f"pointer AC-{config.variant.upper()} · seed {seed}")
     console.print(f"model, metrics.csv and learning_curve.png written to {out}")
     return runner
-
-
-class TrainingDiverged(ValueError):
-    """The loss became NaN or infinite: the run stops and keeps its last good checkpoint."""
-
-
-def _stop_if_diverged(metrics: dict, done: int, out: Path) -> None:
-    """Raises `TrainingDiverged` when a chunk's loss or gradients are not finite (before
-    anything of that chunk is saved)."""
-    import numpy as np
-
-    bad = ~(np.isfinite(metrics["loss"]) & np.isfinite(metrics["grad_norm"]))
-    if bad.any():
-        first = done + int(np.argmax(bad)) + 1
-        last = ckpt.latest_checkpoint(out)
-        kept = f"the last good checkpoint is update {last}" if last is not None else (
-            "no checkpoint was written")
-        raise TrainingDiverged(
-            f"training diverged: non-finite loss at update {first}; stopped, {kept} in {out} "
-            "(try a smaller --lr)"
-        )
 
 
 # ---------------------------------------------------------------------------------------

@@ -19,7 +19,6 @@ import argparse
 import csv
 import functools
 import json
-import math
 import shlex
 import sys
 import time
@@ -31,12 +30,14 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 from jax import lax
+from jaxshop_baselines.checkpoints import check_resume_steps, check_training_finite
 from jaxshop_baselines.ppo import checkpoint as ckpt
 from jaxshop_baselines.ppo import network
 from jaxshop_baselines.ppo.config import PPOConfig
 
 import jaxshop
 from jaxshop.fjsp import FJSPGenerator, JobShopGenerator
+from jaxshop.options import ArgumentParser, UsageError, float_in, int_in, positive_int, seed
 from jaxshop.pfsp import UniformPFSPGenerator
 from jaxshop.wrappers import AutoReset, EpisodeStats
 
@@ -344,6 +345,7 @@ def run_training(config: PPOConfig, out_dir: str | Path, seed: int = 0, resume: 
         step = ckpt.latest_checkpoint(out)
         if step is None:
             raise ValueError(f"--resume: no checkpoint in {out / ckpt.CHECKPOINT_DIR}")
+        check_resume_steps(out, step, config.num_updates)
         runner = ckpt.restore_checkpoint(out, runner, step)
         rows_before = _read_rows(csv_path, step)
         _write_rows(csv_path, rows_before, "w")
@@ -385,6 +387,7 @@ def run_training(config: PPOConfig, out_dir: str | Path, seed: int = 0, resume: 
             runner, metrics = chunk(runner)
             metrics = jax.device_get(metrics)
             dt = time.perf_counter() - t1
+            check_training_finite(metrics, ("loss", "grad_norm"), done, out)
             elapsed += dt
             k = config.updates_per_chunk
             rows = []
@@ -443,45 +446,46 @@ _FLAGS = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+def build_parser() -> ArgumentParser:
+    p = ArgumentParser(
         prog="jaxshop train ppo",
         description="Train PPO (masked categorical policy over the flat action space) on "
         "random instances of a jaxshop env.",
     )
     p.add_argument("--env", choices=("pfsp", "jssp", "fjsp"), default=None,
                    help=f"env (default {DEFAULTS.env})")
-    p.add_argument("--jobs", type=int, default=None, help=f"jobs (default {DEFAULTS.num_jobs})")
-    p.add_argument("--machines", type=int, default=None,
+    p.add_argument("--jobs", type=int_in(1, 1000), default=None,
+                   help=f"jobs (default {DEFAULTS.num_jobs})")
+    p.add_argument("--machines", type=int_in(1, 200), default=None,
                    help=f"machines (default {DEFAULTS.num_machines})")
     p.add_argument("--mode", choices=("append", "insert"), default=None,
                    help="job-shop schedule construction (default append)")
-    p.add_argument("--updates", "--steps", dest="updates", type=int, default=None,
+    p.add_argument("--updates", "--steps", dest="updates", type=positive_int, default=None,
                    help=f"PPO updates (default {DEFAULTS.num_updates})")
-    p.add_argument("--envs", type=int, default=None,
+    p.add_argument("--envs", type=int_in(1, 65536), default=None,
                    help=f"parallel envs (default {DEFAULTS.num_envs})")
-    p.add_argument("--rollout", type=int, default=None,
+    p.add_argument("--rollout", type=int_in(1, 100_000), default=None,
                    help=f"steps per env per update (default {DEFAULTS.num_steps})")
-    p.add_argument("--epochs", type=int, default=None,
+    p.add_argument("--epochs", type=int_in(1, 1000), default=None,
                    help=f"epochs per update (default {DEFAULTS.update_epochs})")
-    p.add_argument("--minibatches", type=int, default=None,
+    p.add_argument("--minibatches", type=int_in(1, 65536), default=None,
                    help=f"minibatches per epoch (default {DEFAULTS.num_minibatches})")
-    p.add_argument("--lr", type=float, default=None,
+    p.add_argument("--lr", type=float_in(0.0, 1.0, low_open=True), default=None,
                    help=f"Adam learning rate (default {DEFAULTS.learning_rate})")
-    p.add_argument("--entropy", type=float, default=None,
+    p.add_argument("--entropy", type=float_in(0.0, 10.0), default=None,
                    help=f"entropy bonus (default {DEFAULTS.ent_coef})")
-    p.add_argument("--hidden", type=int, default=None,
+    p.add_argument("--hidden", type=int_in(1, 4096), default=None,
                    help=f"hidden units (default {DEFAULTS.hidden})")
-    p.add_argument("--chunk", type=int, default=None,
+    p.add_argument("--chunk", type=int_in(1, 10_000), default=None,
                    help=f"updates per jitted call (default {DEFAULTS.updates_per_chunk})")
-    p.add_argument("--checkpoint-every", type=int, default=None,
+    p.add_argument("--checkpoint-every", type=positive_int, default=None,
                    help=f"updates between checkpoints (default {DEFAULTS.checkpoint_every})")
-    p.add_argument("--eval-size", type=int, default=None,
+    p.add_argument("--eval-size", type=int_in(0, 65536), default=None,
                    help=f"validation instances (default {DEFAULTS.eval_size}; 0: none)")
     p.add_argument("--out", default=None, help="run directory (default runs/ppo-<env>-...)")
     p.add_argument("--resume", action="store_true",
                    help="continue the run in --out from its latest checkpoint")
-    p.add_argument("--seed", type=int, default=0, help="PRNG seed (default 0)")
+    p.add_argument("--seed", type=seed, default=0, help="PRNG seed, 0..2^32-1 (default 0)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     return p
 
@@ -496,7 +500,14 @@ def config_from_args(args: argparse.Namespace, base: PPOConfig | None = None) ->
     if args.checkpoint_every is None and values["checkpoint_every"] % chunk:
         values["checkpoint_every"] = chunk * max(1, round(values["checkpoint_every"] / chunk))
     if values["num_updates"] % chunk:
-        values["num_updates"] = chunk * math.ceil(values["num_updates"] / chunk)
+        raise UsageError(f"--updates {values['num_updates']} is not a multiple of --chunk "
+                         f"{chunk} (updates run in jitted chunks of that many)")
+    if values["checkpoint_every"] % chunk:
+        raise UsageError(f"--checkpoint-every {values['checkpoint_every']} is not a multiple "
+                         f"of --chunk {chunk}")
+    if values["num_envs"] * values["num_steps"] % values["num_minibatches"]:
+        raise UsageError(f"--envs x --rollout ({values['num_envs'] * values['num_steps']}) is "
+                         f"not divisible by --minibatches {values['num_minibatches']}")
     return PPOConfig.from_dict(values)
 
 
@@ -510,7 +521,7 @@ def main(argv: list[str] | None = None) -> int:
         cfg_path = Path(args.out) / ckpt.CONFIG_FILE
         if not cfg_path.is_file():
             raise ValueError(f"--resume: {cfg_path} not found")
-        base = PPOConfig.from_json(cfg_path)
+        base = ckpt.read_config(cfg_path)
         changed = [f for f in _FLAGS if getattr(args, f) is not None]
         if changed:  # the learning-rate schedule depends on --updates too
             raise ValueError("--resume keeps the run's config, got "
