@@ -10,12 +10,14 @@ what its runner and config are:
 - A model folder (`config.json` + `params.msgpack` + optional `meta.json`) is what
   inference reads. Loading names the file at fault: unreadable config or parameters,
   parameters that do not match the config, and parameters that are NaN or infinite.
-- `check_training_finite` stops a diverging run before any of its bad chunk is saved.
+- `check_training_finite` stops a diverging run before any of its bad chunk is saved;
+  `read_rows` / `write_rows` keep a run's metrics CSV in step with its checkpoints.
 """
 
 from __future__ import annotations
 
 import contextlib
+import csv
 import hashlib
 import json
 import logging
@@ -216,3 +218,20 @@ def check_resume_steps(run_dir: Path, done: int, total: int) -> None:
     if done > total:
         raise ValueError(f"--resume: --steps {total} is fewer than the {done} updates already "
                          f"done in {run_dir}")
+
+
+def read_rows(path: Path, upto: int) -> list[dict[str, str]]:
+    """The rows of a run's metrics CSV up to update `upto` (none when the file is absent)."""
+    if not path.is_file():
+        return []
+    with path.open() as f:
+        return [r for r in csv.DictReader(f) if int(r["update"]) <= upto]
+
+
+def write_rows(path: Path, rows: list[dict], mode: str, fields: tuple[str, ...]) -> None:
+    """Writes (`mode="w"`, with header) or appends (`"a"`) rows of a run's metrics CSV."""
+    with path.open(mode, newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields)
+        if mode == "w":
+            writer.writeheader()
+        writer.writerows(rows)

@@ -15,4 +15,9 @@ settings.register_profile(
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
-SHARED_BENCHMARKS = Path(__file__).resolve().parents[2] / "shared" / "benchmarks"
+_SHARED = Path(__file__).resolve().parents[2] / "shared" / "benchmarks"
+#: Benchmark instance files: the shared notes beside the repo, else the packaged copies.
+SHARED_BENCHMARKS = (
+    _SHARED if _SHARED.is_dir()
+    else Path(__file__).resolve().parents[1] / "jaxshop" / "instances" / "data"
+)

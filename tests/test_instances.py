@@ -20,13 +20,17 @@ from jaxshop.instances.formats import InstanceFormatError
 from jaxshop.instances.types import FJSPInstance, PFSPInstance
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "benchmarks"
+#: Where reference data is looked up: the shared notes, the package's instance files, and
+#: the copies of the checksum and bound files in tests/data (see its README).
+ROOTS = (SHARED, registry.packaged_data_dir(), Path(__file__).resolve().parent / "data")
 
 
 def _shared(*parts: str) -> Path:
-    path = SHARED.joinpath(*parts)
-    if not path.exists():
-        pytest.skip(f"shared benchmark data not available: {path} is missing")
-    return path
+    for root in ROOTS:
+        path = root.joinpath(*parts)
+        if path.exists():
+            return path
+    pytest.skip(f"reference data not available: {'/'.join(parts)} is missing")
 
 
 def _json(*parts: str) -> dict:

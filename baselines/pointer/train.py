@@ -21,7 +21,6 @@ instance sizes. Gradients are clipped by global norm, then Adam (optax).
 from __future__ import annotations
 
 import argparse
-import csv
 import dataclasses
 import functools
 import json
@@ -37,7 +36,12 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 from jax import lax
-from jaxshop_baselines.checkpoints import check_resume_steps, check_training_finite
+from jaxshop_baselines.checkpoints import (
+    check_resume_steps,
+    check_training_finite,
+    read_rows,
+    write_rows,
+)
 from jaxshop_baselines.pointer import checkpoint as ckpt
 from jaxshop_baselines.pointer.config import PointerConfig, fast_compile, pointer_jit
 from jaxshop_baselines.pointer.decode import batch_episodes
@@ -230,21 +234,6 @@ RUN_FILE = "run.json"  # seed and command of the first invocation
 CSV_FIELDS = ("update", "time_s", "schedules", *METRIC_NAMES, "val_norm_makespan")
 
 
-def _read_rows(path: Path, upto: int) -> list[dict[str, str]]:
-    if not path.is_file():
-        return []
-    with path.open() as f:
-        return [r for r in csv.DictReader(f) if int(r["update"]) <= upto]
-
-
-def _write_rows(path: Path, rows: list[dict], mode: str) -> None:
-    with path.open(mode, newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=CSV_FIELDS)
-        if mode == "w":
-            writer.writeheader()
-        writer.writerows(rows)
-
-
 def _tensorboard(run_dir: Path):
     """A TensorBoard writer when `tensorboardX` is installed, else None."""
     try:
@@ -262,7 +251,7 @@ def plot_learning_curve(csv_path: str | Path, png_path: str | Path, title: str =
     import matplotlib.pyplot as plt
     import numpy as np
 
-    rows = _read_rows(Path(csv_path), 2**62)
+    rows = read_rows(Path(csv_path), 2**62)
     if not rows:
         return
     upd = np.array([int(r["update"]) for r in rows])
@@ -324,8 +313,8 @@ def run_training(config: PointerConfig, out_dir: str | Path, seed: int = 0,
             raise ValueError(f"--resume: no checkpoint in {out / ckpt.CHECKPOINT_DIR}")
         check_resume_steps(out, step, config.num_updates)
         runner = ckpt.restore_checkpoint(out, runner, step)
-        rows_before = _read_rows(csv_path, step)
-        _write_rows(csv_path, rows_before, "w")
+        rows_before = read_rows(csv_path, step)
+        write_rows(csv_path, rows_before, "w", CSV_FIELDS)
         console.print(f"resumed {out} at update {step}")
         if (out / RUN_FILE).is_file():  # the run's own seed and command
             first = json.loads((out / RUN_FILE).read_text())
@@ -334,7 +323,7 @@ def run_training(config: PointerConfig, out_dir: str | Path, seed: int = 0,
         if (out / ckpt.CONFIG_FILE).exists() or (out / ckpt.CHECKPOINT_DIR).exists():
             raise ValueError(f"{out} already holds a run; pass --resume or another --out")
         out.mkdir(parents=True, exist_ok=True)
-        _write_rows(csv_path, [], "w")
+        write_rows(csv_path, [], "w", CSV_FIELDS)
         (out / RUN_FILE).write_text(json.dumps({"seed": seed, "command": command}) + "\n")
     if config.num_updates % config.updates_per_chunk:
         raise ValueError("num_updates must be a multiple of updates_per_chunk")
@@ -384,7 +373,7 @@ def run_training(config: PointerConfig, out_dir: str | Path, seed: int = 0,
                     val = float(evaluate(runner.params))
                     rows[-1]["val_norm_makespan"] = f"{val:.6g}"
                 ckpt.save_checkpoint(out, runner)
-            _write_rows(csv_path, rows, "a")
+            write_rows(csv_path, rows, "a", CSV_FIELDS)
             if writer is not None:
                 for row in rows:
                     for n in METRIC_NAMES:
@@ -404,7 +393,7 @@ def run_training(config: PointerConfig, out_dir: str | Path, seed: int = 0,
                 console.print(f"update {done}/{config.num_updates} · {stats} · checkpoint saved")
     if writer is not None:
         writer.close()
-    rows_all = _read_rows(csv_path, 2**62)
+    rows_all = read_rows(csv_path, 2**62)
     val_rows = [r for r in rows_all if r["val_norm_makespan"]]
     meta = {
         "variant": f"AC-{config.variant.upper()}",

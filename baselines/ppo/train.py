@@ -16,7 +16,6 @@ steps (masked categorical policy, value head, entropy bonus).
 from __future__ import annotations
 
 import argparse
-import csv
 import functools
 import json
 import shlex
@@ -30,7 +29,12 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 from jax import lax
-from jaxshop_baselines.checkpoints import check_resume_steps, check_training_finite
+from jaxshop_baselines.checkpoints import (
+    check_resume_steps,
+    check_training_finite,
+    read_rows,
+    write_rows,
+)
 from jaxshop_baselines.ppo import checkpoint as ckpt
 from jaxshop_baselines.ppo import network
 from jaxshop_baselines.ppo.config import PPOConfig
@@ -271,21 +275,6 @@ RUN_FILE = "run.json"
 CSV_FIELDS = ("update", "time_s", "transitions", *METRIC_NAMES, "val_norm_makespan")
 
 
-def _read_rows(path: Path, upto: int) -> list[dict[str, str]]:
-    if not path.is_file():
-        return []
-    with path.open() as f:
-        return [r for r in csv.DictReader(f) if int(r["update"]) <= upto]
-
-
-def _write_rows(path: Path, rows: list[dict], mode: str) -> None:
-    with path.open(mode, newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=CSV_FIELDS)
-        if mode == "w":
-            writer.writeheader()
-        writer.writerows(rows)
-
-
 def plot_learning_curve(csv_path: str | Path, png_path: str | Path, title: str = "") -> None:
     """Episode makespan / lower bound (training episodes and greedy validation), entropy."""
     import matplotlib
@@ -294,7 +283,7 @@ def plot_learning_curve(csv_path: str | Path, png_path: str | Path, title: str =
     import matplotlib.pyplot as plt
     import numpy as np
 
-    rows = _read_rows(Path(csv_path), 2**62)
+    rows = read_rows(Path(csv_path), 2**62)
     if not rows:
         return
     upd = np.array([int(r["update"]) for r in rows])
@@ -347,14 +336,14 @@ def run_training(config: PPOConfig, out_dir: str | Path, seed: int = 0, resume: 
             raise ValueError(f"--resume: no checkpoint in {out / ckpt.CHECKPOINT_DIR}")
         check_resume_steps(out, step, config.num_updates)
         runner = ckpt.restore_checkpoint(out, runner, step)
-        rows_before = _read_rows(csv_path, step)
-        _write_rows(csv_path, rows_before, "w")
+        rows_before = read_rows(csv_path, step)
+        write_rows(csv_path, rows_before, "w", CSV_FIELDS)
         console.print(f"resumed {out} at update {step}")
     else:
         if (out / ckpt.CONFIG_FILE).exists() or (out / ckpt.CHECKPOINT_DIR).exists():
             raise ValueError(f"{out} already holds a run; pass --resume or another --out")
         out.mkdir(parents=True, exist_ok=True)
-        _write_rows(csv_path, [], "w")
+        write_rows(csv_path, [], "w", CSV_FIELDS)
         (out / RUN_FILE).write_text(json.dumps({"seed": seed, "command": command}) + "\n")
         runner = init_runner(config, jax.random.PRNGKey(seed))
     if config.num_updates % config.updates_per_chunk:
@@ -403,7 +392,7 @@ def run_training(config: PPOConfig, out_dir: str | Path, seed: int = 0, resume: 
                 if evaluate is not None:
                     rows[-1]["val_norm_makespan"] = f"{float(evaluate(runner.params)):.6g}"
                 ckpt.save_checkpoint(out, runner)
-            _write_rows(csv_path, rows, "a")
+            write_rows(csv_path, rows, "a", CSV_FIELDS)
             stats = (
                 f"{k * per_update / dt:.0f} steps/s · C/LB {-metrics['episode_return'].mean():.3f}"
                 f" · Cmax {metrics['episode_makespan'].mean():.1f} · "
@@ -414,7 +403,7 @@ def run_training(config: PPOConfig, out_dir: str | Path, seed: int = 0, resume: 
             bar.update(task, completed=done, stats=stats)
             if at_checkpoint:
                 console.print(f"update {done}/{config.num_updates} · {stats} · checkpoint saved")
-    val_rows = [r for r in _read_rows(csv_path, 2**62) if r["val_norm_makespan"]]
+    val_rows = [r for r in read_rows(csv_path, 2**62) if r["val_norm_makespan"]]
     meta = {
         "seed": seed, "command": command, "resumed_with": resumed_with, "updates": done,
         "transitions": transitions, "train_seconds": round(elapsed, 1),
