@@ -34,6 +34,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 from jax import lax
+from jaxshop_baselines.config_io import JSONConfig
 from jaxshop_baselines.kernel_q.kernel import (
     feature_map,
     init_rff,
@@ -64,7 +65,7 @@ BIG = 2**31 - 1
 
 
 @dataclasses.dataclass(frozen=True)
-class KernelQConfig:
+class KernelQConfig(JSONConfig):
     jobs: int = 20
     machines: int = 20
     instances: int = 32  # training instances sampled per run
@@ -83,18 +84,6 @@ class KernelQConfig:
     @property
     def num_features(self) -> int:
         return num_poly_features(FEATURE_DIM) + self.rff
-
-    def to_json(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(dataclasses.asdict(self), indent=2) + "\n")
-
-    @classmethod
-    def from_json(cls, path: str | Path) -> KernelQConfig:
-        data = json.loads(Path(path).read_text())
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise ValueError(f"unknown config fields {unknown}")
-        return cls(**data)
 
 
 def q_values(params: dict, lam: float, x: jax.Array) -> jax.Array:

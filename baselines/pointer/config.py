@@ -7,13 +7,12 @@ config; it round-trips through JSON (`to_json` / `from_json`) next to every save
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import jax
+from jaxshop_baselines.config_io import JSONConfig
 
 from jaxshop.fjsp.features import DYNAMIC_FEATURES, STATIC_FEATURES
 
@@ -27,7 +26,7 @@ def song_ops_range(num_machines: int) -> tuple[int, int]:
 
 
 @dataclasses.dataclass(frozen=True)
-class PointerConfig:
+class PointerConfig(JSONConfig):
     """Everything that defines a pointer model and its training run.
 
     Instances: Brandimarte-style random FJSP of `num_jobs x num_machines` (operations per
@@ -95,24 +94,6 @@ class PointerConfig:
         if self.ops_per_job is not None and not self.mixture:
             return self.ops_per_job
         return song_ops_range(num_machines)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    def to_json(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> PointerConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f"unknown pointer config fields: {sorted(unknown)}")
-        return cls(**data)
-
-    @classmethod
-    def from_json(cls, path: str | Path) -> PointerConfig:
-        return cls.from_dict(json.loads(Path(path).read_text()))
 
 
 def fast_compile() -> bool:

@@ -7,15 +7,14 @@ round-trips through JSON next to every saved model.
 from __future__ import annotations
 
 import dataclasses
-import json
-from pathlib import Path
-from typing import Any
+
+from jaxshop_baselines.config_io import JSONConfig
 
 ENVS = ("pfsp", "jssp", "fjsp")
 
 
 @dataclasses.dataclass(frozen=True)
-class PPOConfig:
+class PPOConfig(JSONConfig):
     """Everything that defines a PPO model and its training run.
 
     Training instances come from the env's generator for `num_jobs x num_machines`:
@@ -69,21 +68,3 @@ class PPOConfig:
     def problems(self) -> tuple[str, ...]:
         """Problems a model of this config solves (job-shop models read shape-free features)."""
         return ("pfsp",) if self.env == "pfsp" else ("jssp", "fjsp")
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    def to_json(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> PPOConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f"unknown ppo config fields: {sorted(unknown)}")
-        return cls(**data)
-
-    @classmethod
-    def from_json(cls, path: str | Path) -> PPOConfig:
-        return cls.from_dict(json.loads(Path(path).read_text()))
