@@ -1,7 +1,7 @@
 """Schedule improvement with the learned Q: tabu search over swaps, batched over instances.
 
 From NEH, every move scores all swaps of the current permutation at once (all swap
-makespans by `jaxshop.pfsp_swap.swap_makespans`, the features, `Q = w . phi`) and applies
+makespans by `jaxshop.pfsp_swap.swap_makespans`, once per move, the features, `Q`) and applies
 the non-tabu swap of highest Q (a tabu swap is allowed when it gives a new best makespan).
 The tabu list holds the job pairs of the last `tabu` swaps. After `patience` moves without
 a new best, the search restarts from the best permutation kicked by `kick` random swaps
@@ -20,10 +20,18 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 from jax import lax
-from jaxshop_baselines.kernel_q.train import BIG, q_values, swap_features
+from jaxshop_baselines.kernel_q.train import BIG, q_values
 
 from jaxshop.instances.types import PFSPInstance
-from jaxshop.pfsp_swap import neh_permutation, sequence_makespan, swap_makespans, swap_positions
+from jaxshop.pfsp_swap import (
+    action_features,
+    features,
+    neh_permutation,
+    sequence_makespan,
+    state_features,
+    swap_makespans,
+    swap_positions,
+)
 from jaxshop.pfsp_swap.swaps import pair_table
 
 
@@ -55,7 +63,9 @@ def search_step(s: SearchState, instance: PFSPInstance, params: dict, lam: float
     p, jm = instance.processing_times, instance.job_mask
     n = jm.sum()
     f_idx, g_idx = (jnp.asarray(a) for a in pair_table(p.shape[0]))
-    _, _, valid, x = swap_features(instance, s.perm)
+    valid = s.spans < BIG
+    x = features(state_features(instance, s.perm),
+                 action_features(instance, s.perm, s.cmax, s.spans, valid))
     q = q_values(params, lam, x)
     jf, jg = s.perm[f_idx], s.perm[g_idx]
     lo, hi = jnp.minimum(jf, jg), jnp.maximum(jf, jg)

@@ -7,9 +7,17 @@
    swaps are half the best by makespan change and half random; each gives
    `(x(s, a), r, x(s', .))` with `r = 100 (Cmax(s) - Cmax(s')) / LB` and the features of
    every swap of the successor `s'` (`jaxshop.pfsp_swap.features`).
-2. Value iteration: `w <- ridge(Phi, r + gamma max_a' w . phi(x(s', a')))`, all in one
+2. Value iteration: `w <- ridge(Phi, r + gamma max_a' Q(s', a') - c r)`, all in one
    `lax.while_loop`, until the largest change of Q on the samples is below `tol` or
    after `max_iters` sweeps; `Phi^T Phi + alpha I` is factorized once.
+
+The q-factor is `Q(s, a) = c r(s, a) + w . phi(x(s, a))` with `c = params["reward_weight"]`:
+`c = 1` (`residual=True`, the default) adds the exact immediate reward of the swap, which
+the env computes for every move anyway (`r = -x[STATE_DIM + 7]`, the makespan-change
+feature), so the kernel regressor learns only the discounted continuation
+`gamma E max_a' Q(s', a')`; `c = 0` is the plain regressor (models written before this
+option load with `c = 0`). Either way `w` is the only fitted parameter and the search
+picks the move of highest Q.
 
 `make_train(config)(key)` is the whole offline run (sampling + value iteration) as one
 pure function: `jax.jit(make_train(c))(key)` or `jax.jit(jax.vmap(make_train(c)))(keys)`.
@@ -47,6 +55,7 @@ from jaxshop.options import ArgumentParser, UsageError, float_in, int_in, seed
 from jaxshop.pfsp.generator import UniformPFSPGenerator
 from jaxshop.pfsp_swap import (
     FEATURE_DIM,
+    STATE_DIM,
     action_features,
     features,
     neh_permutation,
@@ -80,15 +89,22 @@ class KernelQConfig(JSONConfig):
     max_iters: int = 40
     tol: float = 1e-3
     chunk: int = 5  # value-iteration sweeps per CLI chunk
+    residual: bool = True  # Q = r + w . phi (exact reward + learned continuation)
 
     @property
     def num_features(self) -> int:
         return num_poly_features(FEATURE_DIM) + self.rff
 
 
+def immediate_reward(x: jax.Array) -> jax.Array:
+    """`r(s, a) = 100 (Cmax(s) - Cmax(s')) / LB`, read off the makespan-change feature."""
+    return -x[..., STATE_DIM + 7]
+
+
 def q_values(params: dict, lam: float, x: jax.Array) -> jax.Array:
-    """`Q = w . phi(x)` for features `(..., FEATURE_DIM)`."""
-    return feature_map(x, params, lam) @ params["w"]
+    """`Q = c r + w . phi(x)` for features `(..., FEATURE_DIM)` (`c` = reward_weight)."""
+    learned = feature_map(x, params, lam) @ params["w"]
+    return learned + params.get("reward_weight", 0.0) * immediate_reward(x)
 
 
 def swap_features(instance, perm):
@@ -168,7 +184,7 @@ def value_iteration(config: KernelQConfig, data, params: dict, it0, it_stop, del
 
     def body(c):
         w, it, _, hist = c
-        y = reward + config.gamma * next_max(w)
+        y = reward + config.gamma * next_max(w) - params["reward_weight"] * reward
         w_new = ridge_solve(factor, phi, y)
         delta = jnp.max(jnp.abs(phi @ (w_new - w)))
         return w_new, it + 1, delta, hist.at[it].set(delta)
@@ -182,7 +198,8 @@ def value_iteration(config: KernelQConfig, data, params: dict, it0, it_stop, del
 
 def init_params(config: KernelQConfig, key: jax.Array) -> dict:
     rff = init_rff(key, FEATURE_DIM, config.rff, config.sigma)
-    return dict(rff, w=jnp.zeros(config.num_features, jnp.float32))
+    return dict(rff, w=jnp.zeros(config.num_features, jnp.float32),
+                reward_weight=jnp.float32(1.0 if config.residual else 0.0))
 
 
 def _keys(key):
@@ -233,10 +250,12 @@ def load_model(model_dir: str | Path) -> tuple[KernelQConfig, dict]:
     try:
         with np.load(path) as z:
             params = {k: jnp.asarray(z[k]) for k in ("w", "omega", "bias")}
+            params["reward_weight"] = jnp.asarray(
+                z["reward_weight"] if "reward_weight" in z.files else 0.0, jnp.float32)
     except (OSError, KeyError, ValueError) as err:
         raise ValueError(f"{path}: unreadable kernel-q parameters ({err})") from None
     expect = {"w": (config.num_features,), "omega": (FEATURE_DIM, config.rff),
-              "bias": (config.rff,)}
+              "bias": (config.rff,), "reward_weight": ()}
     if any(params[k].shape != s for k, s in expect.items()):
         raise ValueError(f"{path} does not match {model_dir / CONFIG_FILE}")
     if not all(bool(jnp.isfinite(v).all()) for v in params.values()):
@@ -286,6 +305,9 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--tol", type=float_in(0.0, 1e6), default=None, help="stop when max |dQ| < tol")
     p.add_argument("--chunk", type=int_in(1, 10_000), default=None,
                    help="sweeps between checkpoints")
+    p.add_argument("--plain", action="store_true",
+                   help="Q = w . phi only (default: Q = r + w . phi, the exact reward plus "
+                        "the learned continuation)")
     p.add_argument("--out", required=True, help="run directory")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     p.add_argument("--seed", type=seed, default=0, help="PRNG seed, 0..2^32-1 (default 0)")
@@ -299,6 +321,8 @@ def _config_from(args) -> KernelQConfig:
              "tol": "tol", "chunk": "chunk"}
     changes = {field: getattr(args, flag) for flag, field in names.items()
                if getattr(args, flag) is not None}
+    if args.plain:
+        changes["residual"] = False
     config = dataclasses.replace(base, **changes)
     if not 0.0 < config.lam < 1.0:
         raise UsageError("jaxshop train kernel-q: --lam must be in (0, 1)")

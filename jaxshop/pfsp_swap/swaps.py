@@ -16,9 +16,22 @@ where `E = append(e[f-1], p[pi_g])` is the swapped-in job's completion at positi
 matrix of the untouched middle block `f+1..g-1` (longest path from leaving position `f`
 on machine `k1` to finishing position `g-1` on machine `k2`; the max-plus identity when
 the block is empty). For a fixed `f`, `G` grows by one job per `g`, so one scan over
-positions updates the `N` matrices (one per `f`) together: `O(n^2 m^2)` work and `n`
-sequential steps per state, against `O(n^3 m)` for recomputing every neighbour from
-scratch (the `m^2` factor is the transfer matrix; `m` machine-wide appends per step).
+positions updates the `N` matrices (one per `f`) together.
+
+Complexity: `O(n^2 m^2)` work and `n` sequential steps per state (`n` positions x `n`
+matrices x `m^2` entries), against `O(n^3 m)` for re-running the middle block of every
+swap from the heads and `O(n^3 m)` (`n^2 / 2` neighbours x `n m`) for recomputing every
+neighbour from scratch. The `O(n^2 m)` of Taillard's acceleration holds for the
+*insertion* neighbourhood, where the inserted job's head and tail vectors meet directly;
+in a swap both ends of the middle block change with the pair `(f, g)` (the job placed at
+`f` is `pi_g`), so the block's effect must be carried as an `m x m` matrix (or re-run per
+pair): we know of no exact `O(n^2 m)` evaluation of all swaps, and do not claim one.
+
+The machine recurrence inside the scan (`c'[k] = max(c'[k-1], c[k]) + p[k]` on the
+`(N, M, M)` matrices) runs as a `lax.scan` over the machine axis (`machine_scan=
+"sequential"`, the default): on CPU this is ~4x faster at 100x20 than the previous
+max-plus prefix formulation (`"associative"`, kept for comparison; XLA lowers it to
+log-depth or quadratic windowed ops). Both give identical integers.
 Padded positions have zero rows and padded machines zero columns, so neither changes a
 makespan. All integer arithmetic is int32 (worst-case makespan <= 2^30 - 1).
 """
@@ -86,6 +99,29 @@ def prepend_job(tail: jax.Array, times: jax.Array) -> jax.Array:
     return jnp.flip(append_job(jnp.flip(tail, -1), jnp.flip(times, -1)), -1)
 
 
+def append_job_sequential(completion: jax.Array, times: jax.Array) -> jax.Array:
+    """`append_job` as a `lax.scan` over the machine axis (`m` steps on `(...)` slices):
+    cheaper than the prefix-scan form for the large batched operands of `swap_makespans`."""
+    shape = jnp.broadcast_shapes(times.shape, completion.shape)
+    c = jnp.moveaxis(jnp.broadcast_to(completion, shape), -1, 0)
+    t = jnp.moveaxis(jnp.broadcast_to(times, shape), -1, 0)
+
+    def body(prev, ck_tk):
+        new = jnp.maximum(prev, ck_tk[0]) + ck_tk[1]
+        return new, new
+
+    _, out = lax.scan(body, jnp.full(c.shape[1:], NEG, c.dtype), (c, t))
+    return jnp.moveaxis(out, 0, -1)
+
+
+def prepend_job_sequential(tail: jax.Array, times: jax.Array) -> jax.Array:
+    return jnp.flip(append_job_sequential(jnp.flip(tail, -1), jnp.flip(times, -1)), -1)
+
+
+MACHINE_SCANS = {"sequential": (append_job_sequential, prepend_job_sequential),
+                 "associative": (append_job, prepend_job)}
+
+
 def heads_tails(rows: jax.Array) -> tuple[jax.Array, jax.Array]:
     """`(e, q)`, both `(N, M)`: completion of positions `0..i` and tails from position `i`."""
     zeros = jnp.zeros(rows.shape[-1], rows.dtype)
@@ -120,12 +156,15 @@ def machine_completions(processing_times: jax.Array, permutation: jax.Array) -> 
 
 
 def swap_makespans(processing_times: jax.Array, permutation: jax.Array,
-                   num_jobs: jax.Array | None = None) -> jax.Array:
+                   num_jobs: jax.Array | None = None,
+                   machine_scan: str = "sequential") -> jax.Array:
     """`(N (N-1) / 2,)` int32 makespan after each swap (`BIG` for swaps touching padding).
 
     `processing_times` is `(N, M)` int32 (zero padding), `permutation` `(N,)` with the
     `num_jobs` real jobs first. Jit/vmap-able; see `batched_swap_makespans`.
+    `machine_scan` (static): `"sequential"` or `"associative"` (see the module doc).
     """
+    append, prepend = MACHINE_SCANS[machine_scan]
     p = jnp.asarray(processing_times, jnp.int32)
     perm = jnp.asarray(permutation, jnp.int32)
     num_slots, m = p.shape
@@ -141,13 +180,13 @@ def swap_makespans(processing_times: jax.Array, permutation: jax.Array,
 
     def step(transfer, j):
         # `transfer[f]`: middle block f+1..j of start f (identity when j == f).
-        grown = append_job(transfer, rows[j][None, None, :])
+        grown = append(transfer, rows[j][None, None, :])
         grown = jnp.maximum(grown, NEG)
         transfer = jnp.where((positions == j)[:, None, None], identity,
                              jnp.where((positions < j)[:, None, None], grown, transfer))
         g = jnp.minimum(j + 1, num_slots - 1)
-        head = append_job(e_before, rows[g][None, :])  # (N, M): pi_g placed at every f
-        tail = prepend_job(q_after[g][None, :], rows)  # (N, M): pi_f placed at g
+        head = append(e_before, rows[g][None, :])  # (N, M): pi_g placed at every f
+        tail = prepend(q_after[g][None, :], rows)  # (N, M): pi_f placed at g
         through = jnp.max(head[:, :, None] + transfer, axis=1)  # (N, M) at position g-1
         return transfer, jnp.max(through + tail, axis=1)
 
