@@ -1,5 +1,6 @@
 """jaxshop: pure-functional, vectorized production-scheduling environments in JAX."""
 
+import jaxshop.fab  # noqa: F401  (registers the "fab" env)
 import jaxshop.pfsp_swap  # noqa: F401  (registers the "pfsp_swap" env)
 from jaxshop import fjsp, pfsp
 from jaxshop.env import Environment, make, register, registered

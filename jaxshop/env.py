@@ -85,6 +85,9 @@ class Environment(abc.ABC):
     """Base class: pure `reset`/`step` over a pytree state that carries its instance."""
 
     problem: ClassVar[str]
+    # False for envs whose episodes are not one static schedule (the fab): the API checker
+    # then skips the schedule checks (validation, -makespan return, padding invariance).
+    builds_schedule: ClassVar[bool] = True
 
     def __init__(self, generator: Callable[[jax.Array], Any] | None = None,
                  reward: str = "dense"):

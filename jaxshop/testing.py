@@ -10,7 +10,9 @@
   action space; every observation of a random episode matches `env.observation_spec`.
 - `check_jit_matches_eager`: the first decisions of an episode, op by op vs compiled.
 - `check_batch_matches_single`: vmap over the padded mixed-size batch == one by one;
-  finished schedules pass `jaxshop.validate`; the dense return is exactly `-makespan`.
+  finished schedules pass `jaxshop.validate`; the dense return is exactly `-makespan`
+  (envs with `builds_schedule = False`, such as the fab, skip the schedule part and the
+  padding check; their "instances" are parameter pytrees of one shape).
 - `check_padding_invariance`: padding never changes a makespan.
 - `check_compile_once`: one traced step serves every instance of the padded shape.
 - `check_determinism`: same key, same episode; different keys, different instances.
@@ -79,6 +81,24 @@ def unwrap_state(env, state):
     return state
 
 
+def _stack(instances: list):
+    """Scheduling instances are padded and stacked; other params (the fab's) just stacked."""
+    if isinstance(instances[0], (jaxshop.PFSPInstance, jaxshop.FJSPInstance)):
+        return jaxshop.stack(instances)
+    return jax.tree_util.tree_map(lambda *xs: np.stack([np.asarray(x) for x in xs]), *instances)
+
+
+def _unstack(batch) -> list:
+    if isinstance(batch, (jaxshop.PFSPInstance, jaxshop.FJSPInstance)):
+        return jaxshop.unstack(batch)
+    size = jax.tree_util.tree_leaves(batch)[0].shape[0]
+    return [jax.tree_util.tree_map(lambda x, i=i: np.asarray(x)[i], batch) for i in range(size)]
+
+
+def _builds_schedule(env) -> bool:
+    return getattr(env.unwrapped, "builds_schedule", True)
+
+
 def _has(env, cls_name: str) -> bool:
     return any(type(layer).__name__ == cls_name for layer in wrapper_chain(env))
 
@@ -101,8 +121,8 @@ class CheckContext:
     @classmethod
     def build(cls, env, instances: list, seed: int = 0) -> CheckContext:
         assert len(instances) >= 2, "give instances of at least two sizes"
-        batch = jaxshop.stack(instances)
-        padded = jaxshop.unstack(batch)
+        batch = _stack(instances)
+        padded = _unstack(batch)
         steps = env.max_steps(padded[0])
         return cls(
             env, list(instances), batch, padded, steps, jax.random.PRNGKey(seed),
@@ -174,6 +194,9 @@ def check_batch_matches_single(env, ctx: CheckContext) -> None:
         assert float(rets[i]) == float(r)
         if ctx.auto_reset:
             continue
+        if not _builds_schedule(env):
+            assert bool(env.is_done(f)), "episode not finished after max_steps decisions"
+            continue
         done, complete, schedule, makespan = summarize(f)
         assert bool(done), "episode not finished after max_steps decisions"
         if not bool(complete):  # truncated by a wrapper
@@ -216,7 +239,12 @@ def check_compile_once(env, ctx: CheckContext) -> None:
 
 def check_determinism(env, ctx: CheckContext) -> None:
     key = ctx.key
-    if env.generator is not None:
+    if env.generator is not None and not _builds_schedule(env):
+        # params are fixed; the key draws the episode (releases, failures): it must matter
+        reset_state = jax.jit(lambda k: unwrap_state(env, env.reset(k)[0]))
+        assert tree_equal(reset_state(key), reset_state(key))
+        assert not tree_equal(reset_state(key), reset_state(jax.random.fold_in(key, 1)))
+    elif env.generator is not None:
         reset_generated = jax.jit(lambda k: unwrap_state(env, env.reset(k)[0]).instance)
         a = reset_generated(key)
         b = reset_generated(key)
@@ -305,7 +333,7 @@ def check_render(env, ctx: CheckContext) -> None:
 
 def check_vmap_wrapper(env, instances: list, seed: int = 0) -> None:
     """A `VmapWrapper` (num_envs == len(instances)) equals vmapping the wrapped env."""
-    batch = jaxshop.stack(instances)
+    batch = _stack(instances)
     assert env.num_envs == len(instances)
     key = jax.random.PRNGKey(seed)
     states, ts = jax.jit(env.reset)(key, batch)
@@ -313,7 +341,7 @@ def check_vmap_wrapper(env, instances: list, seed: int = 0) -> None:
         jax.random.split(key, env.num_envs), batch
     )
     assert tree_equal((states, ts), (ref_states, ref_ts))
-    inst = jaxshop.unstack(batch)[0]
+    inst = _unstack(batch)[0]
     S.validate(env.observation_spec(inst), ts.observation, batch_dims=1)
     actions = jax.vmap(jnp.argmax)(ts.observation.action_mask).astype(jnp.int32)
     s1, t1 = jax.jit(env.step)(states, actions)
@@ -335,8 +363,10 @@ def check_env(env, instances: list, seed: int = 0) -> None:
     # it is not stepped on exact-size instances (padding) and never finishes (terminal).
     if ctx.auto_reset:
         checks += [check_auto_reset]
-    else:
+    elif _builds_schedule(env):
         checks += [check_padding_invariance, check_terminal]
+    else:
+        checks += [check_terminal]
     checks += [check_render]
     for check in checks:
         check(env, ctx)
