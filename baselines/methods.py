@@ -41,6 +41,9 @@ class Method:
     problems: tuple[str, ...]
     solve_batch: Callable[[list[Instance], jax.Array], list[Solution]]
     version: str = jaxshop.__version__
+    # For policies of envs without instances (the fab): `act(observation) -> action`,
+    # pure JAX for one env (callers vmap it); `solve_batch` then refuses instances.
+    act: Callable[[Any], Any] | None = None
 
     def solve(self, instances: Sequence[Instance], key: jax.Array | None = None) -> list[Solution]:
         instances = list(instances)
@@ -78,7 +81,8 @@ class MethodInfo:
 _METHODS: dict[str, MethodInfo] = {}
 
 #: The method `solve`/`eval` use when none is given, by problem.
-DEFAULT_METHODS = {"pfsp": "neh", "jssp": "rule:MWKR-EF", "fjsp": "rule:MWKR-EF"}
+DEFAULT_METHODS = {"pfsp": "neh", "jssp": "rule:MWKR-EF", "fjsp": "rule:MWKR-EF",
+                   "fab": "fab-rule:d4"}
 
 
 def register_method(
@@ -146,7 +150,8 @@ def _load_builtin_methods() -> None:
     # Importing these modules runs their `register_method` decorators.
     import importlib
 
-    for module in ("neh", "iterated_greedy", "rules", "pointer", "ppo", "kernel_q"):
+    for module in ("neh", "iterated_greedy", "rules", "pointer", "ppo", "kernel_q", "ddqn",
+                   "fab_eval"):
         try:
             importlib.import_module(f"jaxshop_baselines.{module}")
         except ModuleNotFoundError as err:

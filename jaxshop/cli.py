@@ -254,7 +254,18 @@ def _is_group(text: str) -> bool:
     return bool(x) and jobs.isdigit() and machines.isdigit()
 
 
+FAB_ONLY = {"seeds": "--seeds", "days": "--days", "warmup_days": "--warmup-days"}
+NOT_FOR_FAB = {"groups": "--groups", "limit": "--limit", "mode": "--mode",
+               "sample": "--sample", "iterations": "--iterations",
+               "time_limit": "--time-limit", "data_dir": "--data-dir"}
+
+
 def cmd_eval(args) -> int:
+    if args.suite == "fab":
+        return _eval_fab(args)
+    given = [flag for name, flag in FAB_ONLY.items() if getattr(args, name) is not None]
+    if given:
+        raise CLIError(f"{', '.join(given)} only apply to --suite fab")
     import jax
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -375,6 +386,55 @@ def cmd_eval(args) -> int:
     return 0
 
 
+def _eval_fab(args) -> int:
+    """`eval --suite fab`: a fab policy over `--seeds` fabs for `--days` days."""
+    from jaxshop_baselines.fab_eval import FAB_DEFAULTS, evaluate_fab
+    from rich.console import Console
+    from rich.table import Table
+
+    wrong = [flag for name, flag in NOT_FOR_FAB.items() if getattr(args, name) is not None]
+    wrong += ["--schedules"] if args.schedules else []
+    if wrong:
+        raise CLIError(f"{', '.join(wrong)} do(es) not apply to --suite fab "
+                       "(it takes --method, --seeds, --days, --warmup-days, --seed)")
+    spec = args.method or "fab-rule:d4"
+    method = _build_method(spec, {}, {"fab"}, "suite 'fab'")
+    seeds = args.seeds or FAB_DEFAULTS["seeds"]
+    days = args.days or FAB_DEFAULTS["days"]
+    warmup = FAB_DEFAULTS["warmup_days"] if args.warmup_days is None else args.warmup_days
+    from jaxshop.fab import FabEnv
+
+    try:
+        env = FabEnv(days=days, warmup_days=warmup)
+    except ValueError as err:
+        raise CLIError(str(err)) from None
+    with _status(args, f"fab · {spec}: {seeds} fabs x {days} days"):
+        out = evaluate_fab(method.act, seeds=seeds, seed=args.seed or 0, env=env)
+    out["method"] = spec
+    out["options"] = {"method": spec, "method_version": method.version,
+                      "seed": args.seed or 0}
+    if args.out is not None:
+        _write_json(args.out, out)
+    if args.json:
+        print(json.dumps(out))
+        return 0
+    table = Table(title=f"fab · {spec} · {seeds} seeds x {days} days (warm-up {warmup})")
+    table.add_column("metric")
+    table.add_column("mean", justify="right")
+    table.add_column("std over seeds", justify="right")
+    for label, name in (("days with OEE in [0.8, 0.9]", "days_in_band"),
+                        ("mean |OEE - 0.85|", "mean_abs_deviation"),
+                        ("daily output (lots)", "daily_output"),
+                        ("mean cycle time (min)", "mean_cycle_time")):
+        table.add_row(label, f"{out[name]:.3f}", f"{out[name + '_std']:.3f}")
+    console = Console()
+    console.print(table)
+    console.print(f"mean fab OEE {out['mean_oee']:.3f}; {out['seconds']:.1f} s (compile included)")
+    if args.out is not None:
+        console.print(f"written: {args.out}")
+    return 0
+
+
 CSV_COLUMNS = (
     "instance", "group", "problem", "makespan", "best_known_upper_bound", "gap_percent",
     "group_seconds",
@@ -484,9 +544,16 @@ def build_parser() -> ArgumentParser:
     p = sub.add_parser("eval", help="solve a benchmark suite (or a folder) and report gaps")
     p.add_argument(
         "--suite", required=True,
-        help="taillard-pfsp, taillard-jssp, brandimarte, lawrence, ft, or a folder of "
-        "instance files (bounds from a bounds.json / bounds.csv beside them)",
+        help="taillard-pfsp, taillard-jssp, brandimarte, lawrence, ft, fab (the Mini-Fab "
+        "env: a fab policy over --seeds fabs), or a folder of instance files (bounds from a "
+        "bounds.json / bounds.csv beside them)",
     )
+    p.add_argument("--seeds", type=int_in(1, 100_000), default=None,
+                   help="--suite fab: fabs to simulate (default 100)")
+    p.add_argument("--days", type=int_in(1, 365), default=None,
+                   help="--suite fab: days after the warm-up (default 10)")
+    p.add_argument("--warmup-days", type=int_in(0, 365), default=None,
+                   help="--suite fab: warm-up days with rule d4 (default 5)")
     p.add_argument("--limit", type=positive_int, default=None, help="only the first N instances")
     p.add_argument("--groups", default=None, metavar="JxM,...",
                    help="only these size groups, e.g. 20x20,50x20")

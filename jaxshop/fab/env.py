@@ -236,6 +236,36 @@ class FabEnv(Environment):
             action_mask=ArraySpec.boolean((a,), "action_mask"),
         )
 
+    def learn_wip_edges(self, key: jax.Array, runs: int = 16, bins: int = 5,
+                        params: FabParams | None = None) -> np.ndarray:
+        """(6, bins - 1) int32 equal-frequency WIP edges per step.
+
+        Plays `runs` episodes with each fixed rule d1..d4 (weight rows 0..3) and takes the
+        quantiles `k / bins` of the WIP each step shows at the agent's decision points.
+        The result goes into `FabParams.wip_edges` once (it is not recomputed per episode).
+        """
+        params = self.params if params is None else params
+        if bins < 2:
+            raise ValueError(f"learn_wip_edges: bins must be >= 2, got {bins}")
+        params = jax.tree_util.tree_map(jnp.asarray, params)
+
+        def episode(k, rule):
+            state, ts = self.reset(k, params)
+
+            def body(s, _):
+                s, t = self.step(s, rule)
+                return s, t.observation.wip
+
+            _, wips = jax.lax.scan(body, state, None, length=self.days - 1)
+            return jnp.concatenate([ts.observation.wip[None], wips])
+
+        keys = jax.random.split(key, runs)
+        rules = jnp.arange(4, dtype=jnp.int32)
+        wip = jax.jit(jax.vmap(jax.vmap(episode, (0, None)), (None, 0)))(keys, rules)
+        wip = np.asarray(wip).reshape(-1, NUM_STEPS)
+        q = np.arange(1, bins) / bins
+        return np.floor(np.quantile(wip, q, axis=0)).T.astype(np.int32)
+
     def render(self, state: FabState, title: str = ""):
         """A matplotlib `Figure`: last day's OEE per machine and the WIP per step."""
         from jaxshop.fab.viewer import fab_figure

@@ -28,10 +28,12 @@ from jaxshop.fab.types import (
 FIXED_RULES = {"d1": (6, 0, 0), "d2": (0, 6, 0), "d3": (0, 0, 6), "d4": (2, 2, 2)}
 DEFAULT_GRID = ((3, 3, 0), (3, 0, 3), (0, 3, 3), (4, 1, 1), (1, 4, 1), (1, 1, 4))
 
-# Equal-frequency WIP bin edges per step (5 bins), from warm-up runs of d1..d4 with the
-# default parameters: regenerate with `learn_wip_edges(default_params())` (a test checks).
+# Equal-frequency WIP bin edges per step (5 bins) of the default fab: the WIP at the
+# decision points of 16 episodes (5 warm-up days with d4, 10 days) of each fixed rule
+# d1..d4, from `FabEnv().learn_wip_edges(jax.random.PRNGKey(0))`.
 DEFAULT_WIP_EDGES = np.array(
-    [[9, 14, 20, 27], [1, 2, 3, 4], [2, 5, 9, 14], [1, 2, 3, 4], [6, 10, 15, 21], [0, 1, 1, 2]],
+    [[1, 7, 14, 19], [0, 0, 2, 3], [29, 41, 51, 62], [1, 1, 2, 3], [7, 12, 15, 22],
+     [0, 0, 3, 18]],
     np.int32,
 )
 
