@@ -1,0 +1,120 @@
+"""Double DQN (PureJaxRL style) for any env of the DDQN contract (see `envs`).
+
+- `make_train(config, env)(key, learning_rate)`: a whole run as one pure, jittable
+  function (vmap it over seeds and learning rates); `make_ddqn` also gives the chunked
+  `init(key, lr) -> state` / `run_chunk(state) -> (state, metrics)` the CLI checkpoints.
+- `DDQN_ENVS` / `register_ddqn_env(name, factory)`: the envs `jaxshop train ddqn --env`
+  offers; "fjsp" is rule selection on random flexible job shops (`rule_selection`).
+- `load_ddqn(path) -> (config, params)` and `act(params, features, mask) -> action`
+  (greedy, masked): everything an evaluator needs.
+- Method `ddqn` (`--method ddqn` = the shipped model `models/default`, `ddqn:DIR` a
+  model or run folder) solves "fjsp" and "jssp" instances by greedy rule selection.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any
+
+import jax
+from jax import lax
+from jaxshop_baselines.ddqn import replay
+from jaxshop_baselines.ddqn.agent import (
+    DDQN,
+    METRIC_NAMES,
+    TrainState,
+    cached_ddqn,
+    greedy_returns,
+    make_ddqn,
+    make_train,
+)
+from jaxshop_baselines.ddqn.checkpoint import load_ddqn
+from jaxshop_baselines.ddqn.config import DDQNConfig
+from jaxshop_baselines.ddqn.envs import DDQN_ENVS, make_env, register_ddqn_env
+from jaxshop_baselines.ddqn.network import act, double_q_learning, masked_argmax, q_values
+from jaxshop_baselines.ddqn.rule_selection import DEFAULT_RULES, RuleSelection
+from jaxshop_baselines.methods import Method, register_method, solutions_from_states
+
+from jaxshop.instances.types import Instance, stack, unstack
+
+DEFAULT_MODEL = Path(__file__).resolve().parent / "models" / "default"
+
+
+@functools.lru_cache(maxsize=16)
+def rule_selection_solver(rules: tuple[str, ...], mode: str, steps: int):
+    """`(env, jitted (params, batch) -> final states)`: greedy rule selection episodes."""
+    from jaxshop.fjsp import FlexibleJobShop
+
+    env = RuleSelection(FlexibleJobShop(mode=mode), rules=rules)
+    policy = jax.vmap(act, in_axes=(None, 0, 0))
+
+    def solve(params, batch):
+        keys = jax.random.split(jax.random.PRNGKey(0), jax.tree_util.tree_leaves(batch)[0]
+                                .shape[0])
+        states, ts = jax.vmap(env.reset)(keys, batch)
+
+        def body(carry, _):
+            states, obs = carry
+            states, ts = jax.vmap(env.step)(states, policy(params, obs.features,
+                                                           obs.action_mask))
+            return (states, ts.observation), None
+
+        (states, _), _ = lax.scan(body, (states, ts.observation), None, length=steps)
+        return states
+
+    return env, jax.jit(solve)
+
+
+@register_method(
+    "ddqn",
+    "Double DQN rule selection (greedy): ddqn = shipped FJSP model, ddqn:DIR a trained run",
+    options=("seed", "mode"),
+    arg="DIR",
+    problems=("jssp", "fjsp"),
+)
+def ddqn_method(arg: str | None = None, mode: str = "append", seed: int = 0,
+                **_: Any) -> Method:
+    path = DEFAULT_MODEL if arg in (None, "") else Path(arg)
+    if path == DEFAULT_MODEL and not (path / "params.msgpack").is_file():
+        raise ValueError(f"the shipped ddqn model {path} is missing")
+    config, params = load_ddqn(path)
+    if config.env != "fjsp":
+        raise ValueError(f"{path}: a ddqn model of env {config.env!r}; the method solves "
+                         "job shops with models trained on --env fjsp")
+    name = "ddqn" if arg is None else f"ddqn:{arg}"
+
+    def solve(instances: list[Instance], key: jax.Array):
+        batch = stack(instances)
+        num_jobs, num_ops, _ = unstack(batch)[0].shape
+        steps = num_jobs * num_ops  # FlexibleJobShop.max_steps of the padded batch
+        env, solver = rule_selection_solver(config.rules, mode, steps)
+        return solutions_from_states(env, instances, solver(params, batch))
+
+    return Method(name, ("jssp", "fjsp"), solve)
+
+
+__all__ = [
+    "DDQN",
+    "DDQNConfig",
+    "DDQN_ENVS",
+    "DEFAULT_MODEL",
+    "DEFAULT_RULES",
+    "METRIC_NAMES",
+    "RuleSelection",
+    "TrainState",
+    "act",
+    "cached_ddqn",
+    "ddqn_method",
+    "double_q_learning",
+    "greedy_returns",
+    "load_ddqn",
+    "make_ddqn",
+    "make_env",
+    "make_train",
+    "masked_argmax",
+    "q_values",
+    "register_ddqn_env",
+    "replay",
+    "rule_selection_solver",
+]

@@ -1,0 +1,200 @@
+"""Rule selection on the (flexible) job shop: the action picks a dispatching rule.
+
+`RuleSelection(FlexibleJobShop(...), rules=DEFAULT_RULES)` is a stateless wrapper: its
+state is the wrapped `FJSPState`, one step is one dispatching decision, and action `k`
+means "let `rules[k]` (a `JOB-MACHINE` rule of `jaxshop_baselines.rules`) choose the
+next (operation, machine) pair", which is then applied to the job shop. The episode,
+rewards ("dense", "normalized", "terminal" of the wrapped env), makespan and schedule are
+those of the wrapped env, so a rule-selection episode returns `-makespan` (dense).
+
+Action mask: all `K = len(rules)` rules are valid while the schedule is incomplete, none
+once it is complete (the library's terminal convention). An out-of-range action acts as
+rule 0 and is flagged `extras["invalid_action"]` (the shared `resolve_action` rule).
+
+Observation `RuleObservation.features`, `NUM_FEATURES` float32 values, all finite and
+independent of padding. With `T` the real operations, `Jr` the real jobs (`num_ops > 0`),
+`Mr` the real machines, `LB` the env's makespan lower bound (`state.normalizer`, >= 1),
+`C` the partial makespan, `free_m` the time machine `m` becomes free, `ready_j` the end
+of job `j`'s last scheduled operation, "open" jobs those with operations left:
+
+0. `progress`: scheduled operations / `T`.
+1. `makespan`: `C / LB`.
+2. `machine_free_mean`: mean of `free_m` over real machines / `LB`.
+3. `machine_free_spread`: (max - min) of `free_m` over real machines / `LB`.
+4. `utilization`: total scheduled processing time / (`Mr * max(C, 1)`).
+5. `remaining_work`: sum over unscheduled operations of their mean eligible time,
+   / (`Mr * LB`) (the remaining load per machine in lower-bound units).
+6. `jobs_done`: finished jobs / `Jr`.
+7. `work_cv`: coefficient of variation (std / mean) of the remaining mean work over open
+   jobs (0 with no open job).
+8. `ready_gap`: (mean `ready_j` over open jobs - min `free_m`) / `LB` (how far jobs lag
+   behind or lead the machines).
+9. `flexibility`: mean over open jobs of (eligible machines of the next operation) / `Mr`.
+10. `candidates`: fraction of open jobs released by the next decision time (the jobs the
+    rules rank, `rules.candidate_jobs`).
+11. `next_time`: mean shortest time of the open jobs' next operations / mean over all
+    operations of their mean eligible time.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+from jaxshop_baselines import rules as R
+
+from jaxshop.env import resolve_action
+from jaxshop.fjsp.env import FlexibleJobShop
+from jaxshop.fjsp.types import FJSPState
+from jaxshop.specs import ArraySpec
+from jaxshop.wrappers import Wrapper
+
+DEFAULT_RULES: tuple[str, ...] = (
+    "MWKR-EF", "MOR-EF", "FIFO-EF", "SPT-EF", "MWKR-SPTW", "FIFO-SPTW",
+)
+
+FEATURES: tuple[str, ...] = (
+    "progress", "makespan", "machine_free_mean", "machine_free_spread", "utilization",
+    "remaining_work", "jobs_done", "work_cv", "ready_gap", "flexibility", "candidates",
+    "next_time",
+)
+NUM_FEATURES = len(FEATURES)
+
+
+@struct.dataclass
+class RuleObservation:
+    features: Any  # (NUM_FEATURES,) float32, see the module docstring
+    action_mask: Any  # (K,) bool: every rule while running, none once finished
+
+
+def _safe_div(a, b):
+    return a / jnp.maximum(b, 1e-6)
+
+
+def schedule_features(env: FlexibleJobShop, state: FJSPState) -> jax.Array:
+    """(NUM_FEATURES,) float32 global features of one state (see the module docstring)."""
+    inst = state.instance
+    f32 = jnp.float32
+    lb = state.normalizer.astype(f32)
+    real_m = inst.machine_mask
+    n_m = jnp.maximum(real_m.sum(), 1).astype(f32)
+    total_ops = jnp.maximum(inst.num_ops.sum(), 1).astype(f32)
+    real_j = inst.num_ops > 0
+    n_j = jnp.maximum(real_j.sum(), 1).astype(f32)
+    open_j = state.next_op < inst.num_ops
+    n_open = open_j.sum().astype(f32)
+    c = state.makespan.astype(f32)
+    free = state.machine_free.astype(f32)
+    free_max = jnp.where(real_m, free, 0.0).max()
+    free_min = jnp.where(real_m, free, jnp.finfo(f32).max).min()
+    free_min = jnp.where(real_m.any(), free_min, 0.0)
+    work = R.remaining_mean_work(state)  # (J,), 0 for finished jobs
+    open_work = jnp.where(open_j, work, 0.0)
+    mean_work = _safe_div(open_work.sum(), n_open)
+    var_work = _safe_div(jnp.where(open_j, (work - mean_work) ** 2, 0.0).sum(), n_open)
+    ready = state.job_ready.astype(f32)
+    mean_ready = _safe_div(jnp.where(open_j, ready, 0.0).sum(), n_open)
+    elig_count = state.next_eligible.sum(-1).astype(f32)
+    flex = _safe_div(jnp.where(open_j, elig_count, 0.0).sum(), n_open * n_m)
+    cand = R.candidate_jobs(env, state, True)
+    next_min = jnp.where(state.next_eligible, state.next_times, 0).astype(f32)
+    next_min = jnp.where(state.next_eligible, next_min, jnp.finfo(f32).max).min(-1)
+    next_min = jnp.where(open_j, next_min, 0.0)
+    op_mean = R.op_mean_times(inst)
+    mean_op = _safe_div(jnp.where(inst.op_mask, op_mean, 0.0).sum(), total_ops)
+    any_open = n_open > 0
+    feats = jnp.stack([
+        state.num_scheduled.astype(f32) / total_ops,
+        c / lb,
+        _safe_div(jnp.where(real_m, free, 0.0).sum(), n_m) / lb,
+        (free_max - free_min) / lb,
+        _safe_div(state.machine_busy.astype(f32).sum(), n_m * jnp.maximum(c, 1.0)),
+        work.sum() / (n_m * lb),
+        (real_j & ~open_j).sum().astype(f32) / n_j,
+        jnp.where(any_open, _safe_div(jnp.sqrt(var_work), mean_work), 0.0),
+        jnp.where(any_open, (mean_ready - free_min) / lb, 0.0),
+        flex,
+        _safe_div((cand & open_j).sum().astype(f32), n_open),
+        jnp.where(any_open, _safe_div(_safe_div(next_min.sum(), n_open), mean_op), 0.0),
+    ])
+    return feats.astype(f32)
+
+
+class RuleSelection(Wrapper):
+    """A `FlexibleJobShop` whose discrete action picks one of `rules` for the next decision.
+
+    See the module docstring for the action, observation and rewards. Passes
+    `jaxshop.testing.check_env`. `candidates` is the rules' candidate set ("ready").
+    """
+
+    def __init__(self, env: FlexibleJobShop, rules: tuple[str, ...] = DEFAULT_RULES,
+                 candidates: str = "ready"):
+        if not isinstance(env.unwrapped, FlexibleJobShop) or env is not env.unwrapped:
+            raise TypeError("RuleSelection wraps a plain FlexibleJobShop env")
+        if not rules:
+            raise ValueError("RuleSelection needs at least one rule")
+        if candidates not in R.CANDIDATE_SETS:
+            raise ValueError(f"candidates must be one of {R.CANDIDATE_SETS}, got {candidates!r}")
+        super().__init__(env)
+        self.rules = tuple(R.canonical_rule(r) for r in rules)
+        job_names, machine_names = list(R.JOB_RULES), list(R.MACHINE_RULES)
+        self._job_index = tuple(job_names.index(R.parse_rule(r)[0]) for r in self.rules)
+        self._machine_index = tuple(machine_names.index(R.parse_rule(r)[1]) for r in self.rules)
+        self.candidates = candidates
+
+    def __repr__(self) -> str:
+        return f"RuleSelection({self.env!r}, rules={self.rules})"
+
+    @property
+    def num_rules(self) -> int:
+        return len(self.rules)
+
+    def rule_action(self, state: FJSPState, rule: jax.Array) -> jax.Array:
+        """() int32 flat job-shop action `job * M + machine` that rule number `rule` picks."""
+        job_rule = jnp.asarray(self._job_index, jnp.int32)[rule]
+        machine_rule = jnp.asarray(self._machine_index, jnp.int32)[rule]
+        num_machines = state.next_eligible.shape[-1]
+        cand = R.candidate_jobs(self.env, state, self.candidates == "ready")
+        job = R.select_best(R.job_scores(state, job_rule), cand)
+        scores = R.machine_scores(self.env, state, job, machine_rule)
+        machine = R.select_best(scores, state.next_eligible[job])
+        return (job * num_machines + machine).astype(jnp.int32)
+
+    def transition(self, state: FJSPState, action):
+        was_done = self.env.is_done(state)
+        rule, invalid = resolve_action(self.action_mask(state), action, was_done)
+        new, ts = self.env.transition(state, self.rule_action(state, rule))
+        extras = {**ts.extras, "invalid_action": invalid & ~was_done}
+        return new, ts.replace(extras=extras)
+
+    def action_mask(self, state: FJSPState) -> jax.Array:
+        return jnp.broadcast_to(~self.env.is_done(state), (self.num_rules,))
+
+    def observe(self, state: FJSPState) -> RuleObservation:
+        return RuleObservation(schedule_features(self.env, state), self.action_mask(state))
+
+    def num_actions(self, instance) -> int:
+        return self.num_rules
+
+    def observation_spec(self, instance) -> RuleObservation:
+        return RuleObservation(
+            features=ArraySpec((NUM_FEATURES,), jnp.float32, name="features"),
+            action_mask=ArraySpec.boolean((self.num_rules,), "action_mask"),
+        )
+
+    def action_spec(self, instance):
+        from jaxshop.specs import DiscreteSpec
+
+        return DiscreteSpec(self.num_rules, name="action")
+
+
+__all__ = [
+    "DEFAULT_RULES",
+    "FEATURES",
+    "NUM_FEATURES",
+    "RuleObservation",
+    "RuleSelection",
+    "schedule_features",
+]

@@ -1,0 +1,346 @@
+"""`jaxshop train ddqn`: the host loop around the jitted Double-DQN chunks.
+
+`run_training(config, out_dir, seed)` compiles `run_chunk` once, runs the chunks with a
+progress bar, appends one metrics row per chunk to `metrics.csv`, checkpoints the whole
+`TrainState` every `checkpoint_every` iterations (with a greedy validation score when
+`eval_size > 0`), stops with a clear error (keeping the last good checkpoint) if the loss
+diverges, and writes the model (`config.json`, `params.msgpack`, `meta.json`) and
+`learning_curve.png`. `--resume` restores the latest checkpoint and repeats the metric
+rows after it, so the result equals the uninterrupted run bit for bit.
+
+metrics.csv columns: `update` (iterations done at the end of the chunk, the checkpoint
+step), `time_s`, `transitions`, then `agent.METRIC_NAMES` (means over the episodes
+finished and the gradient steps made in the chunk; `episode_return` is empty/NaN when no
+episode ended) and `val_return` (mean greedy return on `eval_size` fixed episodes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import math
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+from jaxshop_baselines.checkpoints import (
+    check_resume_steps,
+    check_training_finite,
+    read_rows,
+    save_model,
+    write_rows,
+)
+from jaxshop_baselines.ddqn import checkpoint as ckpt
+from jaxshop_baselines.ddqn import network
+from jaxshop_baselines.ddqn.agent import METRIC_NAMES, cached_ddqn, greedy_returns
+from jaxshop_baselines.ddqn.config import LOSSES, SAMPLINGS, DDQNConfig
+from jaxshop_baselines.ddqn.envs import DDQN_ENVS
+
+from jaxshop.options import ArgumentParser, UsageError, float_in, int_in, positive_int, seed
+
+VALIDATION_KEY = 515_151
+RUN_FILE = "run.json"
+CSV_FIELDS = ("update", "time_s", "transitions", *METRIC_NAMES, "val_return")
+
+
+def episode_steps(env) -> int:
+    """Static decisions per episode of `env` (`max_steps` of a generated instance)."""
+    generator = getattr(env, "generator", None)
+    instance = jax.eval_shape(generator, jax.random.PRNGKey(0)) if generator else None
+    return int(env.max_steps(instance))
+
+
+@functools.lru_cache(maxsize=8)
+def _validation(config: DDQNConfig):
+    """Jitted `params -> mean greedy return` on `eval_size` fixed episodes."""
+    env = cached_ddqn(config).env
+    keys = jax.random.split(jax.random.PRNGKey(VALIDATION_KEY), config.eval_size)
+    steps = episode_steps(env)
+    return jax.jit(lambda params: greedy_returns(params, env, keys, steps).mean())
+
+
+def _metric_rows(metrics: dict, done: int, elapsed: float, transitions: int) -> dict:
+    row = {"update": done, "time_s": f"{elapsed:.3f}", "transitions": transitions,
+           "val_return": ""}
+    for name in METRIC_NAMES:
+        value = float(metrics[name])
+        row[name] = "" if math.isnan(value) else f"{value:.6g}"
+    return row
+
+
+def plot_learning_curve(csv_path: Path, png_path: Path, title: str = "") -> None:
+    """Training episode returns per chunk, greedy validation returns, and the TD loss."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = read_rows(csv_path, 2**62)
+    if not rows:
+        return
+    it = np.array([int(r["update"]) for r in rows])
+
+    def col(name):
+        return np.array([float(r[name]) if r[name] else np.nan for r in rows])
+
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    ax1.plot(it, col("episode_return"), alpha=0.6, label="training episodes (epsilon-greedy)")
+    val = col("val_return")
+    if np.isfinite(val).any():
+        ax1.plot(it[np.isfinite(val)], val[np.isfinite(val)], "o-", label="greedy, validation")
+    ax1.set_xlabel("iteration")
+    ax1.set_ylabel("episode return")
+    ax1.grid(alpha=0.3)
+    ax1.legend()
+    ax2.plot(it, col("loss"), color="C1", label="TD loss")
+    ax2.plot(it, col("epsilon"), color="C2", label="epsilon")
+    ax2.set_xlabel("iteration")
+    ax2.set_yscale("log")
+    ax2.grid(alpha=0.3)
+    ax2.legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(png_path, dpi=110)
+    plt.close(fig)
+
+
+def _start(config: DDQNConfig, out: Path, seed: int, resume: bool, command: str | None):
+    """`(state, rows_before, seed, command, resumed_with)` of a new or resumed run."""
+    agent = cached_ddqn(config)
+    if not resume:
+        if (out / ckpt.CONFIG_FILE).exists() or (out / "checkpoints").exists():
+            raise ValueError(f"{out} already holds a run; pass --resume or another --out")
+        out.mkdir(parents=True, exist_ok=True)
+        write_rows(out / "metrics.csv", [], "w", CSV_FIELDS)
+        (out / RUN_FILE).write_text(json.dumps({"seed": seed, "command": command}) + "\n")
+        return agent.init(jax.random.PRNGKey(seed)), [], seed, command, None
+    resumed_with = command
+    if (out / RUN_FILE).is_file():
+        first = json.loads((out / RUN_FILE).read_text())
+        command, seed = first["command"], first["seed"]
+    step = ckpt.latest_checkpoint(out)
+    if step is None:
+        raise ValueError(f"--resume: no checkpoint in {out / 'checkpoints'}")
+    check_resume_steps(out, step, config.num_iterations)
+    state = ckpt.restore_checkpoint(out, agent.init(jax.random.PRNGKey(seed)), step)
+    rows = read_rows(out / "metrics.csv", step)
+    write_rows(out / "metrics.csv", rows, "w", CSV_FIELDS)
+    return state, rows, seed, command, resumed_with
+
+
+def run_training(config: DDQNConfig, out_dir: str | Path, seed: int = 0, resume: bool = False,
+                 progress: bool = True, command: str | None = None, plot: bool = True):
+    """Trains (or resumes) a run in `out_dir`; returns the final `TrainState`."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    out = Path(out_dir)
+    console = Console(stderr=True)
+    csv_path = out / "metrics.csv"
+    state, rows_before, seed, command, resumed_with = _start(config, out, seed, resume, command)
+    if resume:
+        console.print(f"resumed {out} at iteration {int(state.iteration)}")
+    config.to_json(out / ckpt.CONFIG_FILE)
+    elapsed = float(rows_before[-1]["time_s"]) if rows_before else 0.0
+    transitions = int(rows_before[-1]["transitions"]) if rows_before else 0
+    t0 = time.perf_counter()
+    chunk = cached_ddqn(config).run_chunk.lower(state).compile()
+    compile_s = time.perf_counter() - t0
+    evaluate = _validation(config) if config.eval_size > 0 else None
+    console.print(
+        f"ddqn on {config.env}: {network.num_params(state.params)} parameters, "
+        f"{config.num_envs} envs, {config.iterations_per_chunk} iterations per chunk, "
+        f"compiled in {compile_s:.1f} s"
+    )
+    done = int(state.iteration)
+    columns = (TextColumn("[bold]{task.description}"), BarColumn(bar_width=20),
+               TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
+               TextColumn("{task.fields[stats]}"))
+    with Progress(*columns, console=console, disable=not progress) as bar:
+        task = bar.add_task(f"ddqn {config.env}", total=config.num_iterations, completed=done,
+                            stats="")
+        while done < config.num_iterations:
+            t1 = time.perf_counter()
+            state, metrics = chunk(state)
+            metrics = {k: np.atleast_1d(v) for k, v in jax.device_get(metrics).items()}
+            dt = time.perf_counter() - t1
+            check_training_finite(metrics, ("loss", "grad_norm", "q_mean"), done, out)
+            elapsed += dt
+            done += config.iterations_per_chunk
+            transitions += config.iterations_per_chunk * config.num_envs
+            row = _metric_rows({k: v[0] for k, v in metrics.items()}, done, elapsed,
+                               transitions)
+            at_checkpoint = done % config.checkpoint_every == 0 or done >= config.num_iterations
+            if at_checkpoint:
+                if evaluate is not None:
+                    row["val_return"] = f"{float(evaluate(state.params)):.6g}"
+                ckpt.save_checkpoint(out, state)
+            write_rows(csv_path, [row], "a", CSV_FIELDS)
+            stats = (f"{config.iterations_per_chunk * config.num_envs / dt:.0f} steps/s · "
+                     f"return {row['episode_return'] or '-'} · loss {row['loss']} · "
+                     f"eps {float(metrics['epsilon'][0]):.2f}"
+                     + (f" · val {row['val_return']}" if row["val_return"] else ""))
+            bar.update(task, completed=done, stats=stats)
+            if at_checkpoint:
+                console.print(f"iteration {done}/{config.num_iterations} · {stats} · "
+                              "checkpoint saved")
+    val_rows = [r for r in read_rows(csv_path, 2**62) if r["val_return"]]
+    meta = {
+        "seed": seed, "command": command, "resumed_with": resumed_with, "iterations": done,
+        "transitions": transitions, "train_seconds": round(elapsed, 1),
+        "compile_seconds": round(compile_s, 1),
+        "final_val_greedy_return": float(val_rows[-1]["val_return"]) if val_rows else None,
+        "num_params": network.num_params(state.params), "jax": jax.__version__,
+    }
+    save_model(out, config, state.params, meta)
+    if plot:
+        plot_learning_curve(csv_path, out / "learning_curve.png",
+                            title=f"Double DQN · {config.env} · seed {seed}")
+    console.print(f"model, metrics.csv and learning_curve.png written to {out}")
+    return state
+
+
+# ---------------------------------------------------------------------------------------
+# `jaxshop train ddqn`
+# ---------------------------------------------------------------------------------------
+
+DEFAULTS = DDQNConfig()
+#: flag -> (config field, argparse type, help)
+_FLAGS = {
+    "jobs": ("num_jobs", int_in(1, 1000), "jobs of the random FJSP instances"),
+    "machines": ("num_machines", int_in(1, 200), "machines of the random FJSP instances"),
+    "mode": ("mode", None, "job-shop schedule construction, append or insert"),
+    "rules": ("rules", None, "comma-separated JOB-MACHINE rules the agent chooses from"),
+    "hidden": ("hidden", None, "comma-separated hidden layer widths"),
+    "envs": ("num_envs", int_in(1, 65536), "parallel envs"),
+    "steps": ("num_iterations", positive_int, "iterations (each steps every env once)"),
+    "chunk": ("iterations_per_chunk", int_in(1, 100_000), "iterations per jitted call"),
+    "buffer": ("buffer_size", int_in(1, 10_000_000), "replay buffer capacity (transitions)"),
+    "batch": ("batch_size", int_in(1, 65536), "minibatch size"),
+    "sampling": ("sampling", None, "replay sampling, uniform or recency"),
+    "recency_power": ("recency_power", float_in(0.0, 1e3), "recency weight power"),
+    "recency_decay": ("recency_decay", float_in(0.0, 1e3), "recency weight decay"),
+    "learning_starts": ("learning_starts", int_in(0, 2**31 - 1),
+                        "iterations before the first gradient step"),
+    "updates": ("updates_per_iteration", int_in(1, 1000), "gradient steps per iteration"),
+    "target_every": ("target_update_every", positive_int,
+                     "gradient steps between target-network copies"),
+    "gamma": ("gamma", float_in(0.0, 1.0), "discount factor in [0, 1]"),
+    "lr": ("learning_rate", float_in(0.0, 1.0, low_open=True), "Adam learning rate"),
+    "loss": ("loss", None, "huber or squared"),
+    "eps_start": ("eps_start", float_in(0.0, 1.0), "initial epsilon"),
+    "eps_end": ("eps_end", float_in(0.0, 1.0), "final epsilon"),
+    "exploration": ("exploration_fraction", float_in(0.0, 1.0),
+                    "fraction of the run over which epsilon decays"),
+    "checkpoint_every": ("checkpoint_every", positive_int, "iterations between checkpoints"),
+    "eval_size": ("eval_size", int_in(0, 65536), "greedy validation episodes (0: none)"),
+}
+
+
+def _int_list(text: str) -> tuple[int, ...]:
+    parse = int_in(1, 4096, "a layer width")
+    return tuple(parse(t) for t in text.split(","))
+
+
+def _rule_list(text: str) -> tuple[str, ...]:
+    from jaxshop_baselines.rules import canonical_rule
+
+    try:
+        return tuple(canonical_rule(t) for t in text.split(","))
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+_CHOICES = {"mode": ("append", "insert"), "sampling": SAMPLINGS, "loss": LOSSES}
+_TYPES = {"hidden": _int_list, "rules": _rule_list}
+
+
+def build_parser() -> ArgumentParser:
+    p = ArgumentParser(
+        prog="jaxshop train ddqn",
+        description="Train a Double DQN (MLP Q-network, replay buffer, epsilon-greedy). "
+        "--env fjsp: choose a dispatching rule at every decision of random flexible job "
+        "shops (the rule-selection env).",
+    )
+    p.add_argument("--env", choices=sorted(DDQN_ENVS), default=None,
+                   help=f"env (default {DEFAULTS.env})")
+    for flag, (field, kind, text) in _FLAGS.items():
+        default = getattr(DEFAULTS, field)
+        shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
+        p.add_argument("--" + flag.replace("_", "-"), dest=flag, default=None,
+                       type=_TYPES.get(flag, kind), choices=_CHOICES.get(flag),
+                       help=f"{text} (default {shown})")
+    p.add_argument("--episodes", type=positive_int, default=None,
+                   help="instead of --steps: enough iterations for this many episodes "
+                   "(rounded up to whole chunks)")
+    p.add_argument("--out", default=None, help="run directory (default runs/ddqn-<env>-...)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in --out from its latest checkpoint")
+    p.add_argument("--seed", type=seed, default=0, help="PRNG seed, 0..2^32-1 (default 0)")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    return p
+
+
+def config_from_args(args: argparse.Namespace, base: DDQNConfig | None = None) -> DDQNConfig:
+    """The config of the command line; a `UsageError` (one line, exit 2) when inconsistent."""
+    values = (base or DEFAULTS).to_dict()
+    if args.env is not None:
+        values["env"] = args.env
+    for flag, (field, _, _) in _FLAGS.items():
+        if getattr(args, flag) is not None:
+            values[field] = getattr(args, flag)
+    chunk = values["iterations_per_chunk"]
+    if args.steps is not None and args.episodes is not None:
+        raise UsageError("give --steps or --episodes, not both")
+    if args.checkpoint_every is None and values["checkpoint_every"] % chunk:
+        values["checkpoint_every"] = chunk * max(1, round(values["checkpoint_every"] / chunk))
+    if args.episodes is not None:
+        from jaxshop_baselines.ddqn.envs import make_env
+
+        per_episode = episode_steps(make_env(DDQNConfig.from_dict(
+            {**values, "num_iterations": chunk})))
+        need = math.ceil(args.episodes * per_episode / values["num_envs"])
+        values["num_iterations"] = chunk * max(1, math.ceil(need / chunk))
+    if values["num_iterations"] % chunk:
+        raise UsageError(f"--steps {values['num_iterations']} is not a multiple of --chunk "
+                         f"{chunk} (iterations run in jitted chunks of that many)")
+    if values["checkpoint_every"] % chunk:
+        raise UsageError(f"--checkpoint-every {values['checkpoint_every']} is not a multiple "
+                         f"of --chunk {chunk}")
+    try:
+        return DDQNConfig.from_dict(values)
+    except ValueError as err:
+        raise UsageError(f"jaxshop train ddqn: {err}") from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`jaxshop train ddqn ...`; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    base = None
+    if args.resume:
+        if args.out is None:
+            raise UsageError("jaxshop train ddqn: --resume needs --out DIR of the run")
+        cfg_path = Path(args.out) / ckpt.CONFIG_FILE
+        if not cfg_path.is_file():
+            raise ValueError(f"--resume: {cfg_path} not found")
+        base = ckpt.read_config(cfg_path)
+        changed = [f for f in ("env", "episodes", *_FLAGS) if getattr(args, f) is not None]
+        if changed:  # epsilon decays over the run's length: the config must stay
+            raise UsageError("jaxshop train ddqn: --resume keeps the run's config, got "
+                             + ", ".join("--" + c.replace("_", "-") for c in changed))
+    config = config_from_args(args, base)
+    out = Path(args.out or f"runs/ddqn-{config.env}-{config.num_jobs}x{config.num_machines}"
+                           f"-seed{args.seed}")
+    argv_list = list(sys.argv[1:] if argv is None else argv)
+    run_training(config, out, seed=args.seed, resume=args.resume,
+                 progress=not args.no_progress,
+                 command="jaxshop train ddqn " + shlex.join(argv_list))
+    return 0
+
+
+__all__ = ["CSV_FIELDS", "build_parser", "config_from_args", "episode_steps", "main",
+           "plot_learning_curve", "run_training"]
