@@ -37,10 +37,16 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxshop.env import Environment, compiled_call, register, resolve_action
-from jaxshop.fab.generator import default_params, draw_random_inputs, validate_params
+from jaxshop.fab.generator import (
+    default_params,
+    draw_random_inputs,
+    validate_params,
+    worst_case_lots,
+)
 from jaxshop.fab.sim import initial_state, queue_lengths, simulate_day, wip_per_step
 from jaxshop.fab.types import (
     DAY,
+    ID_RANGE,
     NUM_MACHINES,
     NUM_PRODUCTS,
     NUM_STEPS,
@@ -72,14 +78,21 @@ class FabEnv(Environment):
     builds_schedule: ClassVar[bool] = False
 
     def __init__(self, params: FabParams | None = None, days: int = 10, warmup_days: int = 5,
-                 warmup_action: int = 3, max_lots: int = 512, max_failures: int = 64):
+                 warmup_action: int = 3, max_lots: int | None = None,
+                 max_failures: int = 64):
         for name, value, low in (("days", days, 1), ("warmup_days", warmup_days, 0),
-                                 ("max_lots", max_lots, 1), ("max_failures", max_failures, 2),
+                                 ("max_lots", 1 if max_lots is None else max_lots, 1),
+                                 ("max_failures", max_failures, 2),
                                  ("warmup_action", warmup_action, 0)):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
                 raise ValueError(f"FabEnv: {name} must be an integer >= {low}, got {value!r}")
         params = default_params() if params is None else params
         self.days, self.warmup_days = int(days), int(warmup_days)
+        if max_lots is None:  # the worst case of these params, in whole 32-lot blocks
+            validate_params(params, total_days=self.days + self.warmup_days,
+                            max_lots=ID_RANGE - 1, source="FabEnv")
+            worst = worst_case_lots(params, self.days + self.warmup_days)
+            max_lots = max(32, -(-worst // 32) * 32)
         self.max_lots, self.max_failures = int(max_lots), int(max_failures)
         self.warmup_action = int(warmup_action)
         self.check_params(params)

@@ -145,6 +145,16 @@ def weekly_plan(weekly_starts: np.ndarray, total_days: int) -> np.ndarray:
     return ((d + 1) * w // 7 - d * w // 7).astype(np.int32)
 
 
+def worst_case_lots(params: FabParams, total_days: int) -> int:
+    """Most lots that can be in the fab after `total_days` days: every release, none done
+    (the largest day's releases times the days)."""
+    if bool(np.asarray(params.weekly)):
+        per_day = int(weekly_plan(params.weekly_starts, total_days).sum(axis=1).max())
+    else:
+        per_day = int(np.asarray(params.release_high).sum())
+    return per_day * total_days
+
+
 def validate_params(params: FabParams, *, total_days: int, max_lots: int,
                     source: str = "FabParams") -> None:
     """Refuses parameters the simulator cannot run exactly (ValueError naming the field).
@@ -204,9 +214,8 @@ def validate_params(params: FabParams, *, total_days: int, max_lots: int,
     if not 1 <= total_days <= MAX_DAYS:
         raise ValueError(f"{source}: warm-up plus episode days must be in [1, {MAX_DAYS}], "
                          f"got {total_days}")
-    per_day = (weekly_plan(params.weekly_starts, total_days).sum(axis=1).max()
-               if bool(weekly) else int(hi.sum()))
-    worst = int(per_day) * total_days
+    worst = worst_case_lots(params, total_days)
+    per_day = worst // total_days
     if worst > max_lots:
         raise ValueError(
             f"{source}: up to {worst} lots may be in the fab over {total_days} days "

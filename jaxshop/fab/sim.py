@@ -140,55 +140,92 @@ def _normalized(score, in_queue):
     """floor(SCORE_SCALE (s - min) / (max - min)) over the queue; 0 elsewhere or if flat."""
     lo = jnp.min(jnp.where(in_queue, score, NEVER))
     hi = jnp.max(jnp.where(in_queue, score, -1))
-    span = hi - lo
-    shifted = jnp.where(in_queue, score - lo, 0)
-    return jnp.where(span > 0, shifted * SCORE_SCALE // jnp.maximum(span, 1), 0)
+    span = jnp.maximum(hi - lo, 1)
+    scaled = jnp.where(in_queue, score - lo, 0) * SCORE_SCALE  # < 2^31: see MAX_DAYS
+    # floor(scaled / span) exactly, without a per-lot integer division (not vectorized on
+    # CPU): a float32 estimate is within 1 of it (q <= 1000), then one integer correction.
+    q = jnp.floor(scaled.astype(jnp.float32) * (1.0 / span.astype(jnp.float32)))
+    q = jnp.clip(q, 0, SCORE_SCALE).astype(jnp.int32)
+    q = q + ((q + 1) * span <= scaled).astype(jnp.int32) - (q * span > scaled).astype(jnp.int32)
+    return jnp.where(hi > lo, q, 0)
+
+
+def _per_lot(onehot, table):
+    """`table[step]` for every lot as a one-hot dot product (XLA CPU gathers under vmap
+    cost far more than this)."""
+    return (onehot * table[None, :]).sum(axis=1).astype(table.dtype)
+
+
+def _lot_view(st: FabState) -> dict:
+    """Per-lot attributes that no dispatch within one event time changes."""
+    p = st.params
+    step = st.lot_step
+    onehot = (step[:, None] == jnp.arange(NUM_STEPS)[None, :]).astype(jnp.int32)  # (L, 6)
+    prod = (st.lot_product[:, None] == jnp.arange(NUM_PRODUCTS)[None, :]).astype(jnp.int32)
+    remaining = jnp.cumsum(p.process_time[::-1])[::-1]
+    eligible = (onehot[:, :, None] * p.step_machines[None].astype(jnp.int32)).sum(axis=1) > 0
+    return {
+        "onehot": onehot,
+        "prod": prod,
+        "tw": st.lot_product == TW,
+        "eligible": eligible,  # (L, 5)
+        "process": _per_lot(onehot, p.process_time),
+        "remaining": _per_lot(onehot, remaining),
+        "size": _per_lot(onehot, p.batch_size),
+        "mix": _per_lot(onehot, p.mix_products.astype(jnp.int32)) > 0,
+    }
 
 
 def _dispatch(m, carry):
     """Step 5 for machine m: start the composite rule's best feasible batch, if any."""
-    st, t, w = carry
+    st, t, w, view = carry
     p = st.params
-    slots = jnp.arange(st.lot_step.shape[0])
     idle = ~st.busy[m] & (st.down_until[m] <= t)
     waiting = waiting_lots(st)
-    step = jnp.clip(st.lot_step, 0, NUM_STEPS - 1)
-    in_queue = waiting & p.step_machines[step, m]
-    remaining = jnp.cumsum(p.process_time[::-1])[::-1]
+    in_queue = waiting & view["eligible"][:, m]
     score = (w[0] * _normalized(st.lot_arrival, in_queue)
-             + w[1] * _normalized(p.process_time[step], in_queue)
-             + w[2] * _normalized(remaining[step], in_queue))
+             + w[1] * _normalized(view["process"], in_queue)
+             + w[2] * _normalized(view["remaining"], in_queue))
     rank_key = score * ID_RANGE + st.lot_id  # (c, id) in one int32: c <= 6000, id < 2^18
 
-    tw = st.lot_product == TW
-    product = jnp.clip(st.lot_product, 0, NUM_PRODUCTS - 1)
-    counts = jnp.zeros((NUM_STEPS, NUM_PRODUCTS), jnp.int32).at[step, product].add(
-        waiting.astype(jnp.int32))
-    mix = p.mix_products[step]
-    same = jnp.where(mix, counts[step, 0] + counts[step, 1], counts[step, product])
-    size = p.batch_size[step]
-    can_lead = in_queue & ((size == 1) | (~tw & (same + jnp.minimum(counts[step, TW], 1)
-                                                  >= size)))
-    leader = jnp.argmin(jnp.where(can_lead, rank_key, NEVER))
-    start = idle & can_lead.any()
-    lead_step, lead_product = step[leader], product[leader]
-    lead_size = p.batch_size[lead_step]
-    compatible = (in_queue & (step == lead_step)
-                  & (p.mix_products[lead_step] | (product == lead_product) | tw))
-    member = (slots == leader) & start
-    has_tw = tw[leader]
+    tw, onehot, prod = view["tw"], view["onehot"], view["prod"]
+    # waiting lots per (step, product), then each lot's row of it
+    # (float32 matmuls: exact for counts below 2^24, and BLAS-fast unlike int32 dots)
+    f_onehot = onehot.astype(jnp.float32)
+    counts = (f_onehot * waiting[:, None]).T @ prod.astype(jnp.float32)  # (6, 3)
+    mine = (f_onehot @ counts).astype(jnp.int32)  # (L, 3): waiting per product at its step
+    same = jnp.where(view["mix"], mine[:, 0] + mine[:, 1], (mine * prod).sum(axis=1))
+    size = view["size"]
+    can_lead = in_queue & ((size == 1) | (~tw & (same + jnp.minimum(mine[:, TW], 1) >= size)))
+    # Keys are unique (ids are), so "key == min key" marks the best lot: plain min
+    # reductions instead of argmin (a slow variadic reduce on XLA CPU).
+    lead_key = jnp.min(jnp.where(can_lead, rank_key, NEVER))
+    start = idle & (lead_key < NEVER)
+    leader = can_lead & (rank_key == lead_key)
+
+    def of_leader(x):
+        return jnp.where(leader, x, 0).sum(dtype=x.dtype)
+
+    lead_step = of_leader(st.lot_step)
+    lead_mix = of_leader(view["mix"].astype(jnp.int32)) > 0
+    lead_product = of_leader(st.lot_product)
+    compatible = (in_queue & (st.lot_step == lead_step)
+                  & (lead_mix | (st.lot_product == lead_product) | tw))
+    lead_size = of_leader(size)
+    member = leader & start
+    has_tw = (member & tw).any()
     taken = jnp.int32(1)
     for _ in range(MAX_BATCH - 1):  # static, at most 3 more lots
         pick_ok = compatible & ~member & ~(tw & has_tw) & (taken < lead_size) & start
-        pick = jnp.argmin(jnp.where(pick_ok, rank_key, NEVER))
-        got = pick_ok.any()
-        member = member | ((slots == pick) & got)
-        has_tw = has_tw | (got & tw[pick])
-        taken = taken + got.astype(jnp.int32)
+        pick_key = jnp.min(jnp.where(pick_ok, rank_key, NEVER))
+        pick = pick_ok & (rank_key == pick_key)
+        member = member | pick
+        has_tw = has_tw | (pick & tw).any()
+        taken = taken + (pick_key < NEVER).astype(jnp.int32)
 
     setup = jnp.where((st.last_step[m] >= 0) & (st.last_step[m] != lead_step),
                       p.setup_time[m], 0)
-    occupied = p.load_time[m] + p.process_time[lead_step] + p.unload_time[m]
+    occupied = p.load_time[m] + of_leader(view["process"]) + p.unload_time[m]
     st = st.replace(
         lot_machine=jnp.where(member, m, st.lot_machine),
         busy=st.busy.at[m].set(st.busy[m] | start),
@@ -197,7 +234,7 @@ def _dispatch(m, carry):
             jnp.where(start, t + setup + occupied, st.busy_until[m])),
         last_step=st.last_step.at[m].set(jnp.where(start, lead_step, st.last_step[m])),
     )
-    return st, t, w
+    return st, t, w, view
 
 
 def _next_event(st: FabState, t, day_end):
@@ -227,7 +264,8 @@ def simulate_day(st: FabState, weights: jax.Array) -> FabState:
         st, acc = _complete(st, t, day0, acc)
         st, acc = _release(st, jnp.where(t == day0, counts, 0), t, acc)
         st = _maintain(st, t)
-        st, _, _ = jax.lax.fori_loop(0, NUM_MACHINES, _dispatch, (st, t, weights))
+        st, _, _, _ = jax.lax.fori_loop(0, NUM_MACHINES, _dispatch,
+                                        (st, t, weights, _lot_view(st)))
         return st, _next_event(st, t, day_end), acc
 
     st, _, acc = jax.lax.while_loop(lambda c: c[1] < day_end, event, (st, day0, acc))
