@@ -158,6 +158,28 @@ def make_ddqn(config: DDQNConfig, env) -> DDQN:
     def skip(s: TrainState, key):
         return s.params, s.target_params, s.opt_state, s.updates, jnp.zeros(3, jnp.float32)
 
+    def reset_all(key):
+        state, ts = jax.vmap(env.reset)(jax.random.split(key, n))
+        return state, ts.observation
+
+    fixed = getattr(env, "fixed_episode_length", None)
+
+    def reset_finished(iteration, key, env_state, ts):
+        """Fresh episodes for the envs that just ended (the caller selects them by `done`).
+
+        An env whose episodes all last exactly `fixed_episode_length` steps (the fab, whose
+        reset simulates warm-up days) ends every episode together, so the resets run only
+        on those iterations: the predicate comes from the iteration counter, which stays
+        unbatched under vmap over seeds or learning rates, so this is a real `cond`, not a
+        select that would pay for a reset at every step. Other envs reset every step.
+        """
+        if fixed is None:
+            state, obs = reset_all(key)
+        else:
+            state, obs = lax.cond((iteration + 1) % fixed == 0, reset_all,
+                                  lambda _: (env_state, ts.observation), key)
+        return state, ts.replace(observation=obs)
+
     def iteration(carry, _):
         s, acc = carry
         key, k_act, k_eps, k_reset, k_learn = jax.random.split(s.key, 5)
@@ -174,7 +196,7 @@ def make_ddqn(config: DDQNConfig, env) -> DDQN:
             "next_features": next_features, "next_mask": ts.observation.action_mask,
         })
         done = ts.last()
-        fresh_state, fresh = jax.vmap(env.reset)(jax.random.split(k_reset, n))
+        fresh_state, fresh = reset_finished(s.iteration, k_reset, env_state, ts)
         ret = s.episode_return + ts.reward
         length = s.episode_length + 1
         s = s.replace(

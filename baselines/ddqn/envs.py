@@ -51,8 +51,17 @@ def make_fjsp_rule_env(config: DDQNConfig, reward: str = "normalized"):
     return RuleSelection(inner, rules=config.rules)
 
 
+def make_fab_env(config: DDQNConfig):
+    """The Mini-Fab (`jaxshop.fab.FabEnv` defaults: 10 decision days after 5 warm-up days
+    with d4); the action picks the day's composite-rule weights."""
+    from jaxshop.fab import FabEnv
+
+    return FabEnv()
+
+
 DDQN_ENVS: dict[str, EnvFactory] = {
     "fjsp": make_fjsp_rule_env,
+    "fab": make_fab_env,
 }
 
 
@@ -74,5 +83,5 @@ def make_env(config: DDQNConfig):
     return factory(config)
 
 
-__all__ = ["DDQN_ENVS", "EnvFactory", "fjsp_generator", "make_env", "make_fjsp_rule_env",
-           "register_ddqn_env"]
+__all__ = ["DDQN_ENVS", "EnvFactory", "fjsp_generator", "make_env", "make_fab_env",
+           "make_fjsp_rule_env", "register_ddqn_env"]

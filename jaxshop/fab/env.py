@@ -101,6 +101,11 @@ class FabEnv(Environment):
         self.params = params
 
     @property
+    def fixed_episode_length(self) -> int:
+        """Every episode lasts exactly `days` decisions (agents may rely on it)."""
+        return self.days
+
+    @property
     def total_days(self) -> int:
         return self.warmup_days + self.days
 
