@@ -21,7 +21,6 @@ from jaxshop_baselines.ddqn import (
     DEFAULT_MODEL,
     DDQNConfig,
     RuleSelection,
-    cached_ddqn,
     load_ddqn,
     make_train,
     register_ddqn_env,
@@ -231,18 +230,18 @@ def test_train_compiles_once_and_learns_rates_as_inputs(toy_config, toy_train):
 
 
 def test_vmap_over_seeds_and_learning_rates(toy_config):
-    train = make_train(toy_config, TOY_ENV)
-    both = jax.jit(jax.vmap(jax.vmap(train, in_axes=(0, None)), in_axes=(None, 0)))
-    keys = jax.random.split(jax.random.PRNGKey(0), 2)
-    lrs = jnp.array([1e-3, 1e-2], jnp.float32)
-    state, metrics = both(keys, lrs)
-    kernel = np.asarray(state.params["params"]["out"]["kernel"])  # (lr, seed, ...)
-    assert kernel.shape[:2] == (2, 2) and np.isfinite(kernel).all()
-    assert not np.allclose(kernel[0, 0], kernel[0, 1])  # seeds differ
-    assert not np.allclose(kernel[0, 0], kernel[1, 0])  # learning rates differ
+    # One vmap over (seed, learning rate) pairs: runs 0/1 differ by seed, 0/2 by rate.
+    train = jax.jit(jax.vmap(make_train(toy_config, TOY_ENV)))
+    keys = jax.random.split(jax.random.PRNGKey(0), 2)[jnp.array([0, 1, 0])]
+    lrs = jnp.array([1e-3, 1e-3, 1e-2], jnp.float32)
+    state, metrics = train(keys, lrs)
+    kernel = np.asarray(state.params["params"]["out"]["kernel"])
+    assert kernel.shape[0] == 3 and np.isfinite(kernel).all()
+    assert not np.allclose(kernel[0], kernel[1])  # seeds differ
+    assert not np.allclose(kernel[0], kernel[2])  # learning rates differ
     lr_seen = np.asarray(state.opt_state[1].hyperparams["learning_rate"])
-    np.testing.assert_allclose(lr_seen, [[1e-3, 1e-3], [1e-2, 1e-2]])
-    assert metrics["loss"].shape == (2, 2, toy_config.num_chunks)
+    np.testing.assert_allclose(lr_seen, [1e-3, 1e-3, 1e-2])
+    assert metrics["loss"].shape == (3, toy_config.num_chunks)
 
 
 def test_toy_env_is_learned(toy_train):
@@ -262,16 +261,16 @@ def _rows(path):
         return [{k: v for k, v in r.items() if k != "time_s"} for r in csv.DictReader(f)]
 
 
-def test_checkpoint_resume_equals_uninterrupted_run(tmp_path, capsys):
-    argv = ["train", "ddqn", "--env", "toy", "--hidden", "16", "--envs", "4", "--steps", "40",
-            "--chunk", "10", "--checkpoint-every", "20", "--buffer", "64", "--batch", "16",
+def test_checkpoint_resume_equals_uninterrupted_run(tmp_path, capsys, toy_train):
+    argv = ["train", "ddqn", "--env", "toy", "--hidden", "16", "--envs", "4", "--steps", "300",
+            "--chunk", "10", "--checkpoint-every", "150", "--buffer", "64", "--batch", "16",
             "--learning-starts", "2", "--target-every", "5", "--eval-size", "4",
-            "--gamma", "0.9", "--no-progress"]
+            "--gamma", "0.9", "--lr", "0.01", "--exploration", "0.5", "--no-progress"]
     full, part = tmp_path / "full", tmp_path / "part"
     assert cli_main([*argv, "--out", str(full)]) == 0
-    # An interrupted copy: only the checkpoint at iteration 20 survives.
+    # An interrupted copy: only the checkpoint at iteration 150 survives.
     shutil.copytree(full, part)
-    shutil.rmtree(part / "checkpoints" / "40")
+    shutil.rmtree(part / "checkpoints" / "300")
     (part / "params.msgpack").unlink()
     assert cli_main(["train", "ddqn", "--resume", "--out", str(part), "--no-progress"]) == 0
     config_a, params_a = load_ddqn(full)
@@ -279,18 +278,24 @@ def test_checkpoint_resume_equals_uninterrupted_run(tmp_path, capsys):
     assert config_a == config_b
     chex.assert_trees_all_equal(params_a, params_b)
     assert _rows(full / "metrics.csv") == _rows(part / "metrics.csv")
-    assert len(_rows(full / "metrics.csv")) == 4
-    # The chunked API equals the whole-run function.
-    agent = cached_ddqn(config_a)
-    state = agent.init(jax.random.PRNGKey(0))
-    for _ in range(config_a.num_chunks):
-        state, _ = agent.run_chunk(state)
-    chex.assert_trees_all_equal(state.params, params_a)
+    assert len(_rows(full / "metrics.csv")) == 30
+    # The chunked host loop equals the whole run in one jitted function (same config).
+    whole, _ = toy_train(jax.random.PRNGKey(0), jnp.float32(0.01))
+    chex.assert_trees_all_close(whole.params, params_a, rtol=1e-5, atol=1e-6)
     capsys.readouterr()
     # A run folder with a checkpoint but no params loads from the checkpoint.
-    shutil.rmtree(part / "checkpoints" / "40")
+    shutil.rmtree(part / "checkpoints" / "300")
     (part / "params.msgpack").unlink()
     assert load_ddqn(part)[0] == config_a
+
+
+def test_episodes_option_sets_whole_chunks():
+    from jaxshop_baselines.ddqn.train import build_parser, config_from_args
+
+    args = build_parser().parse_args(["--env", "toy", "--episodes", "25", "--envs", "4",
+                                      "--chunk", "10"])
+    # 25 episodes x 4 decisions / 4 envs = 25 iterations, rounded up to whole chunks.
+    assert config_from_args(args).num_iterations == 30
 
 
 @pytest.mark.parametrize("kwargs", [

@@ -39,6 +39,7 @@ from jaxshop_baselines.methods import Method, register_method, solutions_from_st
 from jaxshop.instances.types import Instance, stack, unstack
 
 DEFAULT_MODEL = Path(__file__).resolve().parent / "models" / "default"
+FAB_MODEL = Path(__file__).resolve().parent / "models" / "fab"
 
 
 @functools.lru_cache(maxsize=16)
@@ -68,30 +69,49 @@ def rule_selection_solver(rules: tuple[str, ...], mode: str, steps: int):
 
 @register_method(
     "ddqn",
-    "Double DQN rule selection (greedy): ddqn = shipped FJSP model, ddqn:DIR a trained run",
+    "Double DQN, greedy: rule selection on job shops (ddqn = shipped FJSP model) or the "
+    "fab's daily rule weights (ddqn = shipped fab model); ddqn:DIR a trained run",
     options=("seed", "mode"),
     arg="DIR",
-    problems=("jssp", "fjsp"),
+    problems=("jssp", "fjsp", "fab"),
 )
 def ddqn_method(arg: str | None = None, mode: str = "append", seed: int = 0,
                 **_: Any) -> Method:
-    path = DEFAULT_MODEL if arg in (None, "") else Path(arg)
-    if path == DEFAULT_MODEL and not (path / "params.msgpack").is_file():
-        raise ValueError(f"the shipped ddqn model {path} is missing")
-    config, params = load_ddqn(path)
-    if config.env != "fjsp":
-        raise ValueError(f"{path}: a ddqn model of env {config.env!r}; the method solves "
-                         "job shops with models trained on --env fjsp")
+    """One method for both uses: `solve` (job shops) and `act` (the fab) each load the
+    model of their env on first use: the shipped one of that env, or DIR when given (whose
+    config names the env it was trained on)."""
+    given = None if arg in (None, "") else Path(arg)
+    for shipped in ((DEFAULT_MODEL, FAB_MODEL) if given is None else ()):
+        if not (shipped / "params.msgpack").is_file():
+            raise ValueError(f"the shipped ddqn model {shipped} is missing")
+    if given is not None and not given.exists():
+        raise ValueError(f"ddqn:{arg}: no such model or run folder")
     name = "ddqn" if arg is None else f"ddqn:{arg}"
+    loaded: dict[str, tuple] = {}
+
+    def model(env: str):
+        if env not in loaded:
+            path = given or (DEFAULT_MODEL if env == "fjsp" else FAB_MODEL)
+            config, params = load_ddqn(path)
+            if config.env != env:
+                raise ValueError(f"{path}: a ddqn model of env {config.env!r}, not {env!r} "
+                                 f"(train one with `jaxshop train ddqn --env {env}`)")
+            loaded[env] = (config, params)
+        return loaded[env]
 
     def solve(instances: list[Instance], key: jax.Array):
+        config, params = model("fjsp")
         batch = stack(instances)
         num_jobs, num_ops, _ = unstack(batch)[0].shape
         steps = num_jobs * num_ops  # FlexibleJobShop.max_steps of the padded batch
         env, solver = rule_selection_solver(config.rules, mode, steps)
         return solutions_from_states(env, instances, solver(params, batch))
 
-    return Method(name, ("jssp", "fjsp"), solve)
+    def act_fab(observation):
+        _, params = model("fab")
+        return act(params, observation.features, observation.action_mask)
+
+    return Method(name, ("jssp", "fjsp", "fab"), solve, act=act_fab)
 
 
 __all__ = [
@@ -99,6 +119,7 @@ __all__ = [
     "DDQNConfig",
     "DDQN_ENVS",
     "DEFAULT_MODEL",
+    "FAB_MODEL",
     "DEFAULT_RULES",
     "METRIC_NAMES",
     "RuleSelection",

@@ -63,6 +63,18 @@ def _validation(config: DDQNConfig):
     return jax.jit(lambda params: greedy_returns(params, env, keys, steps).mean())
 
 
+_COMPILED: dict[DDQNConfig, tuple] = {}
+
+
+def compiled_chunk(config: DDQNConfig, state) -> tuple:
+    """`(compiled run_chunk, compile seconds)`, compiled once per config and process."""
+    if config not in _COMPILED:
+        t0 = time.perf_counter()
+        compiled = cached_ddqn(config).run_chunk.lower(state).compile()
+        _COMPILED[config] = (compiled, time.perf_counter() - t0)
+    return _COMPILED[config]
+
+
 def _metric_rows(metrics: dict, done: int, elapsed: float, transitions: int) -> dict:
     row = {"update": done, "time_s": f"{elapsed:.3f}", "transitions": transitions,
            "val_return": ""}
@@ -147,9 +159,8 @@ def run_training(config: DDQNConfig, out_dir: str | Path, seed: int = 0, resume:
     config.to_json(out / ckpt.CONFIG_FILE)
     elapsed = float(rows_before[-1]["time_s"]) if rows_before else 0.0
     transitions = int(rows_before[-1]["transitions"]) if rows_before else 0
-    t0 = time.perf_counter()
-    chunk = cached_ddqn(config).run_chunk.lower(state).compile()
-    compile_s = time.perf_counter() - t0
+    finished = int(state.iteration) >= config.num_iterations
+    chunk, compile_s = (None, 0.0) if finished else compiled_chunk(config, state)
     evaluate = _validation(config) if config.eval_size > 0 else None
     console.print(
         f"ddqn on {config.env}: {network.num_params(state.params)} parameters, "
@@ -342,5 +353,5 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-__all__ = ["CSV_FIELDS", "build_parser", "config_from_args", "episode_steps", "main",
-           "plot_learning_curve", "run_training"]
+__all__ = ["CSV_FIELDS", "build_parser", "compiled_chunk", "config_from_args",
+           "episode_steps", "main", "plot_learning_curve", "run_training"]
