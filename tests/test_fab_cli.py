@@ -17,7 +17,7 @@ def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
-@pytest.mark.parametrize("method", ["fab-rule:d1", "fab-rule:d3"])
+@pytest.mark.parametrize("method", ["fab-rule:d1", "fab-rule:d3", "ddqn"])
 def test_eval_fab_json(capsys, method):
     code, out, _ = run_cli(capsys, "eval", "--suite", "fab", "--method", method, *SMALL,
                            "--json")
@@ -50,6 +50,36 @@ def test_eval_fab_errors(capsys, argv, needle):
     code, out, err = run_cli(capsys, "eval", "--suite", "fab", *argv)
     assert code == 2 and out == ""
     assert needle in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_ddqn_greedy_on_the_fab_matches_the_q_network():
+    """`--method ddqn` on the fab plays the shipped fab model's masked argmax."""
+    import jax
+    import jax.numpy as jnp
+    from jaxshop_baselines.ddqn import FAB_MODEL, act, load_ddqn, q_values
+    from jaxshop_baselines.methods import get_method
+
+    from jaxshop.fab import FabEnv
+
+    config, params = load_ddqn(FAB_MODEL)
+    assert config.env == "fab"
+    method = get_method("ddqn")
+    env = FabEnv(days=2, warmup_days=1)
+    _, ts = env.reset(jax.random.PRNGKey(1))
+    a = int(method.act(ts.observation))
+    q = q_values(params, ts.observation.features)
+    assert a == int(jnp.argmax(q)) == int(act(params, ts.observation.features,
+                                                 ts.observation.action_mask))
+
+
+def test_models_of_the_other_env_are_refused(capsys):
+    from jaxshop_baselines.ddqn import DEFAULT_MODEL, FAB_MODEL
+
+    code, _, err = run_cli(capsys, "eval", "--suite", "fab", "--method",
+                           f"ddqn:{DEFAULT_MODEL}", *SMALL)
+    assert code == 2 and "not 'fab'" in err
+    code, _, err = run_cli(capsys, "solve", "ft06", "--method", f"ddqn:{FAB_MODEL}")
+    assert code == 2 and "not 'fjsp'" in err
 
 
 def test_fab_options_need_the_fab_suite(capsys):

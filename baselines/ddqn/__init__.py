@@ -108,7 +108,8 @@ def ddqn_method(arg: str | None = None, mode: str = "append", seed: int = 0,
         return solutions_from_states(env, instances, solver(params, batch))
 
     def act_fab(observation):
-        _, params = model("fab")
+        with jax.ensure_compile_time_eval():  # first call runs while tracing: load eagerly
+            _, params = model("fab")
         return act(params, observation.features, observation.action_mask)
 
     return Method(name, ("jssp", "fjsp", "fab"), solve, act=act_fab)
