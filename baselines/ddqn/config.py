@@ -26,7 +26,8 @@ class DDQNConfig(JSONConfig):
     """Everything that defines a Double-DQN model and its training run.
 
     - Env: `env` names an entry of `jaxshop_baselines.ddqn.envs.DDQN_ENVS` (a factory of
-      this config); "fjsp" is rule selection on random Brandimarte-style flexible job
+      this config); "fab" is the Mini-Fab (`fab_release` lots of Pa and Pb per day);
+      "fjsp" is rule selection on random Brandimarte-style flexible job
       shops of `num_jobs x num_machines` (`rules`, `mode`, normalized rewards, so an
       episode returns `-makespan / lower bound`).
     - Q-network: an MLP with ReLU hidden layers `hidden` over the observation's flat
@@ -48,6 +49,8 @@ class DDQNConfig(JSONConfig):
     mode: str = "append"
     rules: tuple[str, ...] = ("MWKR-EF", "MOR-EF", "FIFO-EF", "SPT-EF", "MWKR-SPTW",
                               "FIFO-SPTW")
+    # Fab (env "fab"): Pa and Pb lots released per day, uniform in [low, high].
+    fab_release: tuple[int, int] = (8, 12)
     # Q-network.
     hidden: tuple[int, ...] = (30, 30, 30)
     # Run length and parallelism.
@@ -77,7 +80,7 @@ class DDQNConfig(JSONConfig):
     eval_size: int = 64  # fixed validation episodes, greedy, at checkpoints (0: none)
 
     def __post_init__(self) -> None:
-        for name in ("rules", "hidden"):  # JSON gives lists: keep the config hashable
+        for name in ("rules", "hidden", "fab_release"):  # JSON lists: keep it hashable
             object.__setattr__(self, name, tuple(getattr(self, name)))
         if not isinstance(self.env, str) or not self.env:
             raise ValueError(f"env must be a non-empty name, got {self.env!r}")
@@ -85,6 +88,11 @@ class DDQNConfig(JSONConfig):
             raise ValueError(f"mode must be 'append' or 'insert', got {self.mode!r}")
         if not self.rules:
             raise ValueError("rules must name at least one dispatching rule")
+        lo_hi = self.fab_release
+        if len(lo_hi) != 2 or any(isinstance(x, bool) or int(x) != x for x in lo_hi) or not (
+                0 <= lo_hi[0] <= lo_hi[1] <= 100):
+            raise ValueError(f"fab_release must be two integers 0 <= low <= high <= 100, "
+                             f"got {lo_hi}")
         if not self.hidden or any(int(h) < 1 for h in self.hidden):
             raise ValueError(f"hidden must be positive layer widths, got {self.hidden}")
         for name in ("num_jobs", "num_machines", "num_envs", "num_iterations",

@@ -52,11 +52,12 @@ def make_fjsp_rule_env(config: DDQNConfig, reward: str = "normalized"):
 
 
 def make_fab_env(config: DDQNConfig):
-    """The Mini-Fab (`jaxshop.fab.FabEnv` defaults: 10 decision days after 5 warm-up days
-    with d4); the action picks the day's composite-rule weights."""
-    from jaxshop.fab import FabEnv
+    """The Mini-Fab (`jaxshop.fab.FabEnv`: 10 decision days after 5 warm-up days with d4,
+    Pa and Pb releases per day uniform in `config.fab_release`); the action picks the
+    day's composite-rule weights."""
+    from jaxshop.fab import FabEnv, default_params
 
-    return FabEnv()
+    return FabEnv(default_params(release=tuple(config.fab_release)))
 
 
 DDQN_ENVS: dict[str, EnvFactory] = {

@@ -227,6 +227,7 @@ _FLAGS = {
     "mode": ("mode", None, "job-shop schedule construction, append or insert"),
     "rules": ("rules", None, "comma-separated JOB-MACHINE rules the agent chooses from"),
     "hidden": ("hidden", None, "comma-separated hidden layer widths"),
+    "fab_release": ("fab_release", None, "--env fab: LOW,HIGH lots of Pa and Pb per day"),
     "envs": ("num_envs", int_in(1, 65536), "parallel envs"),
     "steps": ("num_iterations", positive_int, "iterations (each steps every env once)"),
     "chunk": ("iterations_per_chunk", int_in(1, 100_000), "iterations per jitted call"),
@@ -267,7 +268,7 @@ def _rule_list(text: str) -> tuple[str, ...]:
 
 
 _CHOICES = {"mode": ("append", "insert"), "sampling": SAMPLINGS, "loss": LOSSES}
-_TYPES = {"hidden": _int_list, "rules": _rule_list}
+_TYPES = {"hidden": _int_list, "rules": _rule_list, "fab_release": _int_list}
 
 
 def build_parser() -> ArgumentParser:
