@@ -55,7 +55,8 @@ def solve(spec: str, instances: list) -> tuple[list[int], float]:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--model", default=str(DEFAULT_MODEL))
+    p.add_argument("--model", default=str(DEFAULT_MODEL.relative_to(Path.cwd()))
+                   if DEFAULT_MODEL.is_relative_to(Path.cwd()) else str(DEFAULT_MODEL))
     p.add_argument("--count", type=int, default=100)
     p.add_argument("--sizes", default="10x5,20x10")
     p.add_argument("--out", default="results/ddqn_study")

@@ -139,9 +139,12 @@ class RuleSelection(Wrapper):
             raise ValueError(f"candidates must be one of {R.CANDIDATE_SETS}, got {candidates!r}")
         super().__init__(env)
         self.rules = tuple(R.canonical_rule(r) for r in rules)
-        job_names, machine_names = list(R.JOB_RULES), list(R.MACHINE_RULES)
-        self._job_index = tuple(job_names.index(R.parse_rule(r)[0]) for r in self.rules)
-        self._machine_index = tuple(machine_names.index(R.parse_rule(r)[1]) for r in self.rules)
+        parts = [R.parse_rule(r) for r in self.rules]
+        # Only the job and machine rules that some rule uses are computed at each step.
+        self._job_names = tuple(dict.fromkeys(j for j, _ in parts))
+        self._machine_names = tuple(dict.fromkeys(m for _, m in parts))
+        self._job_index = tuple(self._job_names.index(j) for j, _ in parts)
+        self._machine_index = tuple(self._machine_names.index(m) for _, m in parts)
         self.candidates = candidates
 
     def __repr__(self) -> str:
@@ -157,8 +160,10 @@ class RuleSelection(Wrapper):
         machine_rule = jnp.asarray(self._machine_index, jnp.int32)[rule]
         num_machines = state.next_eligible.shape[-1]
         cand = R.candidate_jobs(self.env, state, self.candidates == "ready")
-        job = R.select_best(R.job_scores(state, job_rule), cand)
-        scores = R.machine_scores(self.env, state, job, machine_rule)
+        job_scores = jnp.stack([R.JOB_RULES[name](state) for name in self._job_names])
+        job = R.select_best(job_scores[job_rule], cand)
+        scores = jnp.stack([R.MACHINE_RULES[name](self.env, state, job)
+                            for name in self._machine_names])[machine_rule]
         machine = R.select_best(scores, state.next_eligible[job])
         return (job * num_machines + machine).astype(jnp.int32)
 
