@@ -209,32 +209,30 @@ def toy_config():
     return DDQNConfig(**TINY)
 
 
+#: (seed, learning rate) pairs of the shared vmapped run: 0/1 differ by seed, 0/2 by rate.
+PAIRS = ((0, 1e-3), (1, 1e-3), (0, 1e-2))
+
+
+def _pairs(pairs):
+    keys = jnp.stack([jax.random.PRNGKey(seed) for seed, _ in pairs])
+    return keys, jnp.array([lr for _, lr in pairs], jnp.float32)
+
+
 @pytest.fixture(scope="module")
 def toy_train(toy_config):
-    """The jitted whole run on the toy env, traced at most once for the whole module."""
+    """`train` vmapped over (key, learning rate) pairs and jitted; `train` itself may be
+    traced once for the whole module (every test shares this one compiled program)."""
     chex.clear_trace_counter()
-    return jax.jit(chex.assert_max_traces(make_train(toy_config, TOY_ENV), n=1))
+    return jax.jit(jax.vmap(chex.assert_max_traces(make_train(toy_config, TOY_ENV), n=1)))
 
 
-def test_train_compiles_once_and_learns_rates_as_inputs(toy_config, toy_train):
-    runs = [toy_train(jax.random.PRNGKey(s), jnp.float32(lr))
-            for s, lr in [(0, 1e-3), (1, 5e-3)]]
-    for state, metrics in runs:
-        assert metrics["loss"].shape == (toy_config.num_chunks,)
-        for name, value in metrics.items():
-            if name not in ("episode_return", "episode_length"):
-                assert np.isfinite(np.asarray(value)).all(), name
-        assert int(state.iteration) == toy_config.num_iterations
-        assert int(state.buffer.size) == toy_config.buffer_size
-    assert float(runs[1][0].opt_state[1].hyperparams["learning_rate"]) == pytest.approx(5e-3)
+@pytest.fixture(scope="module")
+def toy_runs(toy_train):
+    return toy_train(*_pairs(PAIRS))
 
 
-def test_vmap_over_seeds_and_learning_rates(toy_config):
-    # One vmap over (seed, learning rate) pairs: runs 0/1 differ by seed, 0/2 by rate.
-    train = jax.jit(jax.vmap(make_train(toy_config, TOY_ENV)))
-    keys = jax.random.split(jax.random.PRNGKey(0), 2)[jnp.array([0, 1, 0])]
-    lrs = jnp.array([1e-3, 1e-3, 1e-2], jnp.float32)
-    state, metrics = train(keys, lrs)
+def test_vmap_over_seeds_and_learning_rates(toy_config, toy_runs):
+    state, metrics = toy_runs
     kernel = np.asarray(state.params["params"]["out"]["kernel"])
     assert kernel.shape[0] == 3 and np.isfinite(kernel).all()
     assert not np.allclose(kernel[0], kernel[1])  # seeds differ
@@ -242,13 +240,25 @@ def test_vmap_over_seeds_and_learning_rates(toy_config):
     lr_seen = np.asarray(state.opt_state[1].hyperparams["learning_rate"])
     np.testing.assert_allclose(lr_seen, [1e-3, 1e-3, 1e-2])
     assert metrics["loss"].shape == (3, toy_config.num_chunks)
+    for name, value in metrics.items():
+        if name not in ("episode_return", "episode_length"):  # NaN: no episode ended
+            assert np.isfinite(np.asarray(value)).all(), name
+    assert (np.asarray(state.iteration) == toy_config.num_iterations).all()
+    assert (np.asarray(state.buffer.size) == toy_config.buffer_size).all()
 
 
-def test_toy_env_is_learned(toy_train):
+def test_train_compiles_once(toy_train, toy_runs):
+    # New seeds and learning rates (traced inputs) reuse the program: no second trace.
+    state, _ = toy_train(*_pairs(((5, 3e-3), (6, 2e-3), (7, 5e-3))))
+    lr_seen = np.asarray(state.opt_state[1].hyperparams["learning_rate"])
+    np.testing.assert_allclose(lr_seen, [3e-3, 2e-3, 5e-3])
+
+
+def test_toy_env_is_learned(toy_runs):
     from jaxshop_baselines.ddqn import greedy_returns
 
-    state, _ = toy_train(jax.random.PRNGKey(0), jnp.float32(1e-2))  # no new trace
-    ret = greedy_returns(state.params, TOY_ENV, jax.random.split(jax.random.PRNGKey(9), 64), 4)
+    params = jax.tree_util.tree_map(lambda x: x[2], toy_runs[0].params)  # rate 1e-2
+    ret = greedy_returns(params, TOY_ENV, jax.random.split(jax.random.PRNGKey(9), 64), 4)
     # Random valid play earns 4/3 per episode; the greedy policy should be near-perfect (4).
     assert float(ret.mean()) > 3.5
 
@@ -261,7 +271,7 @@ def _rows(path):
         return [{k: v for k, v in r.items() if k != "time_s"} for r in csv.DictReader(f)]
 
 
-def test_checkpoint_resume_equals_uninterrupted_run(tmp_path, capsys, toy_train):
+def test_checkpoint_resume_equals_uninterrupted_run(tmp_path, capsys, toy_runs):
     argv = ["train", "ddqn", "--env", "toy", "--hidden", "16", "--envs", "4", "--steps", "300",
             "--chunk", "10", "--checkpoint-every", "150", "--buffer", "64", "--batch", "16",
             "--learning-starts", "2", "--target-every", "5", "--eval-size", "4",
@@ -279,9 +289,10 @@ def test_checkpoint_resume_equals_uninterrupted_run(tmp_path, capsys, toy_train)
     chex.assert_trees_all_equal(params_a, params_b)
     assert _rows(full / "metrics.csv") == _rows(part / "metrics.csv")
     assert len(_rows(full / "metrics.csv")) == 30
-    # The chunked host loop equals the whole run in one jitted function (same config).
-    whole, _ = toy_train(jax.random.PRNGKey(0), jnp.float32(0.01))
-    chex.assert_trees_all_close(whole.params, params_a, rtol=1e-5, atol=1e-6)
+    # The chunked host loop equals the whole run in one jitted function (same config,
+    # seed 0, rate 0.01: the third vmapped run).
+    whole = jax.tree_util.tree_map(lambda x: x[2], toy_runs[0].params)
+    chex.assert_trees_all_close(whole, params_a, rtol=1e-5, atol=1e-6)
     capsys.readouterr()
     # A run folder with a checkpoint but no params loads from the checkpoint.
     shutil.rmtree(part / "checkpoints" / "300")
