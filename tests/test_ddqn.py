@@ -325,6 +325,7 @@ def test_bad_config_raises_before_compiling(kwargs):
     ["--steps", "15", "--chunk", "10"], ["--env", "nope"], ["--rules", "MWKR-EF,XYZ"],
     ["--hidden", "30,0"], ["--resume"], ["--steps", "10", "--episodes", "3"],
     ["--sampling", "prio"], ["--seed", "-1"], ["--buffer", "2", "--envs", "4"],
+    ["--env", "toy", "--jobs", "5"], ["--fab-release", "8,12"],
 ])
 def test_cli_errors_exit_2_with_one_line(args, capsys):
     assert cli_main(["train", "ddqn", *args]) == 2

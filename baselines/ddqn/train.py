@@ -267,6 +267,9 @@ def _rule_list(text: str) -> tuple[str, ...]:
         raise argparse.ArgumentTypeError(str(err)) from None
 
 
+#: options that only one env reads
+_ENV_ONLY = {"jobs": "fjsp", "machines": "fjsp", "mode": "fjsp", "rules": "fjsp",
+             "fab_release": "fab"}
 _CHOICES = {"mode": ("append", "insert"), "sampling": SAMPLINGS, "loss": LOSSES}
 _TYPES = {"hidden": _int_list, "rules": _rule_list, "fab_release": _int_list}
 
@@ -305,6 +308,10 @@ def config_from_args(args: argparse.Namespace, base: DDQNConfig | None = None) -
     for flag, (field, _, _) in _FLAGS.items():
         if getattr(args, flag) is not None:
             values[field] = getattr(args, flag)
+    for flag, owner in _ENV_ONLY.items():  # an option the env would ignore is an error
+        if getattr(args, flag) is not None and values["env"] != owner:
+            raise UsageError(f"jaxshop train ddqn: --{flag.replace('_', '-')} applies to "
+                             f"--env {owner} only, not {values['env']}")
     chunk = values["iterations_per_chunk"]
     if args.steps is not None and args.episodes is not None:
         raise UsageError("give --steps or --episodes, not both")
