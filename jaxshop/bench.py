@@ -18,9 +18,12 @@ sum of mean makespans), so no large array leaves the device while timed.
   peak of the whole process so far, not of that measurement alone.
 - Schedules per CPU-second (`time.process_time`) are reported next to wall-clock
   throughput: on a shared machine they move much less with other processes' load.
-- `--policies`: `random` (the library's `random_valid_action`: one uniform per action and
-  an argmax, the default), `random-kth` (the same distribution from one uniform per
-  decision, `kth_random_valid_action`) and `first` (no RNG: the env's own cost).
+- `--policies`: `random` (the library's `random_valid_action`: one uniform per decision,
+  the k-th valid action; the default; `random-kth` is another name for it),
+  `random-per-action` (the same distribution from one uniform per action and an argmax,
+  `random_valid_action_per_action`, the library's policy before issue 11) and `first`
+  (no RNG: the env's own cost). Jumanji's peer policies match: one uniform per machine
+  and step, one per (machine, job), or the lowest valid job.
 - Results carry the sha256 of the env sources (`source_sha256`), since envs change.
 
 `--peers` also runs Jumanji's `JobShop` (when `jumanji` is installed) on each job-shop
@@ -62,7 +65,8 @@ from jaxshop.options import ArgumentParser, UsageError, float_in, int_in, output
 
 DEFAULT_BATCHES = (1, 64, 1024, 4096)
 DEFAULT_OUT = "results/bench_envs.json"
-POLICIES = ("random", "random-kth", "first")
+POLICIES = ("random", "random-per-action", "first")
+POLICY_ALIASES = {"random-kth": "random"}  # the name the k-th-valid policy had before
 GOAL = {
     "description": (
         ">= 30x Jumanji JobShop's complete schedules/s on 10x10 at batch 1024-4096 on a "
@@ -148,44 +152,6 @@ CASES: dict[str, Case] = {
 }
 
 
-# ----------------------------------------------------------------------------- policies
-
-
-def _inclusive_prefix(x: jax.Array) -> jax.Array:
-    """Inclusive prefix sums along the last (short) axis by a triangular masked sum.
-
-    `jnp.cumsum` lowers to an O(n^2) `reduce_window` on CPU; for the short axes used here
-    a fused multiply-sum with a constant lower-triangular mask is faster.
-    """
-    n = x.shape[-1]
-    tril = jnp.tril(jnp.ones((n, n), x.dtype))
-    return (x[..., None, :] * tril).sum(-1)
-
-
-def kth_random_valid_action(key: jax.Array, mask: jax.Array) -> jax.Array:
-    """Uniform over the valid actions of a flat mask from ONE uniform per decision.
-
-    Same distribution as `jaxshop.rollout.random_valid_action` (which draws one uniform
-    per action and takes an argmax): draws `k ~ U{0..count-1}` and returns the k-th valid
-    index, found with a two-level (sqrt-blocked) prefix count. Lowest index if none is
-    valid. This is the policy of `--policies random-kth`.
-    """
-    a = mask.shape[-1]
-    cols = max(1, math.isqrt(a - 1) + 1) if a > 1 else 1
-    rows = -(-a // cols)
-    m = jnp.zeros(rows * cols, jnp.int32).at[:a].set(mask.astype(jnp.int32))
-    m = m.reshape(rows, cols)
-    per_row = m.sum(-1)
-    cum_rows = _inclusive_prefix(per_row)
-    count = cum_rows[-1]
-    k = jnp.floor(jax.random.uniform(key) * count).astype(jnp.int32)
-    k = jnp.minimum(k, jnp.maximum(count - 1, 0))
-    r = jnp.minimum((cum_rows <= k).sum(), rows - 1)
-    k_in_row = k - (cum_rows[r] - per_row[r])
-    c = (_inclusive_prefix(m[r]) <= k_in_row).sum()
-    return jnp.where(count > 0, jnp.minimum(r * cols + c, a - 1), 0).astype(jnp.int32)
-
-
 # ----------------------------------------------------------------------------- jaxshop
 
 
@@ -197,15 +163,21 @@ def _rounds(batch: int, steps: int, target_decisions: int) -> int:
 def build_jaxshop(env: Any, batch: int, target_decisions: int,
                   policy: str = "random") -> tuple[Callable, dict]:
     """The jitted-to-be `fn(seed) -> dict of scalars` for a jaxshop env, and its settings."""
-    from jaxshop.rollout import first_valid_policy, random_policy, rollout
+    from jaxshop.rollout import (
+        first_valid_policy,
+        random_per_action_policy,
+        random_policy,
+        rollout,
+    )
 
     instance = jax.eval_shape(env.generator, jax.random.PRNGKey(0))
     num_steps = env.max_steps(instance)
     rounds = _rounds(batch, num_steps, target_decisions)
-    if policy == "random-kth":
-        act = lambda key, state: kth_random_valid_action(key, env.action_mask(state))
-    else:
-        act = {"random": random_policy, "first": first_valid_policy}[policy](env)
+    act = {
+        "random": random_policy,
+        "random-per-action": random_per_action_policy,
+        "first": first_valid_policy,
+    }[policy](env)
 
     def episode(key: jax.Array):
         k_reset, k_play = jax.random.split(key)
@@ -254,7 +226,8 @@ def jumanji_available() -> bool:
 
 def jumanji_random_valid_action(key: jax.Array, mask: jax.Array, num_jobs: int) -> jax.Array:
     """(M,) int32 for one Jumanji JobShop state: per machine a uniform valid job, no-op
-    (`num_jobs`) only when the machine has no valid job. `mask` is `(M, num_jobs + 1)`."""
+    (`num_jobs`) only when the machine has no valid job. `mask` is `(M, num_jobs + 1)`.
+    One uniform per (machine, job) and an argmax: the `random-per-action` policy."""
     real = mask[:, :num_jobs]
     scores = jax.random.uniform(key, real.shape) + real.astype(jnp.float32)
     choice = jnp.argmax(scores, axis=-1).astype(jnp.int32)
@@ -264,13 +237,14 @@ def jumanji_random_valid_action(key: jax.Array, mask: jax.Array, num_jobs: int) 
 def jumanji_kth_random_valid_action(key: jax.Array, mask: jax.Array,
                                     num_jobs: int) -> jax.Array:
     """Like `jumanji_random_valid_action` (same distribution) from one uniform per machine:
-    the k-th valid job of each machine via a prefix count (the `random-kth` policy)."""
-    real = mask[:, :num_jobs].astype(jnp.int32)
-    count = real.sum(-1)
-    k = jnp.floor(jax.random.uniform(key, count.shape) * count).astype(jnp.int32)
-    k = jnp.minimum(k, jnp.maximum(count - 1, 0))
-    choice = (_inclusive_prefix(real) <= k[:, None]).sum(-1).astype(jnp.int32)
-    return jnp.where(count > 0, jnp.minimum(choice, num_jobs - 1), jnp.int32(num_jobs))
+    each machine's k-th valid job, `jaxshop.rollout.random_valid_action` on its row (the
+    `random` policy)."""
+    from jaxshop.rollout import random_valid_action
+
+    real = mask[:, :num_jobs]
+    keys = jax.random.split(key, real.shape[0])
+    choice = jax.vmap(random_valid_action)(keys, real)
+    return jnp.where(real.any(-1), choice, jnp.int32(num_jobs))
 
 
 def jumanji_first_valid_action(mask: jax.Array, num_jobs: int) -> jax.Array:
@@ -292,9 +266,9 @@ def build_jumanji(generator_kwargs: dict, batch: int, target_decisions: int,
     max_t = jenv.num_jobs * jenv.max_num_ops * jenv.max_op_duration + 2
     nominal_steps = jenv.num_jobs * jenv.max_num_ops  # only sizes `rounds`
     rounds = _rounds(batch, nominal_steps, target_decisions)
-    if policy == "random":
+    if policy == "random-per-action":
         act = jax.vmap(lambda k, m: jumanji_random_valid_action(k, m, num_jobs))
-    elif policy == "random-kth":
+    elif policy == "random":
         act = jax.vmap(lambda k, m: jumanji_kth_random_valid_action(k, m, num_jobs))
     else:
         act = jax.vmap(lambda k, m: jumanji_first_valid_action(m, num_jobs))
@@ -655,9 +629,10 @@ def _loadavg(load: dict) -> str:
 
 def _policy_list(text: str) -> list[str]:
     names = [t.strip() for t in text.split(",") if t.strip()]
-    bad = [n for n in names if n not in POLICIES]
+    bad = [n for n in names if n not in POLICIES and n not in POLICY_ALIASES]
     if bad or not names:
         raise argparse.ArgumentTypeError(f"policies must be among {POLICIES}, got {text!r}")
+    names = [POLICY_ALIASES.get(n, n) for n in names]
     return list(dict.fromkeys(names))
 
 
@@ -714,9 +689,10 @@ def build_parser() -> ArgumentParser:
                    help="also measure Jumanji's JobShop on the job-shop cases (needs jumanji)")
     p.add_argument("--policies", type=_policy_list, default=["random"],
                    help="comma-separated: random (jaxshop.rollout.random_valid_action: one "
-                        "uniform per action + argmax; the default), random-kth (same "
-                        "distribution from one uniform per decision), first (lowest-index "
-                        "valid action: no RNG, isolates the env's own cost)")
+                        "uniform per decision, the k-th valid action; the default; also "
+                        "called random-kth), random-per-action (same distribution from one "
+                        "uniform per action + argmax), first (lowest-index valid action: no "
+                        "RNG, isolates the env's own cost)")
     p.add_argument("--out", type=output_file((".json",)), default=None,
                    help=f"write the JSON report there (nothing is written without it; the "
                    f"repository's report is {DEFAULT_OUT})")

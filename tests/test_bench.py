@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 
 import jax
@@ -45,16 +46,26 @@ def test_bench_smoke_json_and_markdown(tmp_path, capsys):
     assert "| pfsp_20x5 | jaxshop | random | 2 |" in table and table.strip() in printed
 
 
-@pytest.mark.parametrize("size", [1, 2, 5, 17, 100])
-def test_kth_random_valid_action_is_valid(size):
-    rng = np.random.default_rng(size)
-    mask = jnp.asarray(rng.random(size) < 0.5).at[size - 1].set(True)
-    keys = jax.random.split(jax.random.PRNGKey(size), 2000)
-    acts = np.asarray(jax.vmap(lambda k: bench.kth_random_valid_action(k, mask))(keys))
-    valid = np.flatnonzero(np.asarray(mask))
-    assert set(acts) == set(valid)  # only valid actions, and every one of them drawn
-    none = jax.vmap(lambda k: bench.kth_random_valid_action(k, jnp.zeros(size, bool)))(keys)
-    assert (np.asarray(none) == 0).all()
+@pytest.mark.parametrize(
+    "choose", [bench.jumanji_kth_random_valid_action, bench.jumanji_random_valid_action]
+)
+def test_jumanji_peer_policies_pick_valid_jobs(choose):
+    num_jobs = 7
+    mask = np.random.default_rng(0).random((4, num_jobs + 1)) < 0.5
+    mask[2, :num_jobs] = False  # a machine with no valid job gets the no-op
+    keys = jax.random.split(jax.random.PRNGKey(0), 1000)
+    acts = np.asarray(jax.jit(jax.vmap(lambda k: choose(k, jnp.asarray(mask), num_jobs)))(keys))
+    for m in range(4):
+        valid = set(np.flatnonzero(mask[m, :num_jobs])) or {num_jobs}
+        assert set(acts[:, m]) == valid  # only valid jobs, and every one of them drawn
+
+
+def test_policy_names():
+    assert bench._policy_list("random,random-kth,first,random-per-action") == [
+        "random", "first", "random-per-action"
+    ]
+    with pytest.raises(argparse.ArgumentTypeError):
+        bench._policy_list("greedy")
 
 
 def test_peer_ratios_and_markdown():
