@@ -35,6 +35,7 @@ from jaxshop.options import (
 EXIT_USAGE = 2
 EXIT_INTERNAL = 1
 MAX_SAMPLES = 1024
+TEMPERATURE_RANGE = (1e-3, 1e3)  # = jaxshop_baselines.pointer.inference.TEMPERATURE_RANGE
 MAX_TIME_LIMIT = 7 * 24 * 3600.0  # seconds: a week bounds any budget a user means
 GANTT_SUFFIXES = (".png", ".pdf", ".svg")
 
@@ -43,6 +44,7 @@ METHOD_FLAGS = {
     "seed": "--seed",
     "mode": "--mode",
     "sample": "--sample",
+    "temperature": "--temperature",
     "iterations": "--iterations",
     "time_limit": "--time-limit",
 }
@@ -74,7 +76,13 @@ def _add_method_options(p: ArgumentParser) -> None:
     )
     p.add_argument(
         "--sample", type=int_in(0, MAX_SAMPLES), default=None,
-        help=f"pointer: best of N sampled schedules, 1..{MAX_SAMPLES} (0 = greedy)",
+        help=f"pointer: best of N candidates, the greedy schedule and N-1 samples, "
+        f"1..{MAX_SAMPLES} (0 = greedy)",
+    )
+    p.add_argument(
+        "--temperature", type=float_in(*TEMPERATURE_RANGE), default=None,
+        help=f"pointer with --sample N >= 2: sampling temperature, "
+        f"{TEMPERATURE_RANGE[0]:g}..{TEMPERATURE_RANGE[1]:g} (default 1)",
     )
     p.add_argument("--iterations", type=count, default=None, help="ig: iteration budget")
     p.add_argument(
@@ -133,6 +141,7 @@ def _run_options(args, spec: str, method) -> dict[str, Any]:
         "seed": 0 if args.seed is None else args.seed,
         "mode": args.mode,
         "sample": args.sample,
+        "temperature": args.temperature,
         "iterations": args.iterations,
         "time_limit": args.time_limit,
     }
@@ -256,7 +265,8 @@ def _is_group(text: str) -> bool:
 
 FAB_ONLY = {"seeds": "--seeds", "days": "--days", "warmup_days": "--warmup-days"}
 NOT_FOR_FAB = {"groups": "--groups", "limit": "--limit", "mode": "--mode",
-               "sample": "--sample", "iterations": "--iterations",
+               "sample": "--sample", "temperature": "--temperature",
+               "iterations": "--iterations",
                "time_limit": "--time-limit", "data_dir": "--data-dir"}
 
 
