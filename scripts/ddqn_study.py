@@ -53,6 +53,31 @@ def solve(spec: str, instances: list) -> tuple[list[int], float]:
     return out, time.perf_counter() - t0
 
 
+def seed_spread(config, seeds: int, instances: list, ubs) -> dict:
+    """Brandimarte mean gap of `config` retrained with seeds 0..seeds-1 (one vmapped call;
+    `init(PRNGKey(seed))` as `jaxshop train ddqn --seed` does)."""
+    from jaxshop_baselines.ddqn import make_train, rule_selection_solver
+
+    from jaxshop.instances.types import stack, unstack
+
+    keys = jax.numpy.stack([jax.random.PRNGKey(s) for s in range(seeds)])
+    t0 = time.perf_counter()
+    state, _ = jax.jit(jax.vmap(make_train(config), in_axes=(0, None)))(
+        keys, config.learning_rate)
+    train_s = time.perf_counter() - t0
+    batch = stack(instances)
+    num_jobs, num_ops, _ = unstack(batch)[0].shape
+    _, solver = rule_selection_solver(config.rules, "append", num_jobs * num_ops)
+    gaps = []
+    for s in range(seeds):
+        params = jax.tree_util.tree_map(lambda x, s=s: x[s], state.params)
+        finals = solver(params, batch)
+        ms = np.asarray(finals.makespan, float)
+        gaps.append(round(float((100.0 * (ms - ubs) / ubs).mean()), 2))
+        print(f"seed {s}: brandimarte mean gap {gaps[-1]:.2f} %", flush=True)
+    return {"seeds": list(range(seeds)), "mean_gaps": gaps, "train_seconds": round(train_s, 1)}
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--model", default=str(DEFAULT_MODEL.relative_to(Path.cwd()))
@@ -60,6 +85,9 @@ def main() -> None:
     p.add_argument("--count", type=int, default=100)
     p.add_argument("--sizes", default="10x5,20x10")
     p.add_argument("--out", default="results/ddqn_study")
+    p.add_argument("--seed-spread", type=int, default=0,
+                   help="also retrain the model's config with seeds 0..N-1 in one vmapped "
+                   "call and report each seed's Brandimarte gap")
     args = p.parse_args()
     config, _ = load_ddqn(args.model)
     methods = {"ddqn": f"ddqn:{args.model}", **{f"rule:{r}": f"rule:{r}" for r in config.rules}}
@@ -80,6 +108,10 @@ def main() -> None:
                                  "seconds": round(secs, 1)}
         print(f"brandimarte {label:16s} mean gap {gaps.mean():6.2f} %", flush=True)
     report["brandimarte"] = bra
+
+    if args.seed_spread:
+        report["seed_spread"] = seed_spread(config, args.seed_spread,
+                                            [e.instance for e in entries], ubs)
 
     report["held_out"] = {}
     for index, size in enumerate(args.sizes.split(",")):
@@ -111,6 +143,12 @@ def main() -> None:
     d = bra["methods"]["ddqn"]["mean_gap"] - bra["methods"][best_rule]["mean_gap"]
     lines += ["", f"Best single rule: {best_rule} ({bra['methods'][best_rule]['mean_gap']:.2f} %);"
               f" DDQN minus best rule: {d:+.2f} points.", ""]
+    if "seed_spread" in report:
+        g = report["seed_spread"]["mean_gaps"]
+        lines += [f"Seed spread (same config retrained with seeds 0..{len(g) - 1}, one "
+                  f"vmapped call, {report['seed_spread']['train_seconds']} s): Brandimarte "
+                  f"mean gaps {', '.join(f'{x:.2f}' for x in g)} % (mean {np.mean(g):.2f}, "
+                  f"best rule {bra['methods'][best_rule]['mean_gap']:.2f}).", ""]
     for size, rows in report["held_out"].items():
         lines += [f"## Held-out random {size} ({args.count} instances): mean makespan", "",
                   "| method | mean makespan |", "|---|---:|"]
