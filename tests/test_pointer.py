@@ -30,7 +30,8 @@ from jaxshop_baselines.pointer import (
 )
 from jaxshop_baselines.pointer.checkpoint import latest_checkpoint, load_model
 from jaxshop_baselines.pointer.config import FAST_COMPILE_ENV, pointer_jit
-from jaxshop_baselines.pointer.model import actor_step, choose, init_params
+from jaxshop_baselines.pointer.inference import chunk_size
+from jaxshop_baselines.pointer.model import actor_step, choose, init_params, sample_choice
 from jaxshop_baselines.pointer.train import config_from_args
 from jaxshop_baselines.training import get_trainer
 
@@ -96,7 +97,9 @@ def step_fn():
         params = init_params(TINY, jax.random.fold_in(key, 1))
         h = jnp.zeros((TINY.embed_dim,))
         _, logits, _ = actor_step(TINY, params, h, h, jnp.array(True), feats, mask)
-        return choose(key, logits, True), choose(key, logits, False), logits
+        cold = sample_choice(key, logits, mask, jnp.float32(1e-3))
+        hot = sample_choice(key, logits, mask, jnp.float32(1e3))
+        return choose(key, logits, True), (choose(key, logits, False), cold, hot), logits
 
     return pointer_jit(step)
 
@@ -109,7 +112,7 @@ def step_fn():
 )
 def test_masked_logits_never_select_invalid_pairs(step_fn, mask, feats, seed):
     greedy, sampled, logits = step_fn(feats, mask, jax.random.PRNGKey(seed))
-    assert mask[int(greedy)] and mask[int(sampled)]
+    assert mask[int(greedy)] and all(mask[int(a)] for a in sampled)
     assert np.isfinite(np.asarray(logits)).all()
     assert (np.asarray(logits)[~mask] < -1e8).all()
 
@@ -191,14 +194,43 @@ def test_greedy_decoding_is_deterministic(learned):
     assert int(a.makespan[0]) <= 9  # the learned policy picks the fast machines (opt. 8)
 
 
-def test_best_of_n_is_never_worse_than_its_samples(learned):
+def test_sample_choice_follows_the_tempered_softmax():
+    logits = jnp.asarray([1.0, -2.0, 0.5, 3.0, -1e9, 2.0, 0.0], jnp.float32)
+    mask = logits > -1e8
+    keys = jax.random.split(jax.random.PRNGKey(0), 20000)
+    for temperature in (1.0, 2.5):
+        draw = jax.jit(jax.vmap(lambda k, t=temperature: sample_choice(k, logits, mask, t)))
+        freq = np.bincount(np.asarray(draw(keys)), minlength=7) / keys.shape[0]
+        expected = np.asarray(jax.nn.softmax(jnp.where(mask, logits / temperature, -jnp.inf)))
+        assert freq[4] == 0.0  # never the masked pair
+        np.testing.assert_allclose(freq, expected, atol=0.015)  # ~4 sd at 20,000 draws
+
+
+def test_chunks_bound_memory():
+    assert chunk_size(16, 4, 6, chunk_pairs=4 * 6 * 5) == 4  # 4 chunks of 4, not 5+5+5+1
+    for n, batch, pairs in [(1024, 5, 300), (1024, 40, 225), (7, 1, 1), (100, 200, 400)]:
+        per = chunk_size(n, batch, pairs)
+        assert 1 <= per <= n and (per == 1 or per * batch * pairs <= 2**16)
+
+
+def test_best_of_n_has_greedy_among_candidates(learned):
     agent = PointerAgent(TINY, learned[3])
     batch = stack(_instances())
-    best, makespans, _ = sample_decode(agent, batch, jax.random.PRNGKey(5), 16)
+    greedy, _ = greedy_decode(agent, batch)
+    # chunk_pairs=120: 4 chunks of 4 candidates per instance (the scan keeps a running best)
+    best, makespans, _ = sample_decode(agent, batch, jax.random.PRNGKey(5), 16,
+                                       chunk_pairs=120)
     makespans = np.asarray(makespans)
-    assert makespans.shape == (4, 16)
+    assert makespans.shape == (4, 16) and makespans.dtype == np.int32
+    np.testing.assert_array_equal(makespans[:, 0], np.asarray(greedy.makespan))
     np.testing.assert_array_equal(np.asarray(best.makespan), makespans.min(axis=1))
-    assert (np.asarray(best.makespan)[:, None] <= makespans).all()
+    assert (np.asarray(best.makespan) <= np.asarray(greedy.makespan)).all()
+    # A temperature is an argument of the same compiled sampler; out of range is refused.
+    hot, _, _ = sample_decode(agent, batch, jax.random.PRNGKey(5), 16, temperature=5.0,
+                              chunk_pairs=120)
+    assert (np.asarray(hot.makespan) <= np.asarray(greedy.makespan)).all()
+    with pytest.raises(ValueError, match="temperature"):
+        sample_decode(agent, batch, jax.random.PRNGKey(5), 16, temperature=0.0)
 
 
 def test_pointer_method_on_a_run_directory(tmp_path, learned):
@@ -206,11 +238,13 @@ def test_pointer_method_on_a_run_directory(tmp_path, learned):
 
     save_model(tmp_path, TINY, learned[3])
     instances = _instances()
-    for sample in (0, 16):  # 16: the compiled sampler of the test above
+    for sample in (0, 16):
         method = get_method(f"pointer:{tmp_path}", sample=sample, mode="append", seed=0)
         solutions = method.solve(instances, jax.random.PRNGKey(0))
         for inst, sol in zip(instances, solutions, strict=True):
             assert validate(inst, sol.schedule), problem_of(inst)
+    with pytest.raises(ValueError, match="temperature applies to sampling only"):
+        get_method(f"pointer:{tmp_path}", sample=1, temperature=2.0)
 
 
 # --------------------------------------------------------------------------------------

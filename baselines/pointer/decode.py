@@ -4,6 +4,9 @@
 observation's pair features (so dynamic features follow the partial schedule), takes one
 `Actor` step, picks a pair (greedy or sampled) and steps the env. Steps after the
 schedule is complete are no-ops and add nothing to the log-likelihood or entropy.
+`search_episode` is the lean variant of best-of-N search: greedy or sampled per episode
+(a traced flag, so both share one compiled program), an optional temperature, one
+uniform per decision, and no log-likelihood or entropy.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 from jaxshop_baselines.pointer.config import PointerConfig
-from jaxshop_baselines.pointer.model import actor_step, choose, select_features
+from jaxshop_baselines.pointer.model import actor_step, choose, sample_choice, select_features
 
 
 class Episode(NamedTuple):
@@ -24,6 +27,13 @@ class Episode(NamedTuple):
     log_prob: jax.Array  # () float32: log p(pi | s) over the live steps (0 when greedy)
     entropy: jax.Array  # () float32: policy entropy over the live steps (0 when greedy)
     invalid: jax.Array  # () int32: live steps whose chosen pair was masked (always 0)
+
+
+def _advance(env, state, action, alive, h, h_new, prev, emb, first) -> tuple:
+    """Steps the env and the decoder state (frozen once the episode is done)."""
+    state, ts = env.step(state, action)
+    return (state, ts.observation, jnp.where(alive, h_new, h),
+            jnp.where(alive, emb[action], prev), first & ~alive)
 
 
 def episode(config: PointerConfig, env, params: dict, state: Any, obs: Any, key: jax.Array,
@@ -44,17 +54,8 @@ def episode(config: PointerConfig, env, params: dict, state: Any, obs: Any, key:
             log_p = jax.nn.log_softmax(logits)
             logp = logp + live * log_p[action]
             ent = ent - live * (jnp.exp(log_p) * log_p).sum()
-        state, ts = env.step(state, action)
-        carry = (
-            state,
-            ts.observation,
-            jnp.where(alive, h_new, h),
-            jnp.where(alive, emb[action], prev),
-            first & ~alive,
-            logp,
-            ent,
-            invalid,
-        )
+        carry = (*_advance(env, state, action, alive, h, h_new, prev, emb, first),
+                 logp, ent, invalid)
         return carry, None
 
     zeros = jnp.zeros((dim,), jnp.float32)
@@ -64,6 +65,33 @@ def episode(config: PointerConfig, env, params: dict, state: Any, obs: Any, key:
         body, init, jax.random.split(key, num_steps)
     )
     return Episode(state, logp, ent, invalid)
+
+
+def search_episode(config: PointerConfig, env, params: dict, state: Any, obs: Any,
+                   key: jax.Array, greedy: jax.Array, temperature: jax.Array,
+                   num_steps: int) -> Any:
+    """Decodes one schedule from `(state, obs)`; returns the final env state.
+
+    `greedy` (a bool array) takes the argmax pair at every step, as `episode` does with
+    `greedy=True`; otherwise each pair is drawn from `softmax(logits / temperature)`
+    (`sample_choice`, one uniform per decision).
+    """
+    dim = config.embed_dim
+
+    def body(carry, step_key):
+        state, obs, h, prev, first = carry
+        alive = ~env.is_done(state)
+        feats = select_features(config, obs.pair_features)
+        mask = obs.action_mask
+        h_new, logits, emb = actor_step(config, params, h, prev, first, feats, mask)
+        sampled = sample_choice(step_key, logits, mask, temperature)
+        action = jnp.where(greedy, jnp.argmax(logits).astype(jnp.int32), sampled)
+        return _advance(env, state, action, alive, h, h_new, prev, emb, first), None
+
+    zeros = jnp.zeros((dim,), jnp.float32)
+    init = (state, obs, zeros, zeros, jnp.array(True))
+    (state, *_), _ = lax.scan(body, init, jax.random.split(key, num_steps))
+    return state
 
 
 def batch_episodes(config: PointerConfig, env, params: dict, instances: Any, key: jax.Array,

@@ -1,9 +1,13 @@
 """Inference with a trained pointer model: greedy decoding and best-of-N sampling.
 
-Both run a whole batch of (padded, stacked) instances in one jitted call; sampling
-decodes `num_samples` schedules per instance in the same call (instances are repeated
-`num_samples` times) and keeps the shortest. Compiled functions are cached per
-`(config, mode)`; parameters are arguments, so any model of the same config reuses them.
+Both run a whole batch of (padded, stacked) instances in one jitted call. Best-of-N
+decodes N candidates per instance and keeps the shortest: the greedy schedule is always
+candidate 0 (so best-of-N is never worse than greedy), the other N - 1 are sampled from
+`softmax(logits / temperature)`. The candidates are decoded in chunks (a `lax.scan`
+over chunks of `per_chunk` candidates of every instance, keeping a running best), so
+memory is bounded by `SAMPLE_CHUNK_PAIRS`, not by N. Compiled functions are cached per
+`(config, mode)`; parameters and the temperature are arguments, so any model of the same
+config and any temperature reuse them.
 """
 
 from __future__ import annotations
@@ -15,9 +19,10 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+from jax import lax
 from jaxshop_baselines.pointer import checkpoint as ckpt
 from jaxshop_baselines.pointer.config import PointerConfig, fast_compile, pointer_jit
-from jaxshop_baselines.pointer.decode import batch_episodes
+from jaxshop_baselines.pointer.decode import batch_episodes, search_episode
 
 import jaxshop
 from jaxshop.instances.types import FJSPInstance
@@ -25,6 +30,14 @@ from jaxshop.instances.types import FJSPInstance
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 DEFAULT_MODELS = {"sd": MODELS_DIR / "ac-sd", "s": MODELS_DIR / "ac-s"}
 MAX_SAMPLES = 1024
+#: Candidates decoded at once x (job, machine) pairs: bounds the memory of best-of-N
+#: (a few hundred MB of activations) whatever N is; a chunk holds at least one
+#: candidate per instance.
+SAMPLE_CHUNK_PAIRS = 2**16
+#: Sampling temperatures accepted (logits are tanh-clipped to +-10, so even the lowest
+#: keeps every valid pair's scaled logit far above the masked value).
+TEMPERATURE_RANGE = (1e-3, 1e3)
+INT32_MAX = 2**31 - 1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,17 +79,62 @@ def _cached_decoders(config: PointerConfig, mode: str, fast: bool):
         eps, _ = batch_episodes(config, env, params, instances, jax.random.PRNGKey(0), True)
         return eps.state
 
-    def sample(params, instances, key, num_samples):
+    def sample(params, instances, key, temperature, num_samples, per_chunk):
         batch = jax.tree_util.tree_leaves(instances)[0].shape[0]
-        tiled = jax.tree_util.tree_map(lambda x: jnp.repeat(x, num_samples, axis=0), instances)
-        eps, _ = batch_episodes(config, env, params, tiled, key, False)
-        makespans = eps.state.makespan.reshape(batch, num_samples)
-        best = jnp.argmin(makespans, axis=1)
-        flat = jnp.arange(batch) * num_samples + best
-        states = jax.tree_util.tree_map(lambda x: x[flat], eps.state)
-        return states, makespans
+        num_steps = env.max_steps(jax.tree_util.tree_map(lambda x: x[0], instances))
+        num_chunks = -(-num_samples // per_chunk)
+        size = batch * per_chunk  # episodes per chunk, instance-major
+        tiled = jax.tree_util.tree_map(lambda x: jnp.repeat(x, per_chunk, axis=0), instances)
+        k_reset, k_run = jax.random.split(key)
+        states, ts = jax.vmap(env.reset)(jax.random.split(k_reset, size), tiled)
+        run = jax.vmap(lambda s, o, k, g: search_episode(
+            config, env, params, s, o, k, g, temperature, num_steps))
+        slot_in_chunk = jnp.tile(jnp.arange(per_chunk, dtype=jnp.int32), batch)
+        rows = jnp.arange(batch, dtype=jnp.int32)
 
-    return env, pointer_jit(greedy, fast), pointer_jit(sample, fast, static_argnums=3)
+        def chunk(best, c):
+            best_makespan, best_state = best
+            slot = c * per_chunk + slot_in_chunk  # candidate index; 0 is the greedy one
+            keys = jax.random.split(jax.random.fold_in(k_run, c), size)
+            final = run(states, ts.observation, keys, slot == 0)
+            real = (slot < num_samples).reshape(batch, per_chunk)
+            makespans = jnp.where(real, final.makespan.reshape(batch, per_chunk), INT32_MAX)
+            pick = jnp.argmin(makespans, axis=1)  # ties: the lowest slot (greedy first)
+            cand = makespans[rows, pick]
+            better = cand < best_makespan
+            chosen = jax.tree_util.tree_map(lambda x: x[rows * per_chunk + pick], final)
+            best_state = jax.tree_util.tree_map(
+                lambda new, old: jnp.where(better.reshape((-1,) + (1,) * (new.ndim - 1)),
+                                           new, old),
+                chosen, best_state,
+            )
+            return (jnp.minimum(cand, best_makespan), best_state), makespans
+
+        init = (jnp.full((batch,), INT32_MAX, jnp.int32),
+                jax.tree_util.tree_map(lambda x: x[::per_chunk], states))
+        (_, best_state), makespans = lax.scan(chunk, init, jnp.arange(num_chunks))
+        makespans = makespans.transpose(1, 0, 2).reshape(batch, num_chunks * per_chunk)
+        return best_state, makespans[:, :num_samples]
+
+    return env, pointer_jit(greedy, fast), pointer_jit(sample, fast, static_argnums=(4, 5))
+
+
+def chunk_size(num_samples: int, batch: int, pairs: int,
+               chunk_pairs: int = SAMPLE_CHUNK_PAIRS) -> int:
+    """Candidates per instance and chunk: at most `chunk_pairs` pairs per chunk (at least
+    one candidate), balanced so the last chunk is about as full as the others."""
+    most = max(1, min(num_samples, chunk_pairs // max(1, batch * pairs)))
+    num_chunks = -(-num_samples // most)
+    return -(-num_samples // num_chunks)
+
+
+def check_temperature(temperature: float) -> float:
+    """The temperature as a float; ValueError outside `TEMPERATURE_RANGE`."""
+    low, high = TEMPERATURE_RANGE
+    value = float(temperature)
+    if not low <= value <= high:  # also refuses NaN
+        raise ValueError(f"temperature must be in {low:g}..{high:g}, got {temperature}")
+    return value
 
 
 def greedy_decode(agent: PointerAgent, instances: FJSPInstance, mode: str | None = None):
@@ -86,22 +144,32 @@ def greedy_decode(agent: PointerAgent, instances: FJSPInstance, mode: str | None
 
 
 def sample_decode(agent: PointerAgent, instances: FJSPInstance, key: jax.Array,
-                  num_samples: int, mode: str | None = None):
-    """Best of `num_samples` sampled schedules per instance, in one call.
+                  num_samples: int, mode: str | None = None, temperature: float = 1.0,
+                  chunk_pairs: int = SAMPLE_CHUNK_PAIRS):
+    """Best of `num_samples` candidates per instance (the greedy one and
+    `num_samples - 1` samples at `temperature`), in one call, decoded in chunks of about
+    `chunk_pairs` (candidate, pair) slots.
 
-    Returns `(best_states, makespans (B, num_samples) int32, env)`.
+    Returns `(best_states, makespans (B, num_samples) int32, env)`; column 0 of the
+    makespans is the greedy candidate.
     """
     if not 1 <= num_samples <= MAX_SAMPLES:
         raise ValueError(f"num_samples must be in 1..{MAX_SAMPLES}, got {num_samples}")
+    temperature = check_temperature(temperature)
     env, _, sample = _decoders(agent.config, mode or agent.config.mode)
-    states, makespans = sample(agent.params, instances, key, int(num_samples))
+    batch = jax.tree_util.tree_leaves(instances)[0].shape[0]
+    jobs, _, machines = instances.shape
+    per_chunk = chunk_size(int(num_samples), batch, jobs * machines, chunk_pairs)
+    states, makespans = sample(agent.params, instances, key, jnp.float32(temperature),
+                               int(num_samples), per_chunk)
     return states, makespans, env
 
 
 def solve_batch(agent: PointerAgent, instances: FJSPInstance, key: jax.Array,
-                sample: int = 0, mode: str | None = None):
-    """Greedy (`sample <= 0`) or best-of-`sample`; returns `(final_states, env)`."""
+                sample: int = 0, mode: str | None = None, temperature: float = 1.0):
+    """Greedy (`sample <= 0`) or best-of-`sample` (greedy included); returns
+    `(final_states, env)`."""
     if sample and sample > 0:
-        states, _, env = sample_decode(agent, instances, key, sample, mode)
+        states, _, env = sample_decode(agent, instances, key, sample, mode, temperature)
         return states, env
     return greedy_decode(agent, instances, mode)

@@ -28,7 +28,7 @@ import jax
 import jax.numpy as jnp
 from jaxshop_baselines.pointer.config import PointerConfig
 
-from jaxshop.rollout import MASKED_LOGIT, masked_logits
+from jaxshop.rollout import MASKED_LOGIT, first_exceeding, masked_logits
 
 
 class PairEmbedding(nn.Module):
@@ -150,6 +150,23 @@ def choose(key: jax.Array, logits: jax.Array, greedy: bool) -> jax.Array:
     return jax.random.categorical(key, logits).astype(jnp.int32)
 
 
+def sample_choice(key: jax.Array, logits: jax.Array, mask: jax.Array,
+                  temperature: jax.Array) -> jax.Array:
+    """A valid pair drawn from `softmax(logits / temperature)` over the mask, as int32.
+
+    Inverse-CDF sampling from ONE uniform per decision (`jaxshop.rollout.first_exceeding`
+    on the probabilities), not `jax.random.categorical`'s one Gumbel draw per pair: the
+    same distribution. `logits` are masked logits (`MASKED_LOGIT` outside the mask, finite
+    inside); `temperature` is a positive scalar (1 = the policy's own distribution). A
+    float rounding that would land on a masked pair falls back to the greedy pair.
+    """
+    z = jnp.where(mask, logits / temperature, MASKED_LOGIT)
+    p = jnp.where(mask, jnp.exp(z - z.max()), 0.0)
+    u = jax.random.uniform(key, (), jnp.float32)
+    idx = first_exceeding(p, u * p.sum())
+    return jnp.where(mask[idx], idx, jnp.argmax(logits)).astype(jnp.int32)
+
+
 def num_params(params: dict) -> int:
     return int(sum(x.size for x in jax.tree_util.tree_leaves(params)))
 
@@ -164,5 +181,6 @@ __all__ = [
     "critic_value",
     "init_params",
     "num_params",
+    "sample_choice",
     "select_features",
 ]
