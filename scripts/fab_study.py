@@ -124,7 +124,6 @@ def lookahead(seeds: int, env: FabEnv) -> tuple[dict, np.ndarray]:
     """Diagnostic, not a method: each day, simulate every action from the true state and
     play the one with the best day reward (it sees the future day's outcome). It bounds what
     a daily rule choice can reach in this model."""
-    env = FabEnv()
 
     def episode(key):
         state, _ = env.reset(key)
