@@ -30,7 +30,7 @@ from jaxshop_baselines.pointer import (
 )
 from jaxshop_baselines.pointer.checkpoint import latest_checkpoint, load_model
 from jaxshop_baselines.pointer.config import FAST_COMPILE_ENV, pointer_jit
-from jaxshop_baselines.pointer.inference import chunk_size
+from jaxshop_baselines.pointer.inference import SAMPLE_CHUNK_PAIRS, chunk_size
 from jaxshop_baselines.pointer.model import actor_step, choose, init_params, sample_choice
 from jaxshop_baselines.pointer.train import config_from_args
 from jaxshop_baselines.training import get_trainer
@@ -210,7 +210,7 @@ def test_chunks_bound_memory():
     assert chunk_size(16, 4, 6, chunk_pairs=4 * 6 * 5) == 4  # 4 chunks of 4, not 5+5+5+1
     for n, batch, pairs in [(1024, 5, 300), (1024, 40, 225), (7, 1, 1), (100, 200, 400)]:
         per = chunk_size(n, batch, pairs)
-        assert 1 <= per <= n and (per == 1 or per * batch * pairs <= 2**16)
+        assert 1 <= per <= n and (per == 1 or per * batch * pairs <= SAMPLE_CHUNK_PAIRS)
 
 
 def test_best_of_n_has_greedy_among_candidates(learned):
