@@ -168,3 +168,15 @@ def test_truncation_keeps_discount_one():
     assert bool(ts.truncated()) and float(ts.discount) == 1.0
     state, ts = env.step(state, jnp.int32(0))
     assert bool(ts.last()) and float(ts.reward) == 0.0
+
+
+def test_machine_scan_variants_agree_beyond_window():
+    """The default sequential machine scan and the previous associative kernel (which
+    switches to `lax.associative_scan` beyond 8 machines) give identical makespans."""
+    rng = np.random.default_rng(7)
+    times = jnp.asarray(rng.integers(0, 99, (6, 11)), jnp.int32)
+    perm = jnp.asarray(rng.permutation(6), jnp.int32)
+    seq = np.asarray(swap_makespans(times, perm, 6))
+    assoc = np.asarray(swap_makespans(times, perm, 6, machine_scan="associative"))
+    np.testing.assert_array_equal(seq, assoc)
+    np.testing.assert_array_equal(seq, reference_swaps(np.asarray(times), perm.tolist(), 6))

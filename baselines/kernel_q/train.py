@@ -2,22 +2,24 @@
 
 1. Transitions: `instances` random `jobs x machines` flow shops (U[1, 99] times), each
    walked for `walk` states from NEH or a random permutation (half each) by an
-   epsilon-greedy descent (the steepest swap with probability `1 - epsilon` while one
-   improves, else a random swap). In every visited state `s` the `actions` sampled
-   swaps are half the best by makespan change and half random; each gives
+   epsilon-greedy tabu walk like the search's (with probability `1 - epsilon` the swap of
+   least makespan, improving or not, else a random swap; never the swap that undoes the
+   previous move). In every visited state `s` the `actions` sampled swaps (undo excluded)
+   are half the best by makespan change and half random; each gives
    `(x(s, a), r, x(s', .))` with `r = 100 (Cmax(s) - Cmax(s')) / LB` and the features of
-   every swap of the successor `s'` (`jaxshop.pfsp_swap.features`).
+   every swap of the successor `s'` (`jaxshop.pfsp_swap.features`) except the one that
+   undoes `a` (tabu in the search, so left out of the target's max).
 2. Value iteration: `w <- ridge(Phi, r + gamma max_a' Q(s', a') - c r)`, all in one
    `lax.while_loop`, until the largest change of Q on the samples is below `tol` or
    after `max_iters` sweeps; `Phi^T Phi + alpha I` is factorized once.
 
 The q-factor is `Q(s, a) = c r(s, a) + w . phi(x(s, a))` with `c = params["reward_weight"]`:
-`c = 1` (`residual=True`, the default) adds the exact immediate reward of the swap, which
+`c = 1` (`residual=True`, `--residual`) adds the exact immediate reward of the swap, which
 the env computes for every move anyway (`r = -x[STATE_DIM + 7]`, the makespan-change
 feature), so the kernel regressor learns only the discounted continuation
-`gamma E max_a' Q(s', a')`; `c = 0` is the plain regressor (models written before this
-option load with `c = 0`). Either way `w` is the only fitted parameter and the search
-picks the move of highest Q.
+`gamma E max_a' Q(s', a')`; `c = 0` (the default) is the plain regressor (models written
+before this option, the shipped one included, load with `c = 0`). Either way `w` is the
+only fitted parameter and the search picks the move of highest Q.
 
 `make_train(config)(key)` is the whole offline run (sampling + value iteration) as one
 pure function: `jax.jit(make_train(c))(key)` or `jax.jit(jax.vmap(make_train(c)))(keys)`.
@@ -89,7 +91,7 @@ class KernelQConfig(JSONConfig):
     max_iters: int = 40
     tol: float = 1e-3
     chunk: int = 5  # value-iteration sweeps per CLI chunk
-    residual: bool = True  # Q = r + w . phi (exact reward + learned continuation)
+    residual: bool = False  # True: Q = r + w . phi (exact reward + learned continuation)
 
     @property
     def num_features(self) -> int:
@@ -126,6 +128,7 @@ def make_sampler(config: KernelQConfig):
     k_best = config.actions // 2
     k_rand = config.actions - k_best
     f_idx, g_idx = (jnp.asarray(a) for a in pair_table(num_slots))
+    actions = jnp.arange(f_idx.shape[0], dtype=jnp.int32)
 
     def one_instance(key):
         k_inst, k_start, k_walk, k_neh = jax.random.split(key, 4)
@@ -136,22 +139,27 @@ def make_sampler(config: KernelQConfig):
                           random_permutation(k_start, jm))
         lb = jnp.maximum(inst.processing_times.sum(0).max(), 1).astype(jnp.float32)
 
-        def walk(perm, key):
+        def walk(carry, key):
+            perm, prev = carry
             k1, k2 = jax.random.split(key)
             spans, cmax, mask, x = swap_features(inst, perm)
-            best = jnp.argsort(jnp.where(mask, spans, BIG))[:k_best]
-            noise = jnp.where(mask, jax.random.gumbel(k1, spans.shape), -jnp.inf)
+            allowed = mask & (actions != prev)  # the walk never undoes its last swap
+            best = jnp.argsort(jnp.where(allowed, spans, BIG))[:k_best]
+            noise = jnp.where(allowed, jax.random.gumbel(k1, spans.shape), -jnp.inf)
             rand = lax.top_k(noise, k_rand)[1]
             acts = jnp.concatenate([best, rand])
             nexts = jax.vmap(lambda a: swap_positions(perm, f_idx[a], g_idx[a]))(acts)
             _, _, mask_n, x_n = jax.vmap(lambda q: swap_features(inst, q))(nexts)
+            # In s' = sw(s, a) the swap a itself would undo a; the search's tabu list
+            # forbids it, so the target's max over a' leaves it out too.
+            mask_n = mask_n & (actions[None, :] != acts[:, None])
             reward = 100.0 * (cmax - spans[acts]).astype(jnp.float32) / lb
-            improving = spans[best[0]] < cmax
-            greedy = improving & (jax.random.uniform(k2) > config.epsilon)
+            greedy = jax.random.uniform(k2) > config.epsilon
             move = jnp.where(greedy, best[0], rand[0])
-            return nexts[jnp.argmax(acts == move)], (x[acts], reward, x_n, mask_n)
+            nxt = nexts[jnp.argmax(acts == move)]
+            return (nxt, move.astype(jnp.int32)), (x[acts], reward, x_n, mask_n)
 
-        _, data = lax.scan(walk, perm0, jax.random.split(k_walk, config.walk))
+        _, data = lax.scan(walk, (perm0, jnp.int32(-1)), jax.random.split(k_walk, config.walk))
         return data
 
     def sample(key):
@@ -305,9 +313,9 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--tol", type=float_in(0.0, 1e6), default=None, help="stop when max |dQ| < tol")
     p.add_argument("--chunk", type=int_in(1, 10_000), default=None,
                    help="sweeps between checkpoints")
-    p.add_argument("--plain", action="store_true",
-                   help="Q = w . phi only (default: Q = r + w . phi, the exact reward plus "
-                        "the learned continuation)")
+    p.add_argument("--residual", action="store_true",
+                   help="Q = r + w . phi: the exact reward plus the learned continuation "
+                        "(default: Q = w . phi)")
     p.add_argument("--out", required=True, help="run directory")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     p.add_argument("--seed", type=seed, default=0, help="PRNG seed, 0..2^32-1 (default 0)")
@@ -321,8 +329,8 @@ def _config_from(args) -> KernelQConfig:
              "tol": "tol", "chunk": "chunk"}
     changes = {field: getattr(args, flag) for flag, field in names.items()
                if getattr(args, flag) is not None}
-    if args.plain:
-        changes["residual"] = False
+    if args.residual:
+        changes["residual"] = True
     config = dataclasses.replace(base, **changes)
     if not 0.0 < config.lam < 1.0:
         raise UsageError("jaxshop train kernel-q: --lam must be in (0, 1)")
