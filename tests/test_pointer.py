@@ -279,3 +279,21 @@ def test_trainer_registry_and_flags():
     assert cfg.num_features == 9
     with pytest.raises(ValueError, match="resume"):
         get_trainer("pointer")(["--resume"])
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--method", "pointer", "--temperature", "0"], "--temperature: must be >= 0.001"),
+        (["--method", "pointer", "--temperature", "nan"], "--temperature: must be a finite"),
+        (["--method", "pointer", "--sample", "1", "--temperature", "2"], "sampling only"),
+        (["--method", "pointer", "--temperature", "2"], "sampling only"),
+        (["--method", "neh", "--temperature", "2"], "--temperature does not apply"),
+    ],
+)
+def test_temperature_flag_errors_are_one_line(capsys, extra, message):
+    from jaxshop.cli import main
+
+    assert main(["eval", "--suite", "lawrence", "--limit", "1", *extra]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err
