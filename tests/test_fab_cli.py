@@ -17,7 +17,7 @@ def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
-@pytest.mark.parametrize("method", ["fab-rule:d1", "fab-rule:d3", "ddqn"])
+@pytest.mark.parametrize("method", ["fab-rule:d3", "ddqn"])
 def test_eval_fab_json(capsys, method):
     code, out, _ = run_cli(capsys, "eval", "--suite", "fab", "--method", method, *SMALL,
                            "--json")
