@@ -479,7 +479,9 @@ def _listing() -> dict[str, list[dict[str, str]]]:
         })
     return {
         "instances": [{"name": n, "problem": problem_kind(n) or "?"} for n in builtin_names()],
-        "suites": [{"name": s.name, "description": s.description} for s in SUITES.values()],
+        "suites": [{"name": s.name, "description": s.description} for s in SUITES.values()]
+        + [{"name": "fab", "description": "Mini-Fab env: a fab policy over --seeds simulated "
+            "fabs for --days days (fab-rule:d1..d4, ddqn)"}],
         "methods": methods,
         "envs": [{"name": n} for n in jaxshop.registered()],
         "formats": [{"name": n} for n in FORMATS],
