@@ -297,10 +297,11 @@ def cmd_eval(args) -> int:
         )
     spec = _method_spec(args, next(iter(problems)))
     method = _build_method(spec, options, problems, f"suite {args.suite!r}")
-    _check_size([e.instance for e in entries], spec, options)
     groups: dict[str, list] = {}
     for e in entries:
         groups.setdefault(e.group, []).append(e)
+    for members in groups.values():  # each group is one call, padded to its own size
+        _check_size([m.instance for m in members], spec, options)
     rows = []
     key = jax.random.PRNGKey(0 if args.seed is None else args.seed)
     err = Console(stderr=True)

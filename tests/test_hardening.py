@@ -473,3 +473,32 @@ def test_validator_accepts_every_permutation_schedule_with_zero_times(p, data):
     perm = data.draw(st.permutations(range(len(p))))
     check = validate(inst, permutation_schedule(inst, perm))
     assert check, check.reason
+
+
+def test_eval_checks_the_workload_of_each_group_it_solves(capsys, monkeypatch):
+    """`eval` solves a suite one size group per call, so each group is checked alone: a
+    sampled pointer run over the whole Lawrence suite is not refused for the suite's total."""
+    import jaxshop.cli as cli
+    from jaxshop.limits import check_workload
+
+    checked = []
+
+    def record(instances, spec, options):
+        check_workload(instances, spec, options)
+        checked.append(len(instances))
+
+    class Stop(cli.CLIError):
+        pass
+
+    class Method:
+        version = "test"
+
+        def solve(self, instances, key):
+            raise Stop("stop before solving")
+
+    monkeypatch.setattr(cli, "_check_size", record)
+    monkeypatch.setattr(cli, "_build_method", lambda *a: Method())
+    code, _, err = run_cli(capsys, "eval", "--suite", "lawrence", "--method", "pointer",
+                           "--sample", "100", "--json")
+    assert code == 2 and "stop before solving" in err
+    assert checked == [5] * 8
