@@ -106,6 +106,15 @@ def existing_dir(text: str) -> Path:
     return path
 
 
+def add_run_options(p: argparse.ArgumentParser, default_out: str) -> None:
+    """The run-folder options every trainer shares: --out, --resume, --seed, --no-progress."""
+    p.add_argument("--out", default=None, help=f"run directory (default {default_out})")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in --out from its latest checkpoint")
+    p.add_argument("--seed", type=seed, default=0, help="PRNG seed, 0..2^32-1 (default 0)")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
 def one_line(message: object, limit: int = 400) -> str:
     """A message folded onto one line (and cut at `limit` characters)."""
     text = " ".join(str(message).split())

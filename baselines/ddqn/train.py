@@ -40,7 +40,14 @@ from jaxshop_baselines.ddqn.agent import METRIC_NAMES, cached_ddqn, greedy_retur
 from jaxshop_baselines.ddqn.config import LOSSES, SAMPLINGS, DDQNConfig
 from jaxshop_baselines.ddqn.envs import DDQN_ENVS
 
-from jaxshop.options import ArgumentParser, UsageError, float_in, int_in, positive_int, seed
+from jaxshop.options import (
+    ArgumentParser,
+    UsageError,
+    add_run_options,
+    float_in,
+    int_in,
+    positive_int,
+)
 
 VALIDATION_KEY = 515_151
 RUN_FILE = "run.json"
@@ -292,11 +299,7 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--episodes", type=positive_int, default=None,
                    help="instead of --steps: enough iterations for this many episodes "
                    "(rounded up to whole chunks)")
-    p.add_argument("--out", default=None, help="run directory (default runs/ddqn-<env>-...)")
-    p.add_argument("--resume", action="store_true",
-                   help="continue the run in --out from its latest checkpoint")
-    p.add_argument("--seed", type=seed, default=0, help="PRNG seed, 0..2^32-1 (default 0)")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_run_options(p, "runs/ddqn-<env>-...")
     return p
 
 

@@ -58,10 +58,10 @@ from jaxshop.instances.types import FJSPInstance
 from jaxshop.options import (
     ArgumentParser,
     UsageError,
+    add_run_options,
     float_in,
     int_in,
     positive_int,
-    seed,
 )
 
 SampleFn = Callable[[jax.Array, int], FJSPInstance]  # (key, batch) -> stacked instances
@@ -472,12 +472,7 @@ def build_parser() -> ArgumentParser:
                    f"(default {DEFAULTS.checkpoint_every})")
     p.add_argument("--mode", choices=("append", "insert"), default=None,
                    help="schedule construction (default append)")
-    p.add_argument("--out", default=None,
-                   help="run directory (default runs/pointer-<variant>-<size>-seed<seed>)")
-    p.add_argument("--resume", action="store_true",
-                   help="continue the run in --out from its latest checkpoint")
-    p.add_argument("--seed", type=seed, default=0, help="PRNG seed, 0..2^32-1 (default 0)")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_run_options(p, "runs/pointer-<variant>-<size>-seed<seed>")
     return p
 
 

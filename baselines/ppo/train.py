@@ -41,7 +41,14 @@ from jaxshop_baselines.ppo.config import PPOConfig
 
 import jaxshop
 from jaxshop.fjsp import FJSPGenerator, JobShopGenerator
-from jaxshop.options import ArgumentParser, UsageError, float_in, int_in, positive_int, seed
+from jaxshop.options import (
+    ArgumentParser,
+    UsageError,
+    add_run_options,
+    float_in,
+    int_in,
+    positive_int,
+)
 from jaxshop.pfsp import UniformPFSPGenerator
 from jaxshop.wrappers import AutoReset, EpisodeStats
 
@@ -471,11 +478,7 @@ def build_parser() -> ArgumentParser:
                    help=f"updates between checkpoints (default {DEFAULTS.checkpoint_every})")
     p.add_argument("--eval-size", type=int_in(0, 65536), default=None,
                    help=f"validation instances (default {DEFAULTS.eval_size}; 0: none)")
-    p.add_argument("--out", default=None, help="run directory (default runs/ppo-<env>-...)")
-    p.add_argument("--resume", action="store_true",
-                   help="continue the run in --out from its latest checkpoint")
-    p.add_argument("--seed", type=seed, default=0, help="PRNG seed, 0..2^32-1 (default 0)")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_run_options(p, "runs/ppo-<env>-...")
     return p
 
 
