@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import functools
 import hashlib
 import json
 import logging
@@ -55,9 +56,23 @@ def _quiet_orbax() -> Iterator[None]:
 def _manager(run_dir: str | Path, max_to_keep: int = 3):
     import orbax.checkpoint as ocp
 
+    _primary_writes_arrays()
+
     path = (Path(run_dir) / CHECKPOINT_DIR).resolve()
     options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True)
     return ocp.CheckpointManager(path, options=options)
+
+
+@functools.cache
+def _primary_writes_arrays() -> None:
+    """Multi-host runs: every process calls `save_checkpoint` (orbax coordinates them),
+    and the arrays, replicated parameters and optimizer state, are written once, by
+    replica 0 on process 0 (orbax would otherwise split the writing over the replicas)."""
+    import orbax.checkpoint as ocp
+
+    handler = ocp.type_handlers.ArrayHandler(use_replica_parallel=False)
+    with _quiet_orbax():
+        ocp.type_handlers.register_type_handler(jax.Array, handler, override=True)
 
 
 def save_checkpoint(run_dir: str | Path, tree: Any, step: int) -> int:
@@ -96,6 +111,13 @@ def _check_step_folder(step_dir: Path) -> None:
         )
 
 
+def _abstract(x: Any) -> jax.ShapeDtypeStruct:
+    """Shape, dtype and, for a placed `jax.Array`, its sharding (a multi-device or
+    multi-host run restores straight onto its mesh)."""
+    sharding = x.sharding if isinstance(x, jax.Array) else None
+    return jax.ShapeDtypeStruct(np.shape(x), jnp.asarray(x).dtype, sharding=sharding)
+
+
 def restore_checkpoint(run_dir: str | Path, template: Any, step: int | None = None) -> Any:
     """Checkpoint `step` (default: latest) of the run, shaped like the pytree `template`."""
     import orbax.checkpoint as ocp
@@ -108,9 +130,7 @@ def restore_checkpoint(run_dir: str | Path, template: Any, step: int | None = No
                 raise ValueError(f"no checkpoint in {Path(run_dir) / CHECKPOINT_DIR}")
             step_dir = Path(run_dir) / CHECKPOINT_DIR / str(step)
             _check_step_folder(step_dir)
-            abstract = jax.tree_util.tree_map(
-                lambda x: jax.ShapeDtypeStruct(np.shape(x), jnp.asarray(x).dtype), template
-            )
+            abstract = jax.tree_util.tree_map(_abstract, template)
             try:
                 return mngr.restore(step, args=ocp.args.StandardRestore(abstract))
             except Exception as err:  # orbax / tensorstore raise many types on bad bytes

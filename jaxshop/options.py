@@ -107,12 +107,17 @@ def existing_dir(text: str) -> Path:
 
 
 def add_run_options(p: argparse.ArgumentParser, default_out: str) -> None:
-    """The run-folder options every trainer shares: --out, --resume, --seed, --no-progress."""
+    """The run-folder options every trainer shares: --out, --resume, --seed, --no-progress,
+    and the scale-out options of `jaxshop.parallel.add_mesh_options` (--mesh,
+    --distributed, ...; the trainer calls `jaxshop.parallel.mesh_from_args(args)`)."""
+    from jaxshop.parallel import add_mesh_options
+
     p.add_argument("--out", default=None, help=f"run directory (default {default_out})")
     p.add_argument("--resume", action="store_true",
                    help="continue the run in --out from its latest checkpoint")
     p.add_argument("--seed", type=seed, default=0, help="PRNG seed, 0..2^32-1 (default 0)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_mesh_options(p)
 
 
 def one_line(message: object, limit: int = 400) -> str:

@@ -36,6 +36,7 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 from jax import lax
+from jax.sharding import Mesh
 from jaxshop_baselines.checkpoints import (
     check_resume_steps,
     check_training_finite,
@@ -53,6 +54,7 @@ from jaxshop_baselines.pointer.model import (
 )
 
 import jaxshop
+from jaxshop import parallel
 from jaxshop.fjsp.generator import FJSPGenerator
 from jaxshop.instances.types import FJSPInstance
 from jaxshop.options import (
@@ -165,12 +167,12 @@ def make_update(config: PointerConfig, sampler: SampleFn | None = None):
 
     def update(runner: RunnerState) -> tuple[RunnerState, dict]:
         key, k_inst, k_roll = jax.random.split(runner.key, 3)
-        instances = sampler(k_inst, config.batch_size)
+        instances = parallel.shard_batch(sampler(k_inst, config.batch_size))
         grads, metrics = jax.grad(loss_fn, has_aux=True)(runner.params, instances, k_roll)
         updates, opt_state = opt.update(grads, runner.opt_state, runner.params)
         params = optax.apply_updates(runner.params, updates)
         metrics["grad_norm"] = optax.global_norm(grads)
-        new = RunnerState(params, opt_state, key, runner.update + 1)
+        new = parallel.replicate(RunnerState(params, opt_state, key, runner.update + 1))
         return new, {k: metrics[k] for k in METRIC_NAMES}
 
     return update
@@ -217,9 +219,10 @@ def make_validation(config: PointerConfig):
 @functools.lru_cache(maxsize=8)
 def _cached_validation(config: PointerConfig, fast: bool):
     env = make_env(config)
-    instances = make_sampler(config)(jax.random.PRNGKey(VALIDATION_KEY), config.eval_size)
+    sampler = make_sampler(config)
 
     def evaluate(params):
+        instances = sampler(jax.random.PRNGKey(VALIDATION_KEY), config.eval_size)
         eps, _ = batch_episodes(config, env, params, instances, jax.random.PRNGKey(0), True)
         return jnp.mean(eps.state.makespan / eps.state.normalizer)
 
@@ -290,19 +293,34 @@ def plot_learning_curve(csv_path: str | Path, png_path: str | Path, title: str =
 def run_training(config: PointerConfig, out_dir: str | Path, seed: int = 0,
                  resume: bool = False, progress: bool = True,
                  command: str | None = None, sampler: SampleFn | None = None,
-                 plot: bool = True) -> RunnerState:
+                 plot: bool = True, mesh: Mesh | None = None) -> RunnerState:
     """Trains with checkpoints every `config.checkpoint_every` updates; returns the runner.
+
+    `mesh` (default: every device, `jaxshop.parallel.make_mesh`) splits each update's
+    batch over its data axis; parameters stay replicated. In a multi-process run every
+    process calls this; only process 0 prints and writes files (orbax writes the shared
+    checkpoints from all of them).
 
     With `resume`, continues from the latest checkpoint in `out_dir` (metrics rows after
     it are dropped and recomputed; seed and command come from the run's `run.json`); the
     continuation equals an uninterrupted run.
     `sampler` replaces the config's instance distribution (tests use a fixed instance).
     """
+    mesh = parallel.make_mesh() if mesh is None else mesh
+    with parallel.use_mesh(mesh):
+        return _run_training(config, Path(out_dir), seed, resume, progress, command, sampler,
+                             plot, mesh)
+
+
+def _run_training(config: PointerConfig, out: Path, seed: int, resume: bool, progress: bool,
+                  command: str | None, sampler: SampleFn | None, plot: bool,
+                  mesh: Mesh) -> RunnerState:
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    out = Path(out_dir)
-    console = Console(stderr=True)
+    main = parallel.is_main_process()
+    console = Console(stderr=True, quiet=not main)
+    progress = progress and main
     csv_path = out / "metrics.csv"
     runner = init_runner(config, jax.random.PRNGKey(seed))
     rows_before: list[dict[str, str]] = []
@@ -312,9 +330,10 @@ def run_training(config: PointerConfig, out_dir: str | Path, seed: int = 0,
         if step is None:
             raise ValueError(f"--resume: no checkpoint in {out / ckpt.CHECKPOINT_DIR}")
         check_resume_steps(out, step, config.num_updates)
-        runner = ckpt.restore_checkpoint(out, runner, step)
-        rows_before = read_rows(csv_path, step)
-        write_rows(csv_path, rows_before, "w", CSV_FIELDS)
+        runner = ckpt.restore_checkpoint(out, parallel.replicate(runner), step)
+        rows_before = read_rows(csv_path, step) if main else []
+        if main:
+            write_rows(csv_path, rows_before, "w", CSV_FIELDS)
         console.print(f"resumed {out} at update {step}")
         if (out / RUN_FILE).is_file():  # the run's own seed and command
             first = json.loads((out / RUN_FILE).read_text())
@@ -322,15 +341,22 @@ def run_training(config: PointerConfig, out_dir: str | Path, seed: int = 0,
     else:
         if (out / ckpt.CONFIG_FILE).exists() or (out / ckpt.CHECKPOINT_DIR).exists():
             raise ValueError(f"{out} already holds a run; pass --resume or another --out")
-        out.mkdir(parents=True, exist_ok=True)
-        write_rows(csv_path, [], "w", CSV_FIELDS)
-        (out / RUN_FILE).write_text(json.dumps({"seed": seed, "command": command}) + "\n")
+        parallel.sync("pointer: run folder checked")  # nobody creates it before all checked
+        if main:
+            out.mkdir(parents=True, exist_ok=True)
+            write_rows(csv_path, [], "w", CSV_FIELDS)
+            (out / RUN_FILE).write_text(json.dumps({"seed": seed, "command": command}) + "\n")
     if config.num_updates % config.updates_per_chunk:
         raise ValueError("num_updates must be a multiple of updates_per_chunk")
-    config.to_json(out / ckpt.CONFIG_FILE)
+    if config.batch_size % mesh.size:
+        raise ValueError(f"batch {config.batch_size} does not split over the {mesh.size} "
+                         "devices of the mesh; use a multiple of it")
+    runner = parallel.replicate(runner)
+    if main:
+        config.to_json(out / ckpt.CONFIG_FILE)
     elapsed = float(rows_before[-1]["time_s"]) if rows_before else 0.0
     schedules = int(rows_before[-1]["schedules"]) if rows_before else 0
-    writer = _tensorboard(out)
+    writer = _tensorboard(out) if main else None
 
     t0 = time.perf_counter()
     chunk = make_train_chunk(config, sampler).lower(runner).compile()
@@ -355,7 +381,7 @@ def run_training(config: PointerConfig, out_dir: str | Path, seed: int = 0,
         while done < config.num_updates:
             t1 = time.perf_counter()
             runner, metrics = chunk(runner)
-            metrics = jax.device_get(metrics)
+            metrics = parallel.host_value(metrics)
             dt = time.perf_counter() - t1
             check_training_finite(metrics, ("loss", "grad_norm"), done, out)
             elapsed += dt
@@ -370,10 +396,11 @@ def run_training(config: PointerConfig, out_dir: str | Path, seed: int = 0,
             done += k
             if done % config.checkpoint_every == 0 or done >= config.num_updates:
                 if evaluate is not None:
-                    val = float(evaluate(runner.params))
+                    val = float(parallel.host_value(evaluate(runner.params)))
                     rows[-1]["val_norm_makespan"] = f"{val:.6g}"
                 ckpt.save_checkpoint(out, runner)
-            write_rows(csv_path, rows, "a", CSV_FIELDS)
+            if main:
+                write_rows(csv_path, rows, "a", CSV_FIELDS)
             if writer is not None:
                 for row in rows:
                     for n in METRIC_NAMES:
@@ -393,6 +420,8 @@ def run_training(config: PointerConfig, out_dir: str | Path, seed: int = 0,
                 console.print(f"update {done}/{config.num_updates} · {stats} · checkpoint saved")
     if writer is not None:
         writer.close()
+    if not main:
+        return runner
     rows_all = read_rows(csv_path, 2**62)
     val_rows = [r for r in rows_all if r["val_norm_makespan"]]
     meta = {
@@ -409,9 +438,9 @@ def run_training(config: PointerConfig, out_dir: str | Path, seed: int = 0,
         if val_rows else None,
         "num_params": num_params(runner.params),
         "jax": jax.__version__,
-        "device": jax.devices()[0].device_kind,
+        **parallel.run_info(mesh),
     }
-    ckpt.save_model(out, config, runner.params, meta)
+    ckpt.save_model(out, config, parallel.host_value(runner.params), meta)
     if plot:
         plot_learning_curve(csv_path, out / "learning_curve.png",
                             title=f"pointer AC-{config.variant.upper()} · seed {seed}")
@@ -524,6 +553,7 @@ def _check_instance_sizes(config: PointerConfig) -> None:
 def main(argv: list[str] | None = None) -> int:
     """`jaxshop train pointer ...`; returns the exit code."""
     args = build_parser().parse_args(argv)
+    mesh = parallel.mesh_from_args(args)  # before any other JAX call (multi-host)
     base = None
     if args.resume:
         if args.out is None:
@@ -544,5 +574,5 @@ def main(argv: list[str] | None = None) -> int:
     argv_list = list(sys.argv[1:] if argv is None else argv)
     command = "jaxshop train pointer " + shlex.join(argv_list)
     run_training(config, out, seed=args.seed, resume=args.resume,
-                 progress=not args.no_progress, command=command)
+                 progress=not args.no_progress, command=command, mesh=mesh)
     return 0

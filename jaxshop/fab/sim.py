@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jaxshop.fab.types import (
     DAY,
@@ -24,7 +25,7 @@ from jaxshop.fab.types import (
     FabState,
 )
 
-NEVER = jnp.int32(2**31 - 1)  # due time of an event that never comes
+NEVER = np.int32(2**31 - 1)  # never-coming due time (numpy: no device at import)
 
 
 def initial_state(params: FabParams, release_counts, failure_gaps, repair_times,

@@ -1,0 +1,135 @@
+"""Data-parallel scale-out on one host (`jaxshop.parallel`), checked on simulated CPU devices.
+
+The sharded runs go to a subprocess with `--xla_force_host_platform_device_count=8` (this
+process already started JAX with one device); the chunked map runs here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxshop import parallel
+
+SHARDED_SCRIPT = textwrap.dedent("""
+    import json
+    import jax, jax.numpy as jnp, numpy as np
+    import jaxshop
+    from jaxshop import parallel
+    from jaxshop.fjsp.generator import FJSPGenerator
+    from jaxshop.rollout import random_policy, rollout
+    from jaxshop_baselines.pointer.config import PointerConfig, pointer_jit
+    from jaxshop_baselines.pointer.train import make_train
+
+    out = {"devices": jax.device_count()}
+    env = jaxshop.make("fjsp")
+    gen = FJSPGenerator(4, 3, ops_per_job=(2, 3), machines_per_op=(1, 3))
+
+    def rollouts(key):  # per global batch element keys: independent of the sharding
+        keys = parallel.shard_batch(jax.random.split(key, 16))
+        states, _ = jax.vmap(env.reset)(keys, jax.vmap(gen)(keys))
+        finals, ret, _ = jax.vmap(
+            lambda s, k: rollout(env, s, k, random_policy(env), 20))(states, keys)
+        return finals.makespan, ret
+
+    config = PointerConfig(num_jobs=3, num_machines=2, embed_dim=8, batch_size=8,
+                           num_updates=2, updates_per_chunk=2, checkpoint_every=2,
+                           eval_size=0)
+    train = make_train(config)
+    for name, mesh in (("one", None), ("mesh", parallel.make_mesh())):
+        with parallel.use_mesh(mesh):
+            makespan, ret = jax.jit(rollouts)(jax.random.PRNGKey(1))
+            step = pointer_jit(train).lower(jax.random.PRNGKey(2)).compile()
+            runner, metrics = step(jax.random.PRNGKey(2))
+            hlo = step.as_text()
+        leaves = jax.tree_util.tree_leaves(runner.params)
+        out[name] = {
+            "makespan": np.asarray(makespan).tolist(), "return": np.asarray(ret).tolist(),
+            "loss": np.asarray(metrics["loss"]).tolist(),
+            "params": [np.asarray(x).ravel().tolist() for x in leaves],
+            "params_sharding": str(leaves[0].sharding),
+            "makespan_shards": len(makespan.sharding.device_set),
+            "all_reduce": hlo.count("all-reduce("),
+        }
+    print("RESULT " + json.dumps(out))
+""")
+
+
+@pytest.fixture(scope="module")
+def sharded():
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=8",
+               JAXSHOP_POINTER_FAST_COMPILE="1")
+    run = subprocess.run([sys.executable, "-c", SHARDED_SCRIPT], capture_output=True,
+                         text=True, env=env, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    line = next(x for x in run.stdout.splitlines() if x.startswith("RESULT "))
+    return json.loads(line[len("RESULT "):])
+
+
+def test_sharded_rollouts_equal_the_one_device_run(sharded):
+    assert sharded["devices"] == 8
+    assert sharded["mesh"]["makespan_shards"] == 8  # the batch really was split
+    assert sharded["one"]["makespan_shards"] == 1
+    assert sharded["mesh"]["makespan"] == sharded["one"]["makespan"]
+    np.testing.assert_allclose(sharded["mesh"]["return"], sharded["one"]["return"])
+
+
+def test_sharded_training_equals_the_one_device_run(sharded):
+    one, mesh = sharded["one"], sharded["mesh"]
+    assert mesh["all_reduce"] > 0 and one["all_reduce"] == 0  # XLA's gradient all-reduce
+    assert "spec=P()" in mesh["params_sharding"]  # parameters replicated
+    np.testing.assert_allclose(mesh["loss"], one["loss"], rtol=1e-5, atol=1e-6)
+    for a, b in zip(mesh["params"], one["params"], strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(one["loss"][0], one["loss"][1])  # the updates did change params
+
+
+def test_chunked_map_equals_unchunked_and_compiles_once():
+    traces = []
+
+    def fn(x):
+        traces.append(1)
+        a, b = x["a"], x["b"]
+        return {"sum": jnp.sum(a * b[:, None], axis=1), "max": jnp.max(a, axis=1)}
+
+    rng = np.random.default_rng(0)
+    xs = {"a": rng.normal(size=(23, 5)).astype(np.float32),
+          "b": rng.normal(size=(23,)).astype(np.float32)}
+    done = []
+    chunked = parallel.map_chunks(fn, xs, chunk_size=4, progress=done.append)
+    assert len(traces) == 1  # 6 chunks, the last one padded: one trace, one compile
+    assert done == [4, 8, 12, 16, 20, 23]
+    whole = jax.jit(fn)(xs)
+    for name in ("sum", "max"):
+        assert chunked[name].shape == (23,)
+        np.testing.assert_allclose(chunked[name], np.asarray(whole[name]), rtol=1e-6)
+
+
+def test_without_a_mesh_sharding_helpers_are_no_ops():
+    x = jnp.arange(6)
+    assert parallel.shard_batch(x) is x and parallel.replicate(x) is x
+    info = parallel.run_info()
+    assert info["devices"] == jax.device_count() and info["processes"] == 1
+
+
+@pytest.mark.parametrize("argv, flag", [
+    (["--mesh", "0"], "--mesh"),
+    (["--mesh", "two"], "--mesh"),
+    (["--mesh", "64"], "--mesh"),
+    (["--coordinator", "localhost:1234"], "--coordinator"),
+    (["--num-processes", "0"], "--num-processes"),
+])
+def test_bad_mesh_flags_are_one_line_usage_errors(capsys, argv, flag):
+    from jaxshop.cli import main
+
+    assert main(["train", "pointer", "--steps", "10", "--out", "/nonexistent/x", *argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and flag in err
