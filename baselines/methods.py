@@ -34,7 +34,8 @@ class Method:
     """A named solver: `solve(instances, key) -> list[Solution]`.
 
     `version` names what produced a solution (the library version, plus the model's
-    identity for learned methods), for the records of a run.
+    identity for learned methods), for the records of a run; `num_params` is a learned
+    method's size (its acting network's parameters, in every eval JSON).
     """
 
     name: str
@@ -44,6 +45,12 @@ class Method:
     # For policies of envs without instances (the fab): `act(observation) -> action`,
     # pure JAX for one env (callers vmap it); `solve_batch` then refuses instances.
     act: Callable[[Any], Any] | None = None
+    # Learned methods: parameters of the network that acts (None for rules and searches).
+    num_params: int | None = None
+    # Generated suites (`evaluate_generated`, `eval --random`): pure JAX `(instances, keys)
+    # -> makespans`, a stacked batch of same-shape instances and one key per instance to
+    # (B,) int32 makespans, -1 for an unfinished schedule. None: the method has none.
+    batch_makespans: Callable[[Any, jax.Array], jax.Array] | None = None
 
     def solve(self, instances: Sequence[Instance], key: jax.Array | None = None) -> list[Solution]:
         instances = list(instances)
@@ -151,7 +158,7 @@ def _load_builtin_methods() -> None:
     import importlib
 
     for module in ("neh", "iterated_greedy", "rules", "pointer", "ppo", "kernel_q", "ddqn",
-                   "fab_eval"):
+                   "fab_eval", "distill"):
         try:
             importlib.import_module(f"jaxshop_baselines.{module}")
         except ModuleNotFoundError as err:
@@ -210,6 +217,28 @@ def policy_rollout(env, make_policy: Callable, instances: list[Instance], key: j
     return _ROLLOUTS[cache_key](batch, keys)
 
 
+def policy_makespans(make_policy: Callable, mode: str = "append"
+                     ) -> Callable[[Any, jax.Array], jax.Array]:
+    """`Method.batch_makespans` of a policy `make_policy(env)`: one rollout per instance
+    with its own key (reset and run keys split from it), -1 when it did not finish."""
+    from jaxshop.instances.types import PFSPInstance
+    from jaxshop.rollout import rollout
+
+    def run(instances, keys):
+        env = env_for("pfsp" if isinstance(instances, PFSPInstance) else "fjsp", mode)
+        steps = env.max_steps(jax.tree_util.tree_map(lambda x: x[0], instances))
+
+        def one(instance, key):
+            k_reset, k_run = jax.random.split(key)
+            state, _ = env.reset(k_reset, instance)
+            final, _, _ = rollout(env, state, k_run, make_policy(env), steps)
+            return jax.numpy.where(env.is_done(final), final.makespan, -1)
+
+        return jax.vmap(one)(instances, keys)
+
+    return run
+
+
 @register_method(
     "random", "uniformly random valid decisions (any problem)", options=("seed", "mode")
 )
@@ -224,4 +253,5 @@ def _random_method(arg: str | None = None, mode: str = "append", **_: Any) -> Me
         finals = policy_rollout(env, random_policy, instances, key)
         return solutions_from_states(env, instances, finals)
 
-    return Method("random", ("pfsp", "jssp", "fjsp"), solve)
+    return Method("random", ("pfsp", "jssp", "fjsp"), solve,
+                  batch_makespans=policy_makespans(random_policy, mode))

@@ -16,6 +16,7 @@ TRAINERS: dict[str, Callable[[list[str]], int]] = {
     "ppo": lambda argv: __import__("jaxshop_baselines.ppo.train", fromlist=["main"]).main(argv),
     "kernel-q": lambda a: __import__("jaxshop_baselines.kernel_q.train", fromlist=["main"]).main(a),
     "ddqn": lambda argv: __import__("jaxshop_baselines.ddqn.train", fromlist=["main"]).main(argv),
+    "distill": lambda a: __import__("jaxshop_baselines.distill.train", fromlist=["main"]).main(a),
 }
 
 

@@ -112,7 +112,10 @@ def ddqn_method(arg: str | None = None, mode: str = "append", seed: int = 0,
             _, params = model("fab")
         return act(params, observation.features, observation.action_mask)
 
-    return Method(name, ("jssp", "fjsp", "fab"), solve, act=act_fab)
+    from jaxshop_baselines.ddqn.network import num_params
+
+    size = num_params(load_ddqn(given or DEFAULT_MODEL)[1])  # the model `solve` or `act` uses
+    return Method(name, ("jssp", "fjsp", "fab"), solve, act=act_fab, num_params=size)
 
 
 __all__ = [

@@ -119,7 +119,9 @@ def td_loss(td_error: jax.Array, kind: str = "huber", delta: float = 1.0) -> jax
 
 
 def num_params(params) -> int:
-    return int(sum(np.size(x) for x in jax.tree_util.tree_leaves(params)))
+    from jaxshop_baselines.checkpoints import count_params
+
+    return count_params(params)
 
 
 __all__ = [

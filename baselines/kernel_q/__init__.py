@@ -14,6 +14,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+from jaxshop_baselines.checkpoints import count_params
 from jaxshop_baselines.kernel_q.kernel import (
     exact_kernel,
     feature_map,
@@ -84,7 +85,8 @@ def kernel_q_method(arg: str | None = None, iterations: int | None = None,
             state = search_run_batch(state, batch, params, jnp.int32(moves), lam=config.lam)
         return permutation_solutions(instances, state.best_perm)
 
-    return Method(name, ("pfsp",), solve, version=_model_version(path))
+    return Method(name, ("pfsp",), solve, version=_model_version(path),
+                  num_params=count_params(params))
 
 
 __all__ = [

@@ -23,6 +23,7 @@ from jaxshop_baselines.pointer.inference import (
     sample_decode,
     solve_batch,
 )
+from jaxshop_baselines.pointer.model import num_params
 from jaxshop_baselines.pointer.train import (
     RunnerState,
     init_runner,
@@ -64,7 +65,8 @@ def pointer_method(arg: str | None = None, sample: int = 0, mode: str = "append"
                                   temperature=temperature)
         return solutions_from_states(env, instances, states)
 
-    return Method(name, ("jssp", "fjsp"), solve, version=agent.version)
+    return Method(name, ("jssp", "fjsp"), solve, version=agent.version,
+                  num_params=num_params(agent.params["actor"]))
 
 
 __all__ = [

@@ -168,7 +168,9 @@ def sample_choice(key: jax.Array, logits: jax.Array, mask: jax.Array,
 
 
 def num_params(params: dict) -> int:
-    return int(sum(x.size for x in jax.tree_util.tree_leaves(params)))
+    from jaxshop_baselines.checkpoints import count_params
+
+    return count_params(params)
 
 
 __all__ = [

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import jax
+from jaxshop_baselines.checkpoints import count_params
 from jaxshop_baselines.methods import Method, register_method, solutions_from_states
 from jaxshop_baselines.ppo import checkpoint
 from jaxshop_baselines.ppo.config import PPOConfig
@@ -61,7 +62,7 @@ def ppo_method(arg: str | None = None, mode: str = "append", seed: int = 0,
         env, solver = _greedy_solver(problem, mode, steps)
         return solutions_from_states(env, instances, solver(params, batch))
 
-    return Method(name, config.problems, solve)
+    return Method(name, config.problems, solve, num_params=count_params(params))
 
 
 __all__ = [

@@ -1,0 +1,89 @@
+"""Configuration of a distillation run (teacher, student, loss, data regime, budget).
+
+A frozen, hashable dataclass (jitted functions are cached per config) that round-trips
+through JSON next to every run. `alpha`, `tau` and the data regime are also arguments of
+the jitted `train`, so an ablation over them compiles once and `vmap`s.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from jaxshop_baselines.config_io import JSONConfig
+
+TEACHERS = ("pointer", "ddqn")  # teacher kinds; `kind:DIR` names a trained model
+STUDENTS = ("small-pointer", "mlp")
+OBJECTIVES = ("distill", "reinforce")  # reinforce: the student trained from scratch by RL
+#: Share of the episodes of a batch the teacher drives (acts greedily); the student drives
+#: the rest by sampling its own policy, and the teacher labels every visited state.
+REGIMES = {"teacher": 1.0, "student": 0.0, "mix": 0.5}
+
+
+@dataclasses.dataclass(frozen=True)
+class DistillConfig(JSONConfig):
+    """A distillation (or from-scratch) run of a student on random FJSP instances.
+
+    Instances: as the pointer net trains (`num_jobs x num_machines`, operations per job
+    `U[0.8 M, 1.2 M]`, times `U[time_range]`), or an even split over `mixture` sizes.
+    """
+
+    teacher: str = "pointer"
+    student: str = "small-pointer"
+    student_dim: int = 16
+    objective: str = "distill"
+    alpha: float = 1.0
+    tau: float = 2.0
+    regime: str = "mix"
+    # Instances.
+    num_jobs: int = 10
+    num_machines: int = 5
+    time_range: tuple[int, int] = (1, 20)
+    mixture: tuple[tuple[int, int], ...] = ()
+    mode: str = "append"
+    # Optimization.
+    batch_size: int = 64
+    num_updates: int = 500
+    learning_rate: float = 2e-3
+    max_grad_norm: float = 1.0
+    updates_per_chunk: int = 10
+    checkpoint_every: int = 50
+    eval_size: int = 128
+
+    def __post_init__(self) -> None:
+        kind = self.teacher.partition(":")[0]
+        checks = (
+            (kind in TEACHERS, f"teacher must be one of {TEACHERS} (or KIND:DIR), got "
+                               f"{self.teacher!r}"),
+            (self.student in STUDENTS, f"student must be one of {STUDENTS}, got "
+                                       f"{self.student!r}"),
+            (self.objective in OBJECTIVES, f"objective must be one of {OBJECTIVES}, got "
+                                           f"{self.objective!r}"),
+            (self.regime in REGIMES, f"regime must be one of {tuple(REGIMES)}, got "
+                                     f"{self.regime!r}"),
+            (self.mode in ("append", "insert"), f"mode must be append or insert, got "
+                                                f"{self.mode!r}"),
+            (self.alpha >= 0, f"alpha must be >= 0, got {self.alpha}"),
+            (self.tau > 0, f"tau must be > 0, got {self.tau}"),
+        )
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)
+        for name in ("student_dim", "batch_size", "num_updates", "updates_per_chunk",
+                     "checkpoint_every", "num_jobs", "num_machines"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.num_updates % self.updates_per_chunk or \
+                self.checkpoint_every % self.updates_per_chunk:
+            raise ValueError("num_updates and checkpoint_every must be multiples of "
+                             "updates_per_chunk")
+        object.__setattr__(self, "time_range", tuple(int(x) for x in self.time_range))
+        object.__setattr__(self, "mixture", tuple((int(j), int(m)) for j, m in self.mixture))
+
+    @property
+    def teacher_fraction(self) -> float:
+        return REGIMES[self.regime]
+
+    @property
+    def hyper(self) -> tuple[float, float, float]:
+        """`(alpha, tau, teacher_fraction)`: the traced arguments of `train`."""
+        return float(self.alpha), float(self.tau), self.teacher_fraction

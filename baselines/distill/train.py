@@ -1,0 +1,503 @@
+"""Teacher -> student distillation (and the same student from scratch), all inside `jax.jit`.
+
+One update samples `batch_size` random FJSP instances and runs one episode per instance in
+which teacher and student read every state (`policies` protocol). Each episode is driven
+either by the teacher (greedy) or by the student (sampling its own policy; DAgger-style
+states the student visits, labelled by the teacher): the share the teacher drives is
+`teacher_fraction` (regimes `teacher` = 1, `student` = 0, `mix` = 0.5).
+
+- `objective="distill"`: the loss of each decision is `distill_loss` (CE to the teacher's
+  argmax + alpha * tau^2 * KL), `vmap`ped over decisions and over the batch, averaged
+  over the live decisions.
+- `objective="reinforce"`: the student alone, REINFORCE on `makespan / lower bound` with
+  the batch mean as baseline: the from-scratch reference at the same budget (updates x
+  batch).
+
+`make_train(config, teacher)` returns `train(key, alpha, tau, teacher_fraction)`, a whole
+run as one pure function (`jax.jit(jax.vmap(train, ...))` over seeds or ablation
+settings). `run_distill` is the host loop (chunks, progress, checkpoints, exact resume)
+behind `jaxshop distill`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+from jax import lax
+from jaxshop_baselines.distill.config import DistillConfig
+from jaxshop_baselines.distill.loss import distill_loss, masked_log_softmax
+from jaxshop_baselines.distill.policies import (
+    MLPConfig,
+    MLPPolicy,
+    PointerPolicy,
+    QRulePolicy,
+    mlp_init,
+    policy_num_params,
+)
+from jaxshop_baselines.pointer.config import PointerConfig, fast_compile, pointer_jit
+from jaxshop_baselines.pointer.model import init_params as pointer_init
+from jaxshop_baselines.pointer.model import sample_choice
+from jaxshop_baselines.pointer.train import RunnerState, make_sampler
+
+import jaxshop
+
+METRIC_NAMES = ("loss", "ce", "kl", "agreement", "norm_makespan", "grad_norm")
+VALIDATION_KEY = 987_654_321  # the pointer trainer's validation seed (same instances)
+
+
+class Teacher(NamedTuple):
+    """A loaded teacher: its policy, parameters and identity."""
+
+    policy: Any
+    params: Any
+    source: str
+
+
+def load_teacher(spec: str, mode: str = "append") -> Teacher:
+    """`pointer` (the shipped AC-SD model), `pointer:DIR`, `ddqn` (the shipped FJSP
+    Q-network) or `ddqn:DIR`."""
+    kind, _, path = spec.partition(":")
+    if kind == "pointer":
+        from jaxshop_baselines.pointer.inference import PointerAgent
+
+        agent = PointerAgent.load(path or None)
+        config = dataclasses.replace(agent.config, mode=mode)
+        return Teacher(PointerPolicy(config), agent.params, agent.source)
+    if kind == "ddqn":
+        from jaxshop_baselines.ddqn import DEFAULT_MODEL
+        from jaxshop_baselines.ddqn.checkpoint import load_ddqn
+
+        source = path or str(DEFAULT_MODEL)
+        config, params = load_ddqn(source)
+        if config.env != "fjsp":
+            raise ValueError(f"teacher {spec}: a DDQN teacher must be an FJSP model, not "
+                             f"{config.env}")
+        return Teacher(QRulePolicy(tuple(config.rules), mode), params, source)
+    raise ValueError(f"unknown teacher {spec!r}; use pointer[:DIR] or ddqn[:DIR]")
+
+
+def instance_config(config: DistillConfig) -> PointerConfig:
+    """The instance distribution as a `PointerConfig` (one sampler for both agents)."""
+    return PointerConfig(num_jobs=config.num_jobs, num_machines=config.num_machines,
+                         time_range=config.time_range, mixture=config.mixture,
+                         mode=config.mode)
+
+
+def student_model_config(config: DistillConfig) -> PointerConfig | MLPConfig:
+    """The student's own model config (what its saved model folder holds)."""
+    if config.student == "mlp":
+        return MLPConfig(hidden=(config.student_dim, config.student_dim), mode=config.mode)
+    return dataclasses.replace(instance_config(config), embed_dim=config.student_dim,
+                               batch_size=config.batch_size, num_updates=config.num_updates)
+
+
+def student_policy(config: DistillConfig):
+    model = student_model_config(config)
+    return MLPPolicy(model) if isinstance(model, MLPConfig) else PointerPolicy(model)
+
+
+def student_init(config: DistillConfig, key: jax.Array) -> dict:
+    """Fresh student parameters (a small pointer keeps the pointer model layout, critic
+    included, so its folder loads as `pointer:DIR`; the critic is not trained)."""
+    model = student_model_config(config)
+    return mlp_init(model, key) if isinstance(model, MLPConfig) else pointer_init(model, key)
+
+
+def make_optimizer(config: DistillConfig) -> optax.GradientTransformation:
+    return optax.chain(optax.clip_by_global_norm(config.max_grad_norm),
+                       optax.adam(config.learning_rate))
+
+
+def init_runner(config: DistillConfig, key: jax.Array) -> RunnerState:
+    k_params, k_run = jax.random.split(key)
+    params = student_init(config, k_params)
+    return RunnerState(params, make_optimizer(config).init(params), k_run,
+                       jnp.zeros((), jnp.int32))
+
+
+class Decisions(NamedTuple):
+    """One episode's decisions, stacked over steps `(T, ...)`."""
+
+    student_logits: jax.Array  # (T, A) float32
+    teacher_logits: jax.Array  # (T, A) float32 (zeros when there is no teacher)
+    mask: jax.Array  # (T, A) bool
+    target: jax.Array  # (T,) int32: the teacher's argmax (the student's action without one)
+    action: jax.Array  # (T,) int32: the action applied
+    alive: jax.Array  # (T,) bool: the schedule was incomplete before the step
+
+
+def episode(env, student, s_params, teacher, t_params, state, obs, key, tau,
+            teacher_drives, num_steps: int) -> tuple[Any, Decisions]:
+    """One episode of one instance from `(state, obs)`: final state and decisions.
+
+    The teacher (when given) labels every state with its argmax; the applied action is
+    that label when `teacher_drives`, else a sample of the student's own policy.
+    """
+
+    def body(carry, key_t):
+        state, obs, s_carry, t_carry = carry
+        mask = obs.action_mask
+        s_logits, s_mid = student.logits(s_params, s_carry, state, obs)
+        sampled = sample_choice(key_t, lax.stop_gradient(s_logits), mask, 1.0)
+        if teacher is None:
+            t_logits, t_mid, target = jnp.zeros_like(s_logits), (), sampled
+        else:
+            t_logits, t_mid = teacher.logits(t_params, t_carry, state, obs, tau)
+            t_logits = lax.stop_gradient(t_logits)
+            target = jnp.argmax(t_logits).astype(jnp.int32)  # masked logits: a valid pair
+        action = jnp.where(teacher_drives, target, sampled)
+        alive = ~env.is_done(state)
+        state, ts = env.step(state, action)
+        t_next = () if teacher is None else teacher.advance(t_mid, action)
+        out = Decisions(s_logits, t_logits, mask, target, action, alive)
+        return (state, ts.observation, student.advance(s_mid, action), t_next), out
+
+    t_carry = () if teacher is None else teacher.init_carry()
+    init = (state, obs, student.init_carry(), t_carry)
+    (state, *_), decisions = lax.scan(body, init, jax.random.split(key, num_steps))
+    return state, decisions
+
+
+def make_loss(config: DistillConfig, teacher_policy: Any) -> Callable:
+    """`loss(student_params, teacher_params, instances, key, hyper) -> (loss, metrics)`."""
+    env = jaxshop.make("fjsp", mode=config.mode)
+    student = student_policy(config)
+    teacher = teacher_policy if config.objective == "distill" else None
+    per_decision = jax.vmap(jax.vmap(distill_loss, (0, 0, 0, 0, None, None)),
+                            (0, 0, 0, 0, None, None))
+
+    def loss_fn(s_params, t_params, instances, key, hyper):
+        alpha, tau, fraction = hyper
+        batch = jax.tree_util.tree_leaves(instances)[0].shape[0]
+        steps = env.max_steps(jax.tree_util.tree_map(lambda x: x[0], instances))
+        k_reset, k_drive, k_run = jax.random.split(key, 3)
+        states, ts = jax.vmap(env.reset)(jax.random.split(k_reset, batch), instances)
+        drives = jax.random.uniform(k_drive, (batch,)) < fraction
+        finals, d = jax.vmap(
+            lambda s, o, k, dr: episode(env, student, s_params, teacher, t_params, s, o, k,
+                                        tau, dr, steps)
+        )(states, ts.observation, jax.random.split(k_run, batch), drives)
+        live = d.alive.astype(jnp.float32)  # (B, T)
+        n_live = jnp.maximum(live.sum(), 1.0)
+        cost = finals.makespan.astype(jnp.float32) / finals.normalizer
+        agree = jnp.argmax(d.student_logits, -1) == d.target
+        if teacher is None:
+            log_p = jnp.take_along_axis(
+                jax.vmap(jax.vmap(masked_log_softmax))(d.student_logits, d.mask),
+                d.action[..., None], -1)[..., 0]
+            advantage = lax.stop_gradient(cost - cost.mean())
+            loss = jnp.mean(advantage * (log_p * live).sum(-1))
+            ce = kl = jnp.zeros(())
+        else:
+            losses, (ces, kls) = per_decision(d.student_logits, d.teacher_logits, d.mask,
+                                              d.target, alpha, tau)
+            loss = (losses * live).sum() / n_live
+            ce, kl = (ces * live).sum() / n_live, (kls * live).sum() / n_live
+        metrics = {"loss": loss, "ce": ce, "kl": kl,
+                   "agreement": (agree * live).sum() / n_live, "norm_makespan": cost.mean()}
+        return loss, metrics
+
+    return loss_fn
+
+
+def make_update(config: DistillConfig, teacher_policy: Any) -> Callable:
+    """`update(runner, teacher_params, hyper) -> (runner, metrics)` (pure)."""
+    sampler = make_sampler(instance_config(config))
+    loss_fn = make_loss(config, teacher_policy)
+    opt = make_optimizer(config)
+
+    def update(runner: RunnerState, t_params, hyper) -> tuple[RunnerState, dict]:
+        key, k_inst, k_loss = jax.random.split(runner.key, 3)
+        instances = sampler(k_inst, config.batch_size)
+        grads, metrics = jax.grad(loss_fn, has_aux=True)(runner.params, t_params, instances,
+                                                         k_loss, hyper)
+        updates, opt_state = opt.update(grads, runner.opt_state, runner.params)
+        params = optax.apply_updates(runner.params, updates)
+        metrics["grad_norm"] = optax.global_norm(grads)
+        return RunnerState(params, opt_state, key, runner.update + 1), metrics
+
+    return update
+
+
+def make_train(config: DistillConfig, teacher: Teacher | None = None) -> Callable:
+    """`train(key, alpha, tau, teacher_fraction) -> (runner, metrics)`: a whole run of
+    `config.num_updates` updates (pure: `jax.jit` it, `jax.vmap` it over seeds and
+    settings). Metrics are `(num_updates,)` arrays."""
+    teacher = teacher if teacher is not None else _teacher_for(config)
+    update = make_update(config, teacher.policy if teacher else None)
+    t_params = teacher.params if teacher else None
+
+    def train(key, alpha, tau, teacher_fraction):
+        hyper = (jnp.float32(alpha), jnp.float32(tau), jnp.float32(teacher_fraction))
+        runner = init_runner(config, key)
+        return lax.scan(lambda r, _: update(r, t_params, hyper), runner, None,
+                        length=config.num_updates)
+
+    return train
+
+
+def _teacher_for(config: DistillConfig) -> Teacher | None:
+    return load_teacher(config.teacher, config.mode) if config.objective == "distill" else None
+
+
+def make_train_chunk(config: DistillConfig, teacher_policy: Any) -> Callable:
+    """Jitted `chunk(runner, teacher_params, hyper) -> (runner, metrics)` of
+    `updates_per_chunk` updates; the key lives in `runner`, so chunks back to back equal
+    one longer scan. Cached per (config up to its length and hyper-parameters, teacher)."""
+    key = dataclasses.replace(config, num_updates=config.updates_per_chunk,
+                              checkpoint_every=config.updates_per_chunk, alpha=0.0, tau=1.0,
+                              regime="mix")
+    return _cached_chunk(key, teacher_policy, fast_compile())
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_chunk(config: DistillConfig, teacher_policy: Any, fast: bool) -> Callable:
+    update = make_update(config, teacher_policy)
+
+    def chunk(runner, t_params, hyper):
+        return lax.scan(lambda r, _: update(r, t_params, hyper), runner, None,
+                        length=config.updates_per_chunk)
+
+    return pointer_jit(chunk, fast)
+
+
+def greedy_episode(env, policy: Any, params: Any, state: Any, obs: Any, num_steps: int) -> Any:
+    """The final state of greedy decoding of `policy` on one instance from `(state, obs)`."""
+
+    def body(carry, _):
+        state, obs, p_carry = carry
+        logits, mid = policy.logits(params, p_carry, state, obs)
+        action = jnp.argmax(logits).astype(jnp.int32)
+        state, ts = env.step(state, action)
+        return (state, ts.observation, policy.advance(mid, action)), None
+
+    (state, *_), _ = lax.scan(body, (state, obs, policy.init_carry()), None, length=num_steps)
+    return state
+
+
+def greedy_batch(policy: Any, params: Any, instances: Any, mode: str) -> Any:
+    """Final env states of greedy decoding of `policy` on a stacked batch of instances."""
+    env = jaxshop.make("fjsp", mode=mode)
+    batch = jax.tree_util.tree_leaves(instances)[0].shape[0]
+    steps = env.max_steps(jax.tree_util.tree_map(lambda x: x[0], instances))
+    states, ts = jax.vmap(env.reset)(jax.random.split(jax.random.PRNGKey(0), batch), instances)
+    return jax.vmap(lambda s, o: greedy_episode(env, policy, params, s, o, steps))(
+        states, ts.observation)
+
+
+def make_validation(config: DistillConfig) -> Callable:
+    """Jitted `evaluate(params) -> mean greedy normalized makespan` of the student on the
+    fixed validation instances of the pointer trainer (`VALIDATION_KEY`)."""
+    return _cached_validation(config.student, config.student_dim, config.mode,
+                              instance_config(config), config.eval_size, fast_compile())
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_validation(student: str, dim: int, mode: str, inst: PointerConfig, size: int,
+                       fast: bool) -> Callable:
+    config = DistillConfig(student=student, student_dim=dim, mode=mode)
+    policy = student_policy(config)
+    instances = make_sampler(inst)(jax.random.PRNGKey(VALIDATION_KEY), size)
+
+    def evaluate(params):
+        finals = greedy_batch(policy, params, instances, mode)
+        return jnp.mean(finals.makespan / finals.normalizer)
+
+    return pointer_jit(evaluate, fast)
+
+
+__all__ = [
+    "METRIC_NAMES",
+    "Teacher",
+    "episode",
+    "greedy_batch",
+    "greedy_episode",
+    "init_runner",
+    "load_teacher",
+    "make_loss",
+    "make_train",
+    "make_train_chunk",
+    "make_update",
+    "make_validation",
+    "policy_num_params",
+    "student_init",
+    "student_model_config",
+    "student_policy",
+]
+
+
+# ---------------------------------------------------------------------------------------
+# Host loop and `jaxshop distill`
+# ---------------------------------------------------------------------------------------
+
+RUN_CONFIG = "distill.json"  # the run's DistillConfig; config.json is the student model's
+
+
+def save_student(out: Path, config: DistillConfig, params: Any, meta: dict) -> None:
+    """Writes the student as a model folder `pointer:DIR` (small pointer) or `mlp:DIR`
+    loads: `config.json` (the student's model config), `params.msgpack`, `meta.json`."""
+    from jaxshop_baselines.checkpoints import save_model
+
+    save_model(out, student_model_config(config), params, meta)
+
+
+def run_distill(config: DistillConfig, out: str | Path, seed: int = 0, resume: bool = False,
+                progress: bool = True, command: str | None = None) -> RunnerState:
+    """Trains (or resumes) a student in `out`; see `jaxshop_baselines.loop.run_chunked`."""
+    from jaxshop_baselines.loop import run_chunked
+
+    out = Path(out)
+    teacher = _teacher_for(config)
+    t_params = teacher.params if teacher else None
+    chunk = make_train_chunk(config, teacher.policy if teacher else None)
+    hyper = tuple(jnp.float32(x) for x in config.hyper)
+    evaluate = make_validation(config) if config.eval_size > 0 else None
+    label = "from scratch (REINFORCE)" if teacher is None else f"distilled from {config.teacher}"
+    runner, record = run_chunked(
+        out=out, runner=init_runner(config, jax.random.PRNGKey(seed)), chunk=chunk,
+        chunk_args=(t_params, hyper), total=config.num_updates,
+        per_chunk=config.updates_per_chunk,
+        checkpoint_every=config.checkpoint_every, metric_names=METRIC_NAMES,
+        name=f"{config.student} {label}", config=config, config_file=RUN_CONFIG, seed=seed,
+        command=command, resume=resume, progress=progress, evaluate=evaluate,
+        summary=lambda m: (f"loss {float(m['loss'].mean()):.4f} · agree "
+                           f"{float(m['agreement'].mean()):.3f} · C/LB "
+                           f"{float(m['norm_makespan'].mean()):.3f}"),
+    )
+    meta = {
+        **dataclasses.asdict(record),
+        "student": config.student, "objective": config.objective,
+        "teacher": teacher.source if teacher else None,
+        "teacher_digest": _digest(teacher.params) if teacher else None,
+        "teacher_num_params": policy_num_params(teacher.params) if teacher else None,
+        "num_params": policy_num_params(runner.params),
+        "final_val_greedy_norm_makespan": record.final_validation,
+        "jax": jax.__version__, "device": jax.devices()[0].device_kind,
+    }
+    save_student(out, config, runner.params, meta)
+    return runner
+
+
+def _digest(params: Any) -> str:
+    from jaxshop_baselines.checkpoints import params_digest
+
+    return params_digest(params)
+
+
+DEFAULTS = DistillConfig()
+_FLAGS = {  # flag -> DistillConfig field
+    "teacher": "teacher", "student": "student", "dim": "student_dim",
+    "objective": "objective", "alpha": "alpha", "tau": "tau", "regime": "regime",
+    "jobs": "num_jobs", "machines": "num_machines", "steps": "num_updates",
+    "batch": "batch_size", "lr": "learning_rate", "chunk": "updates_per_chunk",
+    "checkpoint_every": "checkpoint_every",
+}
+
+
+def build_parser():
+    from jaxshop_baselines.distill.config import OBJECTIVES, REGIMES, STUDENTS
+
+    from jaxshop.options import ArgumentParser, add_run_options, float_in, int_in, positive_int
+
+    p = ArgumentParser(
+        prog="jaxshop distill",
+        description="Distill a teacher policy (the pointer net or the DDQN Q-network) into a "
+        "small student on random FJSP instances: CE to the teacher's choice + alpha * tau^2 "
+        "* KL of the tempered distributions; --objective reinforce trains the same student "
+        "from scratch instead.",
+    )
+    p.add_argument("--teacher", default=None, metavar="KIND[:DIR]",
+                   help="pointer (shipped AC-SD, default), pointer:DIR, ddqn (shipped FJSP "
+                   "Q-network) or ddqn:DIR")
+    p.add_argument("--student", choices=STUDENTS, default=None,
+                   help="small-pointer (pointer net of --dim, default) or mlp (per-pair MLP "
+                   "scorer, two hidden layers of --dim)")
+    p.add_argument("--dim", type=int_in(1, 1024), default=None,
+                   help=f"student width, 1..1024 (default {DEFAULTS.student_dim})")
+    p.add_argument("--objective", choices=OBJECTIVES, default=None,
+                   help="distill (default) or reinforce (the student from scratch, no teacher)")
+    p.add_argument("--alpha", type=float_in(0.0, 100.0), default=None,
+                   help=f"weight of the KL term, 0..100 (default {DEFAULTS.alpha})")
+    p.add_argument("--tau", type=float_in(0.01, 100.0), default=None,
+                   help=f"softmax temperature of the KL term, 0.01..100 (default {DEFAULTS.tau})")
+    p.add_argument("--regime", choices=tuple(REGIMES), default=None,
+                   help="who drives the episodes: teacher, student (DAgger-style) or mix "
+                   f"(half each; default {DEFAULTS.regime})")
+    p.add_argument("--jobs", type=int_in(1, 1000), default=None,
+                   help=f"jobs of the training instances (default {DEFAULTS.num_jobs})")
+    p.add_argument("--machines", type=int_in(1, 200), default=None,
+                   help=f"machines of the training instances (default {DEFAULTS.num_machines})")
+    p.add_argument("--steps", type=positive_int, default=None,
+                   help=f"updates, a multiple of --chunk (default {DEFAULTS.num_updates})")
+    p.add_argument("--batch", type=int_in(1, 65536), default=None,
+                   help=f"instances per update (default {DEFAULTS.batch_size})")
+    p.add_argument("--lr", type=float_in(0.0, 1.0, low_open=True), default=None,
+                   help=f"Adam learning rate (default {DEFAULTS.learning_rate})")
+    p.add_argument("--chunk", type=int_in(1, 10_000), default=None,
+                   help=f"updates per jitted call (default {DEFAULTS.updates_per_chunk})")
+    p.add_argument("--checkpoint-every", type=positive_int, default=None,
+                   help=f"updates between checkpoints (default {DEFAULTS.checkpoint_every})")
+    add_run_options(p, "runs/distill-<student>-seed<seed>")
+    return p
+
+
+def config_from_args(args, base: DistillConfig | None = None) -> DistillConfig:
+    """The flags that were given on top of `base` (default config); one-line errors."""
+    from jaxshop.options import UsageError
+
+    values = (base or DEFAULTS).to_dict()
+    for flag, field in _FLAGS.items():
+        if getattr(args, flag) is not None:
+            values[field] = getattr(args, flag)
+    chunk = values["updates_per_chunk"]
+    if args.checkpoint_every is None and values["checkpoint_every"] % chunk:
+        values["checkpoint_every"] = chunk * max(1, round(values["checkpoint_every"] / chunk))
+    for name, flag in (("num_updates", "--steps"), ("checkpoint_every", "--checkpoint-every")):
+        if values[name] % chunk:
+            raise UsageError(f"{flag} {values[name]} is not a multiple of --chunk {chunk}")
+    try:
+        return DistillConfig.from_dict(values)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`jaxshop distill ...`; returns the exit code."""
+    import shlex
+    import sys
+
+    from jaxshop.options import UsageError
+
+    args = build_parser().parse_args(argv)
+    base = None
+    if args.resume:
+        if args.out is None:
+            raise UsageError("--resume needs --out DIR of the run to continue")
+        path = Path(args.out) / RUN_CONFIG
+        if not path.is_file():
+            raise UsageError(f"--resume: {path} not found")
+        from jaxshop_baselines.checkpoints import read_config
+
+        base = read_config(DistillConfig, path)
+        changed = [f for f, name in _FLAGS.items() if f != "steps"
+                   and getattr(args, f) not in (None, getattr(base, name))]
+        if changed:
+            raise UsageError("--resume keeps the run's config; only --steps may change, got "
+                             + ", ".join("--" + c.replace("_", "-") for c in changed))
+    config = config_from_args(args, base)
+    if config.objective == "distill":
+        load_teacher(config.teacher, config.mode)  # a bad teacher fails before any compile
+    out = Path(args.out or f"runs/distill-{config.student}-seed{args.seed}")
+    argv_list = list(sys.argv[1:] if argv is None else argv)
+    command = "jaxshop distill " + shlex.join(argv_list)
+    run_distill(config, out, seed=args.seed, resume=args.resume,
+                progress=not args.no_progress, command=command)
+    print(f"student written to {out}")
+    return 0

@@ -1,0 +1,190 @@
+"""Distillation: the loss against NumPy, masking and gradients, the vmapped loss against the
+batched formula, compile-once, exact resume, the students as methods and the CLI errors."""
+
+from __future__ import annotations
+
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jaxshop_baselines.distill import loss as L
+from jaxshop_baselines.distill import train as T
+from jaxshop_baselines.distill.config import DistillConfig
+from jaxshop_baselines.pointer.config import FAST_COMPILE_ENV
+
+from jaxshop.cli import main as cli_main
+
+TINY = dict(num_jobs=3, num_machines=2, batch_size=4, student_dim=4, updates_per_chunk=2,
+            checkpoint_every=2, num_updates=4, eval_size=4)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _fast_compile():
+    mp = pytest.MonkeyPatch()
+    mp.setenv(FAST_COMPILE_ENV, "1")
+    yield
+    mp.undo()
+
+
+def _np_loss(s, t, mask, target, alpha, tau):
+    """The loss by hand: softmaxes over the valid entries only."""
+    def log_softmax(x):
+        x = x[mask]
+        z = x - x.max()
+        return z - np.log(np.exp(z).sum())
+
+    idx = {a: i for i, a in enumerate(np.flatnonzero(mask))}
+    ce = -log_softmax(s)[idx[target]]
+    p_t = np.exp(log_softmax(t / tau))
+    kl = float((p_t * (log_softmax(t / tau) - log_softmax(s / tau))).sum())
+    return ce + alpha * tau**2 * kl, ce, kl
+
+
+S = np.array([0.5, -1.0, 2.0, 7.0, 0.1], np.float32)
+TL = np.array([1.5, 0.0, -0.5, -3.0, 1.0], np.float32)
+MASK = np.array([True, True, True, False, True])
+
+
+@pytest.mark.parametrize("alpha,tau,target", [(1.0, 2.0, 0), (0.5, 1.0, 2), (3.0, 0.5, 4)])
+def test_loss_matches_numpy(alpha, tau, target):
+    loss, (ce, kl) = L.distill_loss(jnp.asarray(S), jnp.asarray(TL), jnp.asarray(MASK),
+                                    jnp.int32(target), alpha, tau)
+    ref, ref_ce, ref_kl = _np_loss(S, TL, MASK, target, alpha, tau)
+    np.testing.assert_allclose([loss, ce, kl], [ref, ref_ce, ref_kl], rtol=1e-5, atol=1e-6)
+    assert kl > 0.01  # the hand example has distinct distributions
+
+
+def test_kl_is_zero_when_the_student_is_the_teacher():
+    _, (ce, kl) = L.distill_loss(jnp.asarray(TL), jnp.asarray(TL), jnp.asarray(MASK),
+                                 jnp.int32(0), 1.0, 2.0)
+    assert abs(float(kl)) < 1e-6 and float(ce) > 0
+
+
+def test_gradients_never_reach_the_teacher_or_masked_actions():
+    def f(s, t):
+        return L.distill_loss(s, t, jnp.asarray(MASK), jnp.int32(1), 1.0, 2.0)[0]
+
+    g_s, g_t = jax.grad(f, argnums=(0, 1))(jnp.asarray(S), jnp.asarray(TL))
+    assert np.all(np.asarray(g_t) == 0.0)
+    assert np.asarray(g_s)[3] == 0.0 and np.abs(np.asarray(g_s)[MASK]).sum() > 0
+    probs = np.exp(np.asarray(L.masked_log_softmax(jnp.asarray(S), jnp.asarray(MASK), 2.0)))
+    assert probs[3] == 0.0 and abs(probs.sum() - 1) < 1e-6
+
+
+def test_single_valid_action_gives_zero_loss_and_finite_gradients():
+    mask = jnp.asarray([False, False, True, False, False])
+    loss, grads = jax.value_and_grad(
+        lambda s: L.distill_loss(s, jnp.asarray(TL), mask, jnp.int32(2), 2.0, 3.0)[0]
+    )(jnp.asarray(S))
+    assert float(loss) == 0.0 and np.isfinite(np.asarray(grads)).all()
+
+
+def test_vmapped_loss_equals_the_batched_formula():
+    key = jax.random.PRNGKey(3)
+    k1, k2, k3 = jax.random.split(key, 3)
+    s = jax.random.normal(k1, (3, 5, 7)) * 3
+    t = jax.random.normal(k2, (3, 5, 7)) * 3
+    mask = jax.random.bernoulli(k3, 0.6, (3, 5, 7)).at[..., 0].set(True)
+    target = jnp.argmax(jnp.where(mask, t, -1e9), -1)
+    vm = jax.vmap(jax.vmap(L.distill_loss, (0, 0, 0, 0, None, None)), (0, 0, 0, 0, None, None))
+    per, _ = vm(s, t, mask, target, 0.7, 1.5)
+    # The batched formula over the last axis, written without the one-decision function.
+    def lsm(x):
+        return jax.nn.log_softmax(jnp.where(mask, x, -1e9), axis=-1)
+
+    ce = -jnp.take_along_axis(lsm(s), target[..., None], -1)[..., 0]
+    lt, ls = lsm(t / 1.5), lsm(s / 1.5)
+    kl = jnp.where(mask, jnp.exp(lt) * (lt - ls), 0).sum(-1)
+    np.testing.assert_allclose(per, ce + 0.7 * 1.5**2 * kl, rtol=1e-5, atol=1e-5)
+
+
+def test_q_pair_logits_induce_the_rule_distribution():
+    q = jnp.asarray([1.0, 0.2, -0.7, 0.9])
+    picks = jnp.asarray([2, 0, 2, 5])
+    tau = 0.8
+    logits = L.q_pair_logits(q, picks, 6, tau)
+    got = np.exp(np.asarray(L.masked_log_softmax(logits, jnp.ones(6, bool), tau)))
+    p_rule = np.exp(np.asarray(q) / tau) / np.exp(np.asarray(q) / tau).sum()
+    want = np.zeros(6)
+    np.add.at(want, np.asarray(picks), p_rule)
+    np.testing.assert_allclose(got, want, atol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def trained():
+    """Two seeds x two settings of (alpha, tau, regime) in one vmapped, jitted call."""
+    config = DistillConfig(**TINY)
+    train = jax.jit(jax.vmap(T.make_train(config)))
+    keys = jax.random.split(jax.random.PRNGKey(0), 2)
+    runners, metrics = train(keys, jnp.asarray([1.0, 0.0]), jnp.asarray([2.0, 1.0]),
+                             jnp.asarray([1.0, 0.0]))
+    again, _ = train(keys[::-1], jnp.asarray([0.5, 3.0]), jnp.asarray([1.0, 4.0]),
+                     jnp.asarray([0.5, 0.5]))
+    assert train._cache_size() == 1  # other keys and settings reuse the one compile
+    return config, runners, jax.device_get(metrics)
+
+
+def test_make_train_vmaps_over_seeds_and_settings(trained):
+    _, runners, m = trained
+    assert m["loss"].shape == (2, TINY["num_updates"])
+    assert np.isfinite(m["loss"]).all()
+    assert np.all(m["kl"][1] >= 0) and np.all(m["ce"] > 0)
+    leaves = jax.tree_util.tree_leaves(runners.params)
+    assert any(not np.allclose(x[0], x[1]) for x in leaves)
+
+
+def _distill(tmp_path, name, *extra):
+    out = tmp_path / name
+    argv = ["distill", "--jobs", "3", "--machines", "2", "--batch", "4", "--dim", "4",
+            "--chunk", "2", "--checkpoint-every", "2", "--out", str(out), "--no-progress",
+            "--seed", "5", *extra]
+    assert cli_main(argv) == 0
+    return out
+
+
+def test_resume_equals_uninterrupted_and_students_solve(tmp_path, capsys):
+    full = _distill(tmp_path, "full", "--steps", "4", "--student", "mlp")
+    part = _distill(tmp_path, "part", "--steps", "2", "--student", "mlp")
+    resumed = _distill(tmp_path, "part", "--steps", "4", "--resume")
+    assert resumed == part
+    a = (full / "params.msgpack").read_bytes()
+    b = (part / "params.msgpack").read_bytes()
+    assert a == b
+    strip = lambda p: [r.split(",")[:1] + r.split(",")[2:]  # noqa: E731 (drop wall time)
+                       for r in (p / "metrics.csv").read_text().splitlines()]
+    assert strip(full) == strip(part) and len(strip(full)) == 5
+    meta = json.loads((part / "meta.json").read_text())
+    assert meta["updates"] == 4 and meta["seed"] == 5 and meta["resumed_with"]
+    assert meta["num_params"] < meta["teacher_num_params"]
+    capsys.readouterr()
+    for spec in (f"mlp:{part}", f"student:{part}"):
+        assert cli_main(["eval", "--suite", "brandimarte", "--limit", "1", "--method", spec,
+                         "--json", "--no-progress"]) == 0
+        out = json.loads(capsys.readouterr().out)
+        assert out["num_params"] == meta["num_params"] and out["solved"] == 1
+        assert out["instances"][0]["makespan"] > 0
+
+
+def test_small_pointer_student_loads_as_a_pointer_model(tmp_path, capsys):
+    out = _distill(tmp_path, "sp", "--steps", "2", "--teacher", "ddqn", "--regime", "student")
+    meta = json.loads((out / "meta.json").read_text())
+    assert "ddqn" in meta["teacher"]
+    capsys.readouterr()
+    assert cli_main(["solve", "mk01", "--method", f"pointer:{out}", "--json"]) == 0
+    solved = json.loads(capsys.readouterr().out)
+    assert solved["makespan"] > 0 and solved["options"]["num_params"] == meta["num_params"]
+
+
+@pytest.mark.parametrize("extra,message", [
+    (["--tau", "0"], "--tau"),
+    (["--teacher", "nope"], "teacher"),
+    (["--steps", "3", "--chunk", "2"], "--steps 3"),
+    (["--teacher", "pointer:/no/such/dir"], "/no/such/dir"),
+])
+def test_bad_options_are_one_line_errors(tmp_path, capsys, extra, message):
+    code = cli_main(["distill", "--out", str(tmp_path / "x"), "--no-progress", *extra])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "x").exists()
