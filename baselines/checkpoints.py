@@ -157,6 +157,11 @@ def params_digest(params: Any) -> str:
     return "sha256:" + hashlib.sha256(blob).hexdigest()[:12]
 
 
+def count_params(params: Any) -> int:
+    """The number of scalars in a parameter tree (a model's size in every record)."""
+    return int(sum(np.size(x) for x in jax.tree_util.tree_leaves(params)))
+
+
 def check_finite(params: Any, source: str | Path) -> None:
     """ValueError when any parameter is NaN or infinite (a diverged or corrupted model)."""
     leaves = jax.tree_util.tree_leaves(jax.device_get(params))

@@ -138,6 +138,7 @@ def _run_options(args, spec: str, method) -> dict[str, Any]:
     return {
         "method": spec,
         "method_version": method.version,
+        "num_params": method.num_params,
         "seed": 0 if args.seed is None else args.seed,
         "mode": args.mode,
         "sample": args.sample,
@@ -358,6 +359,7 @@ def cmd_eval(args) -> int:
         "instances": rows,
         "group_mean_gap_percent": by_group,
         "mean_gap_percent": mean_gap(rows),
+        "num_params": method.num_params,
         "solved": len(rows),
         "seconds": round(total_seconds, 3),
         "validate_seconds": round(validate_seconds, 3),
@@ -422,8 +424,9 @@ def _eval_fab(args) -> int:
     with _status(args, f"fab · {spec}: {seeds} fabs x {days} days"):
         out = evaluate_fab(method.act, seeds=seeds, seed=args.seed or 0, env=env)
     out["method"] = spec
+    out["num_params"] = method.num_params
     out["options"] = {"method": spec, "method_version": method.version,
-                      "seed": args.seed or 0}
+                      "num_params": method.num_params, "seed": args.seed or 0}
     if args.out is not None:
         _write_json(args.out, out)
     if args.json:
@@ -520,6 +523,12 @@ def cmd_train(args) -> int:
     return get_trainer(args.agent)(args.rest)
 
 
+def cmd_distill(args) -> int:
+    from jaxshop_baselines.training import get_trainer
+
+    return get_trainer("distill")(args.rest)
+
+
 def cmd_bench(args) -> int:
     from jaxshop.bench import main as bench_main
 
@@ -530,6 +539,7 @@ COMMANDS: dict[str, Callable[[Any], int]] = {
     "solve": cmd_solve,
     "eval": cmd_eval,
     "train": cmd_train,
+    "distill": cmd_distill,
     "bench": cmd_bench,
     "list": cmd_list,
 }
@@ -581,11 +591,13 @@ def build_parser() -> ArgumentParser:
                                                "formats"))
     p.add_argument("--json", action="store_true", help="print one JSON object")
     sub.add_parser("train", help="train a learning agent (see `jaxshop train AGENT --help`)")
+    sub.add_parser("distill", help="distill a teacher policy into a small student (see "
+                   "`jaxshop distill --help`; the same as `jaxshop train distill`)")
     sub.add_parser("bench", help="env throughput benchmark (see `jaxshop bench --help`)")
     return parser
 
 
-PASSTHROUGH = ("train", "bench")  # subcommands that parse their own options
+PASSTHROUGH = ("train", "distill", "bench")  # subcommands that parse their own options
 
 
 def _parse(argv: list[str]):
@@ -600,7 +612,7 @@ def _parse(argv: list[str]):
         if rest[0] == "train":
             agent = rest[1] if len(rest) > 1 else None
             return argparse.Namespace(command="train", agent=agent, rest=rest[2:])
-        return argparse.Namespace(command="bench", rest=rest[1:])
+        return argparse.Namespace(command=rest[0], rest=rest[1:])
     return parser.parse_args(argv)
 
 
