@@ -203,4 +203,7 @@ def _neh_method(arg: str | None = None, **_: Any) -> Method:
         perms, _ = neh_batch(batch.processing_times, batch.job_mask)
         return permutation_solutions(instances, perms)
 
-    return Method("neh", ("pfsp",), solve)
+    def makespans(instances: PFSPInstance, keys: jax.Array) -> jax.Array:
+        return jax.vmap(neh)(instances.processing_times, instances.job_mask)[1]
+
+    return Method("neh", ("pfsp",), solve, batch_makespans=makespans)

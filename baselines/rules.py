@@ -52,7 +52,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
-from jaxshop_baselines.methods import Method, register_method, solutions_from_states
+from jaxshop_baselines.methods import (
+    Method,
+    policy_makespans,
+    register_method,
+    solutions_from_states,
+)
 
 import jaxshop
 from jaxshop.fjsp.env import MODES, FlexibleJobShop
@@ -399,4 +404,5 @@ def _rule_method(
         finals = solve_with_rule(name, instances, mode, candidates)
         return solutions_from_states(env, instances, finals)
 
-    return Method(f"rule:{name}", ("jssp", "fjsp"), solve)
+    return Method(f"rule:{name}", ("jssp", "fjsp"), solve,
+                  batch_makespans=policy_makespans(lambda _: rule_policy(name, candidates), mode))

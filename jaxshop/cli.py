@@ -265,6 +265,9 @@ def _is_group(text: str) -> bool:
 
 
 FAB_ONLY = {"seeds": "--seeds", "days": "--days", "warmup_days": "--warmup-days"}
+GENERATED_ONLY = {"chunk": "--chunk", "mesh": "--mesh"}
+NOT_FOR_GENERATED = {"groups": "--groups", "limit": "--limit", "data_dir": "--data-dir",
+                     **FAB_ONLY}
 NOT_FOR_FAB = {"groups": "--groups", "limit": "--limit", "mode": "--mode",
                "sample": "--sample", "temperature": "--temperature",
                "iterations": "--iterations",
@@ -272,6 +275,13 @@ NOT_FOR_FAB = {"groups": "--groups", "limit": "--limit", "mode": "--mode",
 
 
 def cmd_eval(args) -> int:
+    if (args.suite is None) == (args.random is None):
+        raise CLIError("eval: give --suite NAME or --random PROBLEM:JxM:N (one of them)")
+    if args.random is not None:
+        return _eval_generated(args)
+    given = [flag for name, flag in GENERATED_ONLY.items() if getattr(args, name) is not None]
+    if given:
+        raise CLIError(f"{', '.join(given)} only apply to --random")
     if args.suite == "fab":
         return _eval_fab(args)
     given = [flag for name, flag in FAB_ONLY.items() if getattr(args, name) is not None]
@@ -364,6 +374,7 @@ def cmd_eval(args) -> int:
         "seconds": round(total_seconds, 3),
         "validate_seconds": round(validate_seconds, 3),
         "options": _run_options(args, spec, method),
+        **_run_info(),
     }
     if args.out is not None:
         _write_json(args.out, out)
@@ -427,6 +438,7 @@ def _eval_fab(args) -> int:
     out["num_params"] = method.num_params
     out["options"] = {"method": spec, "method_version": method.version,
                       "num_params": method.num_params, "seed": args.seed or 0}
+    out.update(_run_info())
     if args.out is not None:
         _write_json(args.out, out)
     if args.json:
@@ -446,6 +458,79 @@ def _eval_fab(args) -> int:
     console.print(f"mean fab OEE {out['mean_oee']:.3f}; {out['seconds']:.1f} s (compile included)")
     if args.out is not None:
         console.print(f"written: {args.out}")
+    return 0
+
+
+def _run_info() -> dict[str, Any]:
+    """`devices` and `processes` (and the device kind) of this run, for the eval JSON."""
+    from jaxshop.parallel import run_info
+
+    return run_info()
+
+
+def _mesh_size(text: str) -> int | None:
+    from jaxshop.parallel import mesh_size
+
+    return mesh_size(text)
+
+
+def _eval_generated(args) -> int:
+    """`eval --random PROBLEM:JxM:N`: the mean makespan of N random instances, solved in
+    fixed-size jitted chunks (bounded memory) over the devices of `--mesh`."""
+    import jax
+    from jaxshop_baselines.generated_eval import DEFAULT_CHUNK, evaluate_generated
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from jaxshop import parallel
+    from jaxshop.instances.generated import parse_generated
+
+    wrong = [flag for name, flag in NOT_FOR_GENERATED.items() if getattr(args, name) is not None]
+    wrong += ["--schedules"] if args.schedules else []
+    if wrong:
+        raise CLIError(f"{', '.join(wrong)} do(es) not apply to --random")
+    try:
+        suite = parse_generated(args.random)
+    except ValueError as err:
+        raise CLIError(f"--random: {err}") from None
+    try:
+        mesh = parallel.make_mesh(args.mesh)
+    except ValueError as err:
+        raise CLIError(f"--mesh: {err}") from None
+    options = _method_options(args)
+    spec = _method_spec(args, suite.problem)
+    method = _build_method(spec, options, {suite.problem}, f"--random {suite.name}")
+    if method.batch_makespans is None:
+        raise CLIError(f"method {spec!r} cannot solve --random suites (no batched solver"
+                       f"{' with --sample' if args.sample else ''}); use random, rule:..., "
+                       "neh or greedy pointer")
+    chunk = args.chunk or DEFAULT_CHUNK
+    example = suite.generator()(jax.random.PRNGKey(0))
+    _check_size([example] * min(chunk, suite.count), spec, options)  # per jitted chunk
+    key = jax.random.PRNGKey(0 if args.seed is None else args.seed)
+    with parallel.use_mesh(mesh), Progress(
+        TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(), console=Console(stderr=True),
+        disable=args.no_progress or args.quiet or args.json,
+    ) as bar:
+        task = bar.add_task(f"{suite.name} · {spec}", total=suite.count)
+        result = evaluate_generated(method, suite, key, chunk,
+                                    progress=lambda done: bar.update(task, completed=done))
+    result.pop("makespans")
+    out = {"suite": f"random {suite.name}", "problem": suite.problem, "method": spec,
+           "instances": suite.count, **result, "num_params": method.num_params,
+           "options": _run_options(args, spec, method)}
+    if args.out is not None:
+        _write_json(args.out, out)
+    if args.json:
+        print(json.dumps(out))
+        return 0
+    mean = out["mean_makespan"]
+    memory = out["device_peak_bytes"] or out["host_peak_rss_bytes"]
+    print(f"{suite.name} · {spec}: mean makespan {mean:.2f} over {out['solved']}/"
+          f"{suite.count} solved instances; {out['seconds']:.1f} s "
+          f"({out['instances_per_second']:.0f} instances/s) on {out['devices']} device(s), "
+          f"compile {out['compile_seconds']:.1f} s, peak memory {memory / 2**20:.0f} MiB")
     return 0
 
 
@@ -566,11 +651,18 @@ def build_parser() -> ArgumentParser:
     )
     p = sub.add_parser("eval", help="solve a benchmark suite (or a folder) and report gaps")
     p.add_argument(
-        "--suite", required=True,
+        "--suite", default=None,
         help="taillard-pfsp, taillard-jssp, brandimarte, lawrence, ft, fab (the Mini-Fab "
         "env: a fab policy over --seeds fabs), or a folder of instance files (bounds from a "
         "bounds.json / bounds.csv beside them)",
     )
+    p.add_argument("--random", default=None, metavar="PROBLEM:JxM:N",
+                   help="instead of --suite: N random instances, e.g. fjsp:10x5:1000000 "
+                   "(also jssp, pfsp), solved in jitted chunks with bounded memory")
+    p.add_argument("--chunk", type=int_in(1, 1 << 24), default=None,
+                   help="--random: instances per jitted chunk (default 4096)")
+    p.add_argument("--mesh", type=_mesh_size, default=None, metavar="N|all",
+                   help="--random: devices the chunks are split over (default all)")
     p.add_argument("--seeds", type=int_in(1, 100_000), default=None,
                    help="--suite fab: fabs to simulate (default 100)")
     p.add_argument("--days", type=int_in(1, 365), default=None,

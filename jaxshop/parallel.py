@@ -41,6 +41,7 @@ import contextlib
 import operator
 import os
 import resource
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -153,36 +154,42 @@ def host_value(tree: Any) -> Any:
 
 
 def map_chunks(fn: Callable[[Any], Any], xs: Any, chunk_size: int,
-               progress: Callable[[int], None] | None = None, jit: Callable = jax.jit) -> Any:
+               progress: Callable[[int], None] | None = None, jit: Callable = jax.jit,
+               stats: dict[str, float] | None = None) -> Any:
     """`fn` over a batch with leading size N, in jitted chunks of `chunk_size`.
 
     Every chunk has the same shape (the last one is padded with copies of its first row
-    and the padding dropped), so `fn` compiles once; each chunk is sharded over `DATA` of
-    the mesh in context (`chunk_size` is rounded up to a multiple of its size). `fn`
-    maps a pytree of arrays with leading size `chunk_size` to one with the same leading
-    size. Returns numpy leaves of leading size N; `progress(done)` after every chunk.
-    Only one chunk's inputs and outputs live on the device at a time, plus the next
-    one already dispatched.
+    and the padding dropped), so `fn` is traced and compiled once (ahead of time; the
+    seconds go to `stats["compile_seconds"]` when `stats` is given); each chunk is
+    sharded over `DATA` of the mesh in context (`chunk_size` is rounded up to a multiple
+    of its size). `fn` maps a pytree of arrays with leading size `chunk_size` to one with
+    the same leading size. Returns numpy leaves of leading size N; `progress(done)`
+    after every chunk. Only one chunk's inputs and outputs live on the devices at a
+    time, plus the next one already dispatched.
     """
-    leaves = jax.tree_util.tree_leaves(xs)
-    total = int(np.shape(leaves[0])[0])
+    host = jax.tree_util.tree_map(np.asarray, xs)
+    total = int(np.shape(jax.tree_util.tree_leaves(host)[0])[0])
+    if total == 0:
+        raise ValueError("map_chunks: empty batch")
     n_dev = _data_size()
     chunk = -(-max(1, int(chunk_size)) // n_dev) * n_dev
-    run = jit(lambda c: shard_batch(fn(shard_batch(c))))
-    host = jax.tree_util.tree_map(np.asarray, xs)
 
     def piece(start: int) -> Any:
         def cut(x):
             part = x[start:start + chunk]
             if len(part) < chunk:
-                fill = np.repeat(part[:1], chunk - len(part), axis=0)
-                part = np.concatenate([part, fill])
+                part = np.concatenate([part, np.repeat(part[:1], chunk - len(part), axis=0)])
             return part
 
         return shard_batch(jax.tree_util.tree_map(cut, host))
 
+    t0 = time.perf_counter()
+    first = piece(0)
+    run = jit(lambda c: shard_batch(fn(shard_batch(c)))).lower(first).compile()
+    if stats is not None:
+        stats["compile_seconds"] = time.perf_counter() - t0
     outs: list[Any] = []
-    pending = run(piece(0)) if total else None
+    pending = run(first)
     for start in range(0, total, chunk):
         nxt = run(piece(start + chunk)) if start + chunk < total else None
         done = min(total, start + chunk)
@@ -191,10 +198,6 @@ def map_chunks(fn: Callable[[Any], Any], xs: Any, chunk_size: int,
         pending = nxt
         if progress is not None:
             progress(done)
-    if not outs:
-        return jax.tree_util.tree_map(lambda x: np.asarray(x)[:0], jax.eval_shape(
-            fn, jax.tree_util.tree_map(lambda x: jax.ShapeDtypeStruct(
-                (chunk,) + np.shape(x)[1:], np.asarray(x).dtype), host)))
     return jax.tree_util.tree_map(lambda *ys: np.concatenate(ys), *outs)
 
 

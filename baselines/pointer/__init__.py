@@ -20,6 +20,7 @@ from jaxshop_baselines.pointer.inference import (
     PointerAgent,
     check_temperature,
     greedy_decode,
+    greedy_makespans,
     sample_decode,
     solve_batch,
 )
@@ -66,7 +67,8 @@ def pointer_method(arg: str | None = None, sample: int = 0, mode: str = "append"
         return solutions_from_states(env, instances, states)
 
     return Method(name, ("jssp", "fjsp"), solve, version=agent.version,
-                  num_params=num_params(agent.params["actor"]))
+                  num_params=num_params(agent.params["actor"]),
+                  batch_makespans=None if sample else greedy_makespans(agent, mode))
 
 
 __all__ = [

@@ -15,14 +15,12 @@ import jax
 from jaxshop_baselines.config_io import JSONConfig
 
 from jaxshop.fjsp.features import DYNAMIC_FEATURES, STATIC_FEATURES
+from jaxshop.fjsp.generator import song_ops_range
+
+__all__ = ["PointerConfig", "fast_compile", "pointer_jit", "song_ops_range"]
 
 FAST_COMPILE_ENV = "JAXSHOP_POINTER_FAST_COMPILE"
 VARIANTS = ("sd", "s")  # AC-SD: static + dynamic pair features; AC-S: static only
-
-
-def song_ops_range(num_machines: int) -> tuple[int, int]:
-    """Operations per job `U[0.8 M, 1.2 M]` (Song et al. 2022; (4, 6) for 5 machines)."""
-    return max(1, round(0.8 * num_machines)), max(1, round(1.2 * num_machines))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -166,6 +166,19 @@ def sample_decode(agent: PointerAgent, instances: FJSPInstance, key: jax.Array,
     return states, makespans, env
 
 
+def greedy_makespans(agent: PointerAgent, mode: str | None = None):
+    """`Method.batch_makespans` of greedy decoding: `(instances, keys) -> (B,) makespans`
+    (pure; the keys are unused, greedy decoding draws nothing; -1 if unfinished)."""
+    env = jaxshop.make("fjsp", mode=mode or agent.config.mode)
+
+    def run(instances: FJSPInstance, keys: jax.Array) -> jax.Array:
+        eps, _ = batch_episodes(agent.config, env, agent.params, instances,
+                                jax.random.PRNGKey(0), True)
+        return jnp.where(jax.vmap(env.is_done)(eps.state), eps.state.makespan, -1)
+
+    return run
+
+
 def solve_batch(agent: PointerAgent, instances: FJSPInstance, key: jax.Array,
                 sample: int = 0, mode: str | None = None, temperature: float = 1.0):
     """Greedy (`sample <= 0`) or best-of-`sample` (greedy included); returns

@@ -15,6 +15,11 @@ import jax.numpy as jnp
 from jaxshop.instances.types import FJSPInstance, check_worst_case
 
 
+def song_ops_range(num_machines: int) -> tuple[int, int]:
+    """Operations per job `U[0.8 M, 1.2 M]` (Song et al. 2022; (4, 6) for 5 machines)."""
+    return max(1, round(0.8 * num_machines)), max(1, round(1.2 * num_machines))
+
+
 def _padded(size: int, pad: int | None, what: str) -> int:
     pad = size if pad is None else pad
     if pad < size:
