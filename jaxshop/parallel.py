@@ -20,7 +20,8 @@ API (every function is a no-op without an active mesh, or with a 1-device one):
   same global array).
 - `replicate(tree)`: every leaf whole on every device (parameters, optimizer state,
   runner state before the first jitted call; inside `jit`, a constraint).
-- `data_sharding(mesh)` / `replicated(mesh)`: the two `NamedSharding`s.
+- `data_sharding(mesh)` / `replicated(mesh)`: the two `NamedSharding`s;
+  `check_divides(batch, mesh, what)` refuses a batch that does not split evenly.
 - `map_chunks(fn, xs, chunk_size)`: `fn` over a batch larger than memory in fixed-size
   jitted chunks (one compile; the last chunk padded), outputs gathered to host numpy.
 - Multi-host: `maybe_initialize_distributed(enabled, coordinator, num_processes,
@@ -85,6 +86,13 @@ def _data_size() -> int:
     if mesh.empty or DATA not in mesh.axis_names:
         return 1
     return mesh.shape[DATA]
+
+
+def check_divides(batch: int, mesh: Mesh, what: str) -> None:
+    """ValueError naming `what` (e.g. "--batch 100") when it does not split over the mesh."""
+    if batch % mesh.size:
+        raise ValueError(f"{what} does not split over the {mesh.size} devices of the mesh; "
+                         "use a multiple of it (or --mesh with fewer devices)")
 
 
 def data_sharding(mesh: Mesh) -> NamedSharding:
@@ -307,13 +315,20 @@ def add_mesh_options(p: argparse.ArgumentParser) -> None:
                    help="--distributed: this process's id, 0..N-1")
 
 
-def mesh_from_args(args: argparse.Namespace) -> Mesh:
-    """Initializes multi-host JAX when asked and builds the mesh of `--mesh`."""
+def mesh_from_args(args: argparse.Namespace, multi_host: bool = True) -> Mesh:
+    """Initializes multi-host JAX when asked and builds the mesh of `--mesh`.
+
+    `multi_host=False`: the trainer runs on the devices of one host only, and
+    `--distributed` is a usage error.
+    """
     given = [f for f, v in (("--coordinator", args.coordinator),
                             ("--num-processes", args.num_processes),
                             ("--process-id", args.process_id)) if v is not None]
     if given and not args.distributed:
         raise UsageError(f"{', '.join(given)} only apply with --distributed")
+    if args.distributed and not multi_host:
+        raise UsageError("--distributed: this trainer runs on one host (--mesh splits its "
+                         "batch over that host's devices); multi-host: jaxshop train pointer")
     maybe_initialize_distributed(args.distributed, args.coordinator, args.num_processes,
                                  args.process_id)
     try:

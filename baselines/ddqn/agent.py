@@ -38,6 +38,7 @@ from jax import lax
 from jaxshop_baselines.ddqn import network, replay
 from jaxshop_baselines.ddqn.config import DDQNConfig
 
+from jaxshop import parallel
 from jaxshop.rollout import random_valid_action
 
 METRIC_NAMES = ("episode_return", "episode_length", "episodes", "loss", "q_mean",
@@ -58,6 +59,16 @@ class TrainState:
     key: jax.Array
     iteration: jax.Array  # () int32 iterations done
     updates: jax.Array  # () int32 gradient steps done
+
+
+ENV_FIELDS = ("env_state", "features", "mask", "episode_return", "episode_length")
+
+
+def place_state(s: TrainState) -> TrainState:
+    """The envs' fields (`ENV_FIELDS`) split over the mesh in context, the rest (network,
+    optimizer, replay buffer) replicated; a no-op without a mesh."""
+    envs = parallel.shard_batch({f: getattr(s, f) for f in ENV_FIELDS})
+    return parallel.replicate(s.replace(**dict.fromkeys(ENV_FIELDS))).replace(**envs)
 
 
 class DDQN(NamedTuple):
@@ -211,8 +222,8 @@ def make_ddqn(config: DDQNConfig, env) -> DDQN:
         )
         started = s.iteration > config.learning_starts
         params, target, opt_state, updates, stats = lax.cond(started, learn, skip, s, k_learn)
-        s = s.replace(params=params, target_params=target, opt_state=opt_state,
-                      updates=updates)
+        s = place_state(s.replace(params=params, target_params=target, opt_state=opt_state,
+                                  updates=updates))
         acc = {
             "return_sum": acc["return_sum"] + jnp.where(done, ret, 0.0).sum(),
             "length_sum": acc["length_sum"] + jnp.where(done, length, 0).sum(),
@@ -295,5 +306,6 @@ def cached_ddqn(config: DDQNConfig) -> DDQN:
                           train=jax.jit(agent.train))
 
 
-__all__ = ["DDQN", "METRIC_NAMES", "TrainState", "cached_ddqn", "env_sizes", "epsilon",
-           "greedy_returns", "make_ddqn", "make_optimizer", "make_train"]
+__all__ = ["DDQN", "ENV_FIELDS", "METRIC_NAMES", "TrainState", "cached_ddqn", "env_sizes",
+           "epsilon", "greedy_returns", "make_ddqn", "make_optimizer", "make_train",
+           "place_state"]

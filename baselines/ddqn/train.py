@@ -27,6 +27,7 @@ from pathlib import Path
 
 import jax
 import numpy as np
+from jax.sharding import Mesh
 from jaxshop_baselines.checkpoints import (
     check_resume_steps,
     check_training_finite,
@@ -36,10 +37,16 @@ from jaxshop_baselines.checkpoints import (
 )
 from jaxshop_baselines.ddqn import checkpoint as ckpt
 from jaxshop_baselines.ddqn import network
-from jaxshop_baselines.ddqn.agent import METRIC_NAMES, cached_ddqn, greedy_returns
+from jaxshop_baselines.ddqn.agent import (
+    METRIC_NAMES,
+    cached_ddqn,
+    greedy_returns,
+    place_state,
+)
 from jaxshop_baselines.ddqn.config import LOSSES, SAMPLINGS, DDQNConfig
 from jaxshop_baselines.ddqn.envs import DDQN_ENVS
 
+from jaxshop import parallel
 from jaxshop.options import (
     ArgumentParser,
     UsageError,
@@ -70,16 +77,17 @@ def _validation(config: DDQNConfig):
     return jax.jit(lambda params: greedy_returns(params, env, keys, steps).mean())
 
 
-_COMPILED: dict[DDQNConfig, tuple] = {}
+_COMPILED: dict[tuple[DDQNConfig, str], tuple] = {}
 
 
 def compiled_chunk(config: DDQNConfig, state) -> tuple:
     """`(compiled run_chunk, compile seconds)`, compiled once per config and process."""
-    if config not in _COMPILED:
+    key = (config, repr(parallel.active_mesh()))  # compiled for the mesh in context
+    if key not in _COMPILED:
         t0 = time.perf_counter()
         compiled = cached_ddqn(config).run_chunk.lower(state).compile()
-        _COMPILED[config] = (compiled, time.perf_counter() - t0)
-    return _COMPILED[config]
+        _COMPILED[key] = (compiled, time.perf_counter() - t0)
+    return _COMPILED[key]
 
 
 def _metric_rows(metrics: dict, done: int, elapsed: float, transitions: int) -> dict:
@@ -145,22 +153,34 @@ def _start(config: DDQNConfig, out: Path, seed: int, resume: bool, command: str 
     if step is None:
         raise ValueError(f"--resume: no checkpoint in {out / 'checkpoints'}")
     check_resume_steps(out, step, config.num_iterations)
-    state = ckpt.restore_checkpoint(out, agent.init(jax.random.PRNGKey(seed)), step)
+    state = ckpt.restore_checkpoint(out, place_state(agent.init(jax.random.PRNGKey(seed))), step)
     rows = read_rows(out / "metrics.csv", step)
     write_rows(out / "metrics.csv", rows, "w", CSV_FIELDS)
     return state, rows, seed, command, resumed_with
 
 
 def run_training(config: DDQNConfig, out_dir: str | Path, seed: int = 0, resume: bool = False,
-                 progress: bool = True, command: str | None = None, plot: bool = True):
-    """Trains (or resumes) a run in `out_dir`; returns the final `TrainState`."""
+                 progress: bool = True, command: str | None = None, plot: bool = True,
+                 mesh: Mesh | None = None):
+    """Trains (or resumes) a run in `out_dir`; returns the final `TrainState`.
+
+    `mesh` (default: every local device) splits the envs over its data axis."""
+    mesh = parallel.make_mesh() if mesh is None else mesh
+    parallel.check_divides(config.num_envs, mesh, f"{config.num_envs} envs")
+    with parallel.use_mesh(mesh):
+        return _run_training(config, Path(out_dir), seed, resume, progress, command, plot,
+                             mesh)
+
+
+def _run_training(config: DDQNConfig, out: Path, seed: int, resume: bool, progress: bool,
+                  command: str | None, plot: bool, mesh: Mesh):
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    out = Path(out_dir)
     console = Console(stderr=True)
     csv_path = out / "metrics.csv"
     state, rows_before, seed, command, resumed_with = _start(config, out, seed, resume, command)
+    state = place_state(state)
     if resume:
         console.print(f"resumed {out} at iteration {int(state.iteration)}")
     config.to_json(out / ckpt.CONFIG_FILE)
@@ -213,6 +233,7 @@ def run_training(config: DDQNConfig, out_dir: str | Path, seed: int = 0, resume:
         "compile_seconds": round(compile_s, 1),
         "final_val_greedy_return": float(val_rows[-1]["val_return"]) if val_rows else None,
         "num_params": network.num_params(state.params), "jax": jax.__version__,
+        **parallel.run_info(mesh),
     }
     save_model(out, config, state.params, meta)
     if plot:
@@ -342,6 +363,7 @@ def config_from_args(args: argparse.Namespace, base: DDQNConfig | None = None) -
 def main(argv: list[str] | None = None) -> int:
     """`jaxshop train ddqn ...`; returns the exit code."""
     args = build_parser().parse_args(argv)
+    mesh = parallel.mesh_from_args(args, multi_host=False)
     base = None
     if args.resume:
         if args.out is None:
@@ -360,7 +382,7 @@ def main(argv: list[str] | None = None) -> int:
     argv_list = list(sys.argv[1:] if argv is None else argv)
     run_training(config, out, seed=args.seed, resume=args.resume,
                  progress=not args.no_progress,
-                 command="jaxshop train ddqn " + shlex.join(argv_list))
+                 command="jaxshop train ddqn " + shlex.join(argv_list), mesh=mesh)
     return 0
 
 

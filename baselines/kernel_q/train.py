@@ -53,6 +53,7 @@ from jaxshop_baselines.kernel_q.kernel import (
     ridge_solve,
 )
 
+from jaxshop import parallel
 from jaxshop.options import ArgumentParser, UsageError, float_in, int_in, seed
 from jaxshop.pfsp.generator import UniformPFSPGenerator
 from jaxshop.pfsp_swap import (
@@ -389,7 +390,8 @@ def run_training(config: KernelQConfig, out: str | Path, seed_value: int = 0,
     meta = {"sweeps": it, "final_delta": float(deltas[it - 1]) if it else None,
             "converged": bool(it and float(deltas[it - 1]) <= config.tol),
             "seed": seed_value, "seconds": round(time.perf_counter() - t0, 2),
-            "deltas": [float(d) for d in np.asarray(deltas[:it])]}
+            "deltas": [float(d) for d in np.asarray(deltas[:it])],
+            **parallel.run_info(parallel.make_mesh(1))}  # value iteration runs on one device
     save_model(out, config, params, meta)
     log(f"model written to {out} ({'converged' if meta['converged'] else 'sweep bound'})")
     return meta

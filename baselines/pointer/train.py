@@ -348,9 +348,7 @@ def _run_training(config: PointerConfig, out: Path, seed: int, resume: bool, pro
             (out / RUN_FILE).write_text(json.dumps({"seed": seed, "command": command}) + "\n")
     if config.num_updates % config.updates_per_chunk:
         raise ValueError("num_updates must be a multiple of updates_per_chunk")
-    if config.batch_size % mesh.size:
-        raise ValueError(f"batch {config.batch_size} does not split over the {mesh.size} "
-                         "devices of the mesh; use a multiple of it")
+    parallel.check_divides(config.batch_size, mesh, f"--batch {config.batch_size}")
     runner = parallel.replicate(runner)
     if main:
         config.to_json(out / ckpt.CONFIG_FILE)

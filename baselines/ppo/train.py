@@ -29,6 +29,7 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 from jax import lax
+from jax.sharding import Mesh
 from jaxshop_baselines.checkpoints import (
     check_resume_steps,
     check_training_finite,
@@ -40,6 +41,7 @@ from jaxshop_baselines.ppo import network
 from jaxshop_baselines.ppo.config import PPOConfig
 
 import jaxshop
+from jaxshop import parallel
 from jaxshop.fjsp import FJSPGenerator, JobShopGenerator
 from jaxshop.options import (
     ArgumentParser,
@@ -122,6 +124,12 @@ def init_runner(config: PPOConfig, key: jax.Array) -> RunnerState:
                        ts.observation, k_run, jnp.zeros((), jnp.int32))
 
 
+def place_runner(runner: RunnerState) -> RunnerState:
+    """Envs (states, observations) split over the mesh in context, the rest replicated."""
+    envs = parallel.shard_batch({"env_state": runner.env_state, "obs": runner.obs})
+    return parallel.replicate(runner.replace(env_state=None, obs=None)).replace(**envs)
+
+
 def make_update(config: PPOConfig):
     """`update(runner) -> (runner, metrics)`: one PPO iteration (pure)."""
     env = EpisodeStats(AutoReset(make_env(config)))
@@ -170,8 +178,9 @@ def make_update(config: PPOConfig):
 
     def update(runner: RunnerState) -> tuple[RunnerState, dict]:
         key, k_roll, k_perm = jax.random.split(runner.key, 3)
+        env_state, obs = parallel.shard_batch((runner.env_state, runner.obs))  # envs split
         (_, env_state, obs), traj = lax.scan(
-            env_step, (runner.params, runner.env_state, runner.obs),
+            env_step, (runner.params, env_state, obs),
             jax.random.split(k_roll, config.num_steps),
         )
         _, last_value = policy(runner.params, obs)
@@ -213,7 +222,7 @@ def make_update(config: PPOConfig):
             "invalid": traj.invalid.sum().astype(jnp.float32),
         }
         new = RunnerState(params, opt_state, env_state, obs, key, runner.update + 1)
-        return new, metrics
+        return place_runner(new), metrics
 
     return update
 
@@ -319,16 +328,25 @@ def plot_learning_curve(csv_path: str | Path, png_path: str | Path, title: str =
 
 def run_training(config: PPOConfig, out_dir: str | Path, seed: int = 0, resume: bool = False,
                  progress: bool = True, command: str | None = None,
-                 plot: bool = True) -> RunnerState:
+                 plot: bool = True, mesh: Mesh | None = None) -> RunnerState:
     """Trains with checkpoints every `config.checkpoint_every` updates; returns the runner.
 
     With `resume`, continues from the latest checkpoint (seed and command from `run.json`,
     metric rows after the checkpoint recomputed); the result equals an uninterrupted run.
+    `mesh` (default: every local device) splits the envs over its data axis.
     """
+    mesh = parallel.make_mesh() if mesh is None else mesh
+    parallel.check_divides(config.num_envs, mesh, f"--envs {config.num_envs}")
+    with parallel.use_mesh(mesh):
+        return _run_training(config, Path(out_dir), seed, resume, progress, command, plot,
+                             mesh)
+
+
+def _run_training(config: PPOConfig, out: Path, seed: int, resume: bool, progress: bool,
+                  command: str | None, plot: bool, mesh: Mesh) -> RunnerState:
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    out = Path(out_dir)
     console = Console(stderr=True)
     csv_path = out / "metrics.csv"
     rows_before: list[dict[str, str]] = []
@@ -342,7 +360,7 @@ def run_training(config: PPOConfig, out_dir: str | Path, seed: int = 0, resume: 
         if step is None:
             raise ValueError(f"--resume: no checkpoint in {out / ckpt.CHECKPOINT_DIR}")
         check_resume_steps(out, step, config.num_updates)
-        runner = ckpt.restore_checkpoint(out, runner, step)
+        runner = ckpt.restore_checkpoint(out, place_runner(runner), step)
         rows_before = read_rows(csv_path, step)
         write_rows(csv_path, rows_before, "w", CSV_FIELDS)
         console.print(f"resumed {out} at update {step}")
@@ -356,6 +374,7 @@ def run_training(config: PPOConfig, out_dir: str | Path, seed: int = 0, resume: 
     if config.num_updates % config.updates_per_chunk:
         raise ValueError("num_updates must be a multiple of updates_per_chunk")
     config.to_json(out / ckpt.CONFIG_FILE)
+    runner = place_runner(runner)
     elapsed = float(rows_before[-1]["time_s"]) if rows_before else 0.0
     transitions = int(rows_before[-1]["transitions"]) if rows_before else 0
 
@@ -418,6 +437,7 @@ def run_training(config: PPOConfig, out_dir: str | Path, seed: int = 0, resume: 
         "final_val_greedy_norm_makespan": float(val_rows[-1]["val_norm_makespan"])
         if val_rows else None,
         "num_params": network.num_params(runner.params), "jax": jax.__version__,
+        **parallel.run_info(mesh),
     }
     ckpt.save_model(out, config, runner.params, meta)
     if plot:
@@ -506,6 +526,7 @@ def config_from_args(args: argparse.Namespace, base: PPOConfig | None = None) ->
 def main(argv: list[str] | None = None) -> int:
     """`jaxshop train ppo ...`; returns the exit code."""
     args = build_parser().parse_args(argv)
+    mesh = parallel.mesh_from_args(args, multi_host=False)
     base = None
     if args.resume:
         if args.out is None:
@@ -524,7 +545,7 @@ def main(argv: list[str] | None = None) -> int:
     argv_list = list(sys.argv[1:] if argv is None else argv)
     run_training(config, out, seed=args.seed, resume=args.resume,
                  progress=not args.no_progress, command="jaxshop train ppo " + shlex.join(
-                     argv_list))
+                     argv_list), mesh=mesh)
     return 0
 
 
