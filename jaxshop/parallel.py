@@ -8,7 +8,7 @@ batch with no code of ours. Results equal a one-device run with the same global 
 key (to float tolerance: only the summation order changes) as long as PRNG keys are split
 per global batch element (`jax.random.split(key, batch)`), never per device.
 
-API (every function is a no-op without an active mesh, or with a 1-device one):
+API (the placement helpers are no-ops without a mesh in context, or with a 1-device one):
 
 - `make_mesh(num_devices=None)`: a 1-D `Mesh` over the first `num_devices` devices
   (default: all devices of all processes) with the axis `DATA` (`"data"`).
@@ -117,6 +117,8 @@ def _place(tree: Any, spec: PartitionSpec) -> Any:
     sharding = NamedSharding(mesh, spec)
 
     def put(x):
+        if isinstance(x, jax.Array) and x.sharding == sharding:
+            return x
         if jax.process_count() == 1:
             return jax.device_put(x, sharding)
         # Every process holds the same global value: each places its own devices' shards.
@@ -290,12 +292,7 @@ def peak_memory() -> dict[str, int | None]:
 def mesh_size(text: str) -> int | None:
     """`type=` for `--mesh`: `all` (every device) or a device count >= 1."""
     token = text.strip().lower()
-    if token in ("all", "auto"):
-        return None
-    try:
-        return int_in(1, 1 << 20, "'all' or a device count")(token)
-    except argparse.ArgumentTypeError as err:
-        raise argparse.ArgumentTypeError(f"expected 'all' or a device count, {err}") from None
+    return None if token in ("all", "auto") else int_in(1, 1 << 20, "'all' or a device count")(text)
 
 
 def add_mesh_options(p: argparse.ArgumentParser) -> None:

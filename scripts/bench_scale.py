@@ -173,7 +173,8 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=3, help="timed calls per measurement")
     p.add_argument("--eval-n", default="10000,100000,1000000",
                    help="random 10x5 instances evaluated (one process each)")
-    p.add_argument("--eval-method", default="random")
+    p.add_argument("--eval-method", default="random,rule:MWKR-EF",
+                   help="methods of the eval runs (comma-separated)")
     p.add_argument("--eval-chunk", type=int, default=8192)
     p.add_argument("--out", default="results/bench_scale", help="writes OUT.json and OUT.md")
     args = p.parse_args()
@@ -185,9 +186,10 @@ def main() -> None:
     for d in _ints(args.devices):
         child = _run_child(d, args)
         report["rows"] += child["rows"]
-    for n in _ints(args.eval_n):
-        report["eval"].append(_run_eval(n, args.eval_method, args.eval_chunk))
-        print(json.dumps(report["eval"][-1]), file=sys.stderr, flush=True)
+    for method in args.eval_method.split(","):
+        for n in _ints(args.eval_n):
+            report["eval"].append(_run_eval(n, method, args.eval_chunk))
+            print(json.dumps(report["eval"][-1]), file=sys.stderr, flush=True)
     report["load_end"] = round(os.getloadavg()[0], 2)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
