@@ -51,7 +51,8 @@ def load_mlp(path: str | Path) -> tuple[MLPConfig, dict]:
 
 
 @functools.lru_cache(maxsize=8)
-def _mlp_solver(config: MLPConfig, mode: str):
+def mlp_solver(config: MLPConfig, mode: str):
+    """`(env, solve(params, batch) -> final states)`: jitted greedy decoding, cached."""
     env = jaxshop.make("fjsp", mode=mode)
     return env, jax.jit(lambda params, batch: greedy_batch(MLPPolicy(config), params, batch,
                                                            mode))
@@ -59,7 +60,7 @@ def _mlp_solver(config: MLPConfig, mode: str):
 
 def _mlp_method(path: Path, name: str, mode: str) -> Method:
     config, params = load_mlp(path)
-    env, solver = _mlp_solver(config, mode)
+    env, solver = mlp_solver(config, mode)
 
     def solve(instances: list[Instance], key: jax.Array):
         return solutions_from_states(env, instances, solver(params, stack(instances)))
@@ -123,6 +124,7 @@ __all__ = [
     "load_teacher",
     "make_train",
     "mlp_method",
+    "mlp_solver",
     "q_pair_logits",
     "run_distill",
     "student_method",
