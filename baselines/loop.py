@@ -18,9 +18,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import jax
 from jaxshop_baselines import checkpoints as shared
 from jaxshop_baselines.checkpoints import check_resume_steps, check_training_finite
+
+from jaxshop import parallel
 
 RUN_FILE = "run.json"  # seed and command of the first invocation
 
@@ -107,7 +108,7 @@ def run_chunked(*, out: Path, runner: Any, chunk: Callable[..., tuple[Any, dict]
         while done < total:
             t1 = time.perf_counter()
             runner, metrics = compiled(runner, *chunk_args)
-            metrics = jax.device_get(metrics)
+            metrics = parallel.host_value(metrics)
             dt = time.perf_counter() - t1
             check_training_finite(metrics, ("loss", "grad_norm"), done, out)
             elapsed += dt
@@ -118,7 +119,7 @@ def run_chunked(*, out: Path, runner: Any, chunk: Callable[..., tuple[Any, dict]
             at_checkpoint = done % checkpoint_every == 0 or done >= total
             if at_checkpoint:
                 if evaluate is not None:
-                    validation = float(evaluate(runner.params))
+                    validation = float(parallel.host_value(evaluate(runner.params)))
                     rows[-1]["validation"] = f"{validation:.6g}"
                 save_runner(out, runner)
             shared.write_rows(csv_path, rows, "a", fields)

@@ -47,6 +47,7 @@ from jaxshop_baselines.pointer.model import sample_choice
 from jaxshop_baselines.pointer.train import RunnerState, make_sampler
 
 import jaxshop
+from jaxshop import parallel
 
 METRIC_NAMES = ("loss", "ce", "kl", "agreement", "norm_makespan", "grad_norm")
 VALIDATION_KEY = 987_654_321  # the pointer trainer's validation seed (same instances)
@@ -215,13 +216,15 @@ def make_update(config: DistillConfig, teacher_policy: Any) -> Callable:
 
     def update(runner: RunnerState, t_params, hyper) -> tuple[RunnerState, dict]:
         key, k_inst, k_loss = jax.random.split(runner.key, 3)
-        instances = sampler(k_inst, config.batch_size)
+        # Sharded over the data axis of the mesh in context (none: one device); keys are
+        # per instance, so any number of devices gives the one-device run.
+        instances = parallel.shard_batch(sampler(k_inst, config.batch_size))
         grads, metrics = jax.grad(loss_fn, has_aux=True)(runner.params, t_params, instances,
                                                          k_loss, hyper)
         updates, opt_state = opt.update(grads, runner.opt_state, runner.params)
         params = optax.apply_updates(runner.params, updates)
         metrics["grad_norm"] = optax.global_norm(grads)
-        return RunnerState(params, opt_state, key, runner.update + 1), metrics
+        return parallel.replicate(RunnerState(params, opt_state, key, runner.update + 1)), metrics
 
     return update
 
@@ -349,19 +352,30 @@ def save_student(out: Path, config: DistillConfig, params: Any, meta: dict) -> N
 
 
 def run_distill(config: DistillConfig, out: str | Path, seed: int = 0, resume: bool = False,
-                progress: bool = True, command: str | None = None) -> RunnerState:
-    """Trains (or resumes) a student in `out`; see `jaxshop_baselines.loop.run_chunked`."""
+                progress: bool = True, command: str | None = None, mesh=None) -> RunnerState:
+    """Trains (or resumes) a student in `out`; see `jaxshop_baselines.loop.run_chunked`.
+
+    With a `mesh` (`jaxshop.parallel.make_mesh`), each update's batch is split over its
+    data axis and the student and teacher parameters are replicated (one host).
+    """
+    if mesh is not None:
+        parallel.check_divides(config.batch_size, mesh, f"--batch {config.batch_size}")
+    with parallel.use_mesh(mesh):
+        return _run_distill(config, Path(out), seed, resume, progress, command, mesh)
+
+
+def _run_distill(config, out, seed, resume, progress, command, mesh) -> RunnerState:
     from jaxshop_baselines.loop import run_chunked
 
-    out = Path(out)
     teacher = _teacher_for(config)
-    t_params = teacher.params if teacher else None
+    t_params = parallel.replicate(teacher.params) if teacher else None
     chunk = make_train_chunk(config, teacher.policy if teacher else None)
     hyper = tuple(jnp.float32(x) for x in config.hyper)
     evaluate = make_validation(config) if config.eval_size > 0 else None
     label = "from scratch (REINFORCE)" if teacher is None else f"distilled from {config.teacher}"
     runner, record = run_chunked(
-        out=out, runner=init_runner(config, jax.random.PRNGKey(seed)), chunk=chunk,
+        out=out, runner=parallel.replicate(init_runner(config, jax.random.PRNGKey(seed))),
+        chunk=chunk,
         chunk_args=(t_params, hyper), total=config.num_updates,
         per_chunk=config.updates_per_chunk,
         checkpoint_every=config.checkpoint_every, metric_names=METRIC_NAMES,
@@ -380,8 +394,9 @@ def run_distill(config: DistillConfig, out: str | Path, seed: int = 0, resume: b
         "num_params": policy_num_params(runner.params),
         "final_val_greedy_norm_makespan": record.final_validation,
         "jax": jax.__version__, "device": jax.devices()[0].device_kind,
+        **parallel.run_info(mesh),
     }
-    save_student(out, config, runner.params, meta)
+    save_student(out, config, parallel.host_value(runner.params), meta)
     return runner
 
 
@@ -476,6 +491,7 @@ def main(argv: list[str] | None = None) -> int:
     from jaxshop.options import UsageError
 
     args = build_parser().parse_args(argv)
+    mesh = parallel.mesh_from_args(args, multi_host=False)  # before any other JAX call
     base = None
     if args.resume:
         if args.out is None:
@@ -498,6 +514,6 @@ def main(argv: list[str] | None = None) -> int:
     argv_list = list(sys.argv[1:] if argv is None else argv)
     command = "jaxshop distill " + shlex.join(argv_list)
     run_distill(config, out, seed=args.seed, resume=args.resume,
-                progress=not args.no_progress, command=command)
+                progress=not args.no_progress, command=command, mesh=mesh)
     print(f"student written to {out}")
     return 0
