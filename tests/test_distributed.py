@@ -34,7 +34,7 @@ def _pair(out: Path, steps: int, *extra: str) -> list[str]:
     them instead of compiling again (fresh processes all the same).
     """
     port = _free_port()
-    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    env = dict(os.environ, XLA_FLAGS="--xla_backend_optimization_level=0")  # 1 device each
     env.update(JAXSHOP_POINTER_FAST_COMPILE="1",
                JAX_COMPILATION_CACHE_DIR=str(out.parent / "jax-cache"),
                JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",

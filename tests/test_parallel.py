@@ -20,7 +20,7 @@ import pytest
 from jaxshop import parallel
 
 SHARDED_SCRIPT = textwrap.dedent("""
-    import json
+    import json, sys
     import jax, jax.numpy as jnp, numpy as np
     import jaxshop
     from jaxshop import parallel
@@ -29,6 +29,8 @@ SHARDED_SCRIPT = textwrap.dedent("""
     from jaxshop_baselines.pointer.config import PointerConfig, pointer_jit
     from jaxshop_baselines.pointer.train import make_train
 
+    name = sys.argv[1]  # "one": no mesh (1 device), "mesh": every device
+    mesh = parallel.make_mesh() if name == "mesh" else None
     out = {"devices": jax.device_count()}
     env = jaxshop.make("fjsp")
     gen = FJSPGenerator(4, 3, ops_per_job=(2, 3), machines_per_op=(1, 3))
@@ -44,56 +46,69 @@ SHARDED_SCRIPT = textwrap.dedent("""
                            num_updates=2, updates_per_chunk=2, checkpoint_every=2,
                            eval_size=0)
     train = make_train(config)
-    for name, mesh in (("one", None), ("mesh", parallel.make_mesh())):
-        with parallel.use_mesh(mesh):
-            makespan, ret = jax.jit(rollouts)(jax.random.PRNGKey(1))
-            step = pointer_jit(train).lower(jax.random.PRNGKey(2)).compile()
-            runner, metrics = step(jax.random.PRNGKey(2))
-            hlo = step.as_text()
-        leaves = jax.tree_util.tree_leaves(runner.params)
-        out[name] = {
-            "makespan": np.asarray(makespan).tolist(), "return": np.asarray(ret).tolist(),
-            "loss": np.asarray(metrics["loss"]).tolist(),
-            "params": [np.asarray(x).ravel().tolist() for x in leaves],
-            "params_sharding": str(leaves[0].sharding),
-            "makespan_shards": len(makespan.sharding.device_set),
-            "all_reduce": hlo.count("all-reduce("),
-        }
-    # PPO (envs sharded): one short run. (DDQN places its envs the same way, `place_state`;
-    # left out here for the test's time budget.)
+    with parallel.use_mesh(mesh):
+        makespan, ret = jax.jit(rollouts)(jax.random.PRNGKey(1))
+        step = pointer_jit(train).lower(jax.random.PRNGKey(2)).compile()
+        runner, metrics = step(jax.random.PRNGKey(2))
+        hlo = step.as_text()
+    leaves = jax.tree_util.tree_leaves(runner.params)
+    out.update({
+        "makespan": np.asarray(makespan).tolist(), "return": np.asarray(ret).tolist(),
+        "loss": np.asarray(metrics["loss"]).tolist(),
+        "params": [np.asarray(x).ravel().tolist() for x in leaves],
+        "params_sharding": str(leaves[0].sharding),
+        "makespan_shards": len(makespan.sharding.device_set),
+        "all_reduce": hlo.count("all-reduce("),
+    })
+    # PPO and DDQN (envs sharded; DDQN's replay buffer replicated): one short run each,
+    # when $JAXSHOP_TEST_SHARDED_AGENTS names them (about 20 s of CPU each).
+    import os
+    from jaxshop_baselines.ddqn.agent import make_train as ddqn_train
+    from jaxshop_baselines.ddqn.config import DDQNConfig
     from jaxshop_baselines.ppo.config import PPOConfig
     from jaxshop_baselines.ppo.train import make_train as ppo_train
 
     trainers = {
-        "ppo": ppo_train(PPOConfig(num_jobs=3, num_machines=2, hidden=8, num_envs=8,
-                                   num_steps=4, num_updates=1, update_epochs=1,
-                                   num_minibatches=2, updates_per_chunk=1, checkpoint_every=1,
-                                   eval_size=0)),
+        "ppo": lambda: ppo_train(PPOConfig(
+            num_jobs=3, num_machines=2, hidden=8, num_envs=8, num_steps=4, num_updates=1,
+            update_epochs=1, num_minibatches=2, updates_per_chunk=1, checkpoint_every=1,
+            eval_size=0)),
+        "ddqn": lambda: ddqn_train(DDQNConfig(
+            num_jobs=3, num_machines=2, hidden=(8,), num_envs=8, num_iterations=6,
+            iterations_per_chunk=6, buffer_size=64, batch_size=8, learning_starts=2,
+            checkpoint_every=6, eval_size=0)),
     }
-    for agent, train in trainers.items():
-        for name, mesh in (("one", None), ("mesh", parallel.make_mesh())):
+    for agent in os.environ.get("JAXSHOP_TEST_SHARDED_AGENTS", "").split(","):
+        if agent:
             with parallel.use_mesh(mesh):
-                state, _ = jax.jit(train)(jax.random.PRNGKey(4))
-            out[name][agent] = [np.asarray(x).ravel().tolist()
-                                for x in jax.tree_util.tree_leaves(state.params)]
+                state, _ = jax.jit(trainers[agent]())(jax.random.PRNGKey(4))
+            out[agent] = [np.asarray(x).ravel().tolist()
+                          for x in jax.tree_util.tree_leaves(state.params)]
     print("RESULT " + json.dumps(out))
 """)
 
 
 @pytest.fixture(scope="module")
 def sharded():
+    """`{"one": ..., "mesh": ...}`: the script without a mesh and on a mesh of 8 devices,
+    in two processes that run at the same time."""
     env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=8 "
                "--xla_backend_optimization_level=0",  # compile fast: tiny programs
                JAXSHOP_POINTER_FAST_COMPILE="1")
-    run = subprocess.run([sys.executable, "-c", SHARDED_SCRIPT], capture_output=True,
-                         text=True, env=env, timeout=300)
-    assert run.returncode == 0, run.stderr[-3000:]
-    line = next(x for x in run.stdout.splitlines() if x.startswith("RESULT "))
-    return json.loads(line[len("RESULT "):])
+    procs = {name: subprocess.Popen([sys.executable, "-c", SHARDED_SCRIPT, name], env=env,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for name in ("one", "mesh")}
+    out = {}
+    for name, proc in procs.items():
+        stdout, stderr = proc.communicate(timeout=300)
+        assert proc.returncode == 0, stderr[-3000:]
+        line = next(x for x in stdout.splitlines() if x.startswith("RESULT "))
+        out[name] = json.loads(line[len("RESULT "):])
+    return out
 
 
 def test_sharded_rollouts_equal_the_one_device_run(sharded):
-    assert sharded["devices"] == 8
+    assert sharded["mesh"]["devices"] == 8
     assert sharded["mesh"]["makespan_shards"] == 8  # the batch really was split
     assert sharded["one"]["makespan_shards"] == 1
     assert sharded["mesh"]["makespan"] == sharded["one"]["makespan"]
@@ -110,8 +125,13 @@ def test_sharded_training_equals_the_one_device_run(sharded):
     assert not np.allclose(one["loss"][0], one["loss"][1])  # the updates did change params
 
 
-def test_sharded_ppo_equals_the_one_device_run(sharded):
-    one, mesh = sharded["one"]["ppo"], sharded["mesh"]["ppo"]
+@pytest.mark.parametrize("agent", ["ppo", "ddqn"])
+def test_sharded_ppo_and_ddqn_equal_the_one_device_run(sharded, agent):
+    """Runs with JAXSHOP_TEST_SHARDED_AGENTS=ppo,ddqn (left out of the default run for
+    the suite's time budget; the pointer trainer above is checked every run)."""
+    if agent not in sharded["one"]:
+        pytest.skip("set JAXSHOP_TEST_SHARDED_AGENTS=ppo,ddqn to check it")
+    one, mesh = sharded["one"][agent], sharded["mesh"][agent]
     for a, b in zip(mesh, one, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
