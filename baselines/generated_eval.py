@@ -69,6 +69,6 @@ def evaluate_generated(method: Method, suite: GeneratedSuite, key: jax.Array,
         "compile_seconds": round(stats["compile_seconds"], 3),
         "instances_per_second": round(suite.count / seconds, 1) if seconds > 0 else None,
         "chunk_size": -(-min(chunk_size, suite.count) // devices) * devices,
-        **parallel.run_info(mesh),
+        **parallel.run_info(),
         **parallel.peak_memory(),
     }

@@ -262,8 +262,10 @@ def is_main_process() -> bool:
 
 
 def run_info(mesh: Mesh | None = None) -> dict[str, Any]:
-    """What a run used: `devices` (in the mesh), `processes`, `device_kind`, `platform`."""
-    devices = list(mesh.devices.flat) if mesh is not None else jax.devices()
+    """What a run used: `devices` (in `mesh`; default the mesh in context, else the one
+    default device), `processes`, `device_kind`, `platform`."""
+    mesh = active_mesh() if mesh is None else mesh
+    devices = list(mesh.devices.flat) if mesh is not None else jax.devices()[:1]
     return {
         "devices": len(devices),
         "processes": jax.process_count(),

@@ -51,8 +51,16 @@ SHARDED_SCRIPT = textwrap.dedent("""
         step = pointer_jit(train).lower(jax.random.PRNGKey(2)).compile()
         runner, metrics = step(jax.random.PRNGKey(2))
         hlo = step.as_text()
+        # Chunked evaluation of a generated suite, chunks sharded over the mesh.
+        from jaxshop_baselines.generated_eval import evaluate_generated
+        from jaxshop_baselines.methods import get_method
+        from jaxshop.instances.generated import parse_generated
+
+        chunked = evaluate_generated(get_method("random"), parse_generated("fjsp:3x2:20"),
+                                     jax.random.PRNGKey(3), chunk_size=8)
     leaves = jax.tree_util.tree_leaves(runner.params)
     out.update({
+        "generated": chunked["makespans"].tolist(), "generated_devices": chunked["devices"],
         "makespan": np.asarray(makespan).tolist(), "return": np.asarray(ret).tolist(),
         "loss": np.asarray(metrics["loss"]).tolist(),
         "params": [np.asarray(x).ravel().tolist() for x in leaves],
@@ -115,6 +123,12 @@ def test_sharded_rollouts_equal_the_one_device_run(sharded):
     np.testing.assert_allclose(sharded["mesh"]["return"], sharded["one"]["return"])
 
 
+def test_sharded_chunked_evaluation_equals_the_one_device_run(sharded):
+    assert (sharded["mesh"]["generated_devices"], sharded["one"]["generated_devices"]) == (8, 1)
+    assert sharded["mesh"]["generated"] == sharded["one"]["generated"]
+    assert len(sharded["one"]["generated"]) == 20
+
+
 def test_sharded_training_equals_the_one_device_run(sharded):
     one, mesh = sharded["one"], sharded["mesh"]
     assert mesh["all_reduce"] > 0 and one["all_reduce"] == 0  # XLA's gradient all-reduce
@@ -161,7 +175,7 @@ def test_without_a_mesh_sharding_helpers_are_no_ops():
     x = jnp.arange(6)
     assert parallel.shard_batch(x) is x and parallel.replicate(x) is x
     info = parallel.run_info()
-    assert info["devices"] == jax.device_count() and info["processes"] == 1
+    assert info["devices"] == 1 and info["processes"] == 1  # no mesh: one device
 
 
 @pytest.mark.parametrize("argv, flag", [

@@ -391,7 +391,7 @@ def run_training(config: KernelQConfig, out: str | Path, seed_value: int = 0,
             "converged": bool(it and float(deltas[it - 1]) <= config.tol),
             "seed": seed_value, "seconds": round(time.perf_counter() - t0, 2),
             "deltas": [float(d) for d in np.asarray(deltas[:it])],
-            **parallel.run_info(parallel.make_mesh(1))}  # value iteration runs on one device
+            **parallel.run_info()}  # value iteration runs on one device
     save_model(out, config, params, meta)
     log(f"model written to {out} ({'converged' if meta['converged'] else 'sweep bound'})")
     return meta
