@@ -307,6 +307,7 @@ def run_training(config: PointerConfig, out_dir: str | Path, seed: int = 0,
     `sampler` replaces the config's instance distribution (tests use a fixed instance).
     """
     mesh = parallel.make_mesh() if mesh is None else mesh
+    parallel.check_divides(config.batch_size, mesh, f"--batch {config.batch_size}")
     with parallel.use_mesh(mesh):
         return _run_training(config, Path(out_dir), seed, resume, progress, command, sampler,
                              plot, mesh)
@@ -348,7 +349,6 @@ def _run_training(config: PointerConfig, out: Path, seed: int, resume: bool, pro
             (out / RUN_FILE).write_text(json.dumps({"seed": seed, "command": command}) + "\n")
     if config.num_updates % config.updates_per_chunk:
         raise ValueError("num_updates must be a multiple of updates_per_chunk")
-    parallel.check_divides(config.batch_size, mesh, f"--batch {config.batch_size}")
     runner = parallel.replicate(runner)
     if main:
         config.to_json(out / ckpt.CONFIG_FILE)
