@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from jaxshop_baselines.distill import STUDENT_MODEL
 from jaxshop_baselines.distill import loss as L
 from jaxshop_baselines.distill import train as T
 from jaxshop_baselines.distill.config import DistillConfig
@@ -188,3 +189,10 @@ def test_bad_options_are_one_line_errors(tmp_path, capsys, extra, message):
     err = capsys.readouterr().err
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "x").exists()
+
+
+def test_shipped_student_is_small_and_solves(capsys):
+    assert cli_main(["solve", "mk01", "--method", "student", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    teacher = json.loads((STUDENT_MODEL / "meta.json").read_text())["teacher_num_params"]
+    assert out["makespan"] >= 40 and out["options"]["num_params"] <= 0.1 * teacher
