@@ -68,9 +68,13 @@ SHARDED_SCRIPT = textwrap.dedent("""
         "makespan_shards": len(makespan.sharding.device_set),
         "all_reduce": hlo.count("all-reduce("),
     })
-    # PPO and DDQN (envs sharded; DDQN's replay buffer replicated): one short run each,
-    # when $JAXSHOP_TEST_SHARDED_AGENTS names them (about 20 s of CPU each).
+    # PPO and DDQN (envs sharded; DDQN's replay buffer replicated) and distillation (the
+    # batch sharded, student and teacher replicated): one short run each, when
+    # $JAXSHOP_TEST_SHARDED_AGENTS names them (about 20 s of CPU each).
+    import functools
     import os
+    from jaxshop_baselines.distill.config import DistillConfig
+    from jaxshop_baselines.distill.train import make_train as distill_train
     from jaxshop_baselines.ddqn.agent import make_train as ddqn_train
     from jaxshop_baselines.ddqn.config import DDQNConfig
     from jaxshop_baselines.ppo.config import PPOConfig
@@ -85,6 +89,10 @@ SHARDED_SCRIPT = textwrap.dedent("""
             num_jobs=3, num_machines=2, hidden=(8,), num_envs=8, num_iterations=6,
             iterations_per_chunk=6, buffer_size=64, batch_size=8, learning_starts=2,
             checkpoint_every=6, eval_size=0)),
+        "distill": lambda: functools.partial(distill_train(DistillConfig(
+            num_jobs=3, num_machines=2, student_dim=4, batch_size=8, num_updates=2,
+            updates_per_chunk=2, checkpoint_every=2, eval_size=0)),
+            alpha=1.0, tau=2.0, teacher_fraction=0.5),
     }
     for agent in os.environ.get("JAXSHOP_TEST_SHARDED_AGENTS", "").split(","):
         if agent:
@@ -139,12 +147,12 @@ def test_sharded_training_equals_the_one_device_run(sharded):
     assert not np.allclose(one["loss"][0], one["loss"][1])  # the updates did change params
 
 
-@pytest.mark.parametrize("agent", ["ppo", "ddqn"])
-def test_sharded_ppo_and_ddqn_equal_the_one_device_run(sharded, agent):
-    """Runs with JAXSHOP_TEST_SHARDED_AGENTS=ppo,ddqn (left out of the default run for
-    the suite's time budget; the pointer trainer above is checked every run)."""
+@pytest.mark.parametrize("agent", ["ppo", "ddqn", "distill"])
+def test_sharded_agents_equal_the_one_device_run(sharded, agent):
+    """Runs with JAXSHOP_TEST_SHARDED_AGENTS=ppo,ddqn,distill (left out of the default run
+    for the suite's time budget; the pointer trainer above is checked every run)."""
     if agent not in sharded["one"]:
-        pytest.skip("set JAXSHOP_TEST_SHARDED_AGENTS=ppo,ddqn to check it")
+        pytest.skip("set JAXSHOP_TEST_SHARDED_AGENTS=ppo,ddqn,distill to check it")
     one, mesh = sharded["one"][agent], sharded["mesh"][agent]
     for a, b in zip(mesh, one, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
