@@ -183,6 +183,18 @@ def test_small_pointer_student_loads_as_a_pointer_model(tmp_path, capsys):
     (["--teacher", "nope"], "teacher"),
     (["--steps", "3", "--chunk", "2"], "--steps 3"),
     (["--teacher", "pointer:/no/such/dir"], "/no/such/dir"),
+    (["--alpha", "-1"], "--alpha"),
+    (["--dim", "0"], "--dim"),
+    (["--regime", "both"], "--regime"),
+    (["--student", "big"], "--student"),
+    (["--objective", "sft"], "--objective"),
+    (["--batch", "0"], "--batch"),
+    (["--lr", "0"], "--lr"),
+    (["--chunk", "0"], "--chunk"),
+    (["--jobs", "0"], "--jobs"),
+    (["--machines", "x"], "--machines"),
+    (["--checkpoint-every", "0"], "--checkpoint-every"),
+    (["--resume"], "--resume"),
 ])
 def test_bad_options_are_one_line_errors(tmp_path, capsys, extra, message):
     code = cli_main(["distill", "--out", str(tmp_path / "x"), "--no-progress", *extra])
@@ -196,3 +208,11 @@ def test_shipped_student_is_small_and_solves(capsys):
     out = json.loads(capsys.readouterr().out)
     teacher = json.loads((STUDENT_MODEL / "meta.json").read_text())["teacher_num_params"]
     assert out["makespan"] >= 40 and out["options"]["num_params"] <= 0.1 * teacher
+
+
+@pytest.mark.parametrize("spec,message", [("mlp", "needs an argument"),
+                                          ("student:/no/such/dir", "/no/such/dir")])
+def test_bad_student_methods_are_one_line_errors(capsys, spec, message):
+    assert cli_main(["solve", "mk01", "--method", spec]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
