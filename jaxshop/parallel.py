@@ -20,6 +20,8 @@ API (the placement helpers are no-ops without a mesh in context, or with a 1-dev
   same global array).
 - `replicate(tree)`: every leaf whole on every device (parameters, optimizer state,
   runner state before the first jitted call; inside `jit`, a constraint).
+- `per_shard(fn, *xs)`: `fn` on each device's own rows (`jax.shard_map`), for a row loop
+  (`lax.map`) that must not run over the whole sharded batch.
 - `data_sharding(mesh)` / `replicated(mesh)`: the two `NamedSharding`s;
   `check_divides(batch, mesh, what)` refuses a batch that does not split evenly.
 - `map_chunks(fn, xs, chunk_size)`: `fn` over a batch larger than memory in fixed-size
@@ -146,6 +148,19 @@ def shard_batch(tree: Any) -> Any:
 def replicate(tree: Any) -> Any:
     """Every leaf whole on every device of the mesh in context (parameters, optimizer)."""
     return _place(tree, PartitionSpec())
+
+
+def per_shard(fn: Callable[..., Any], *xs: Any) -> Any:
+    """`fn(*xs)` run by each device on its own shard of the batch (`jax.shard_map`).
+
+    For per-row work whose inner loop (`lax.map`, `lax.scan`) would otherwise run over the
+    whole sharded batch: every leaf of `xs` and of the result has the batch as leading
+    axis, split over `DATA`. Without a data mesh in context it is just `fn(*xs)`.
+    """
+    if _data_size() == 1:
+        return fn(*xs)
+    spec = PartitionSpec(DATA)
+    return jax.shard_map(fn, in_specs=spec, out_specs=spec)(*xs)
 
 
 def host_value(tree: Any) -> Any:
@@ -314,20 +329,14 @@ def add_mesh_options(p: argparse.ArgumentParser) -> None:
                    help="--distributed: this process's id, 0..N-1")
 
 
-def mesh_from_args(args: argparse.Namespace, multi_host: bool = True) -> Mesh:
-    """Initializes multi-host JAX when asked and builds the mesh of `--mesh`.
-
-    `multi_host=False`: the trainer runs on the devices of one host only, and
-    `--distributed` is a usage error.
-    """
+def mesh_from_args(args: argparse.Namespace) -> Mesh:
+    """Initializes multi-host JAX when asked (`--distributed`) and builds the mesh of
+    `--mesh`; every trainer (they share `jaxshop_baselines.loop`) runs multi-host."""
     given = [f for f, v in (("--coordinator", args.coordinator),
                             ("--num-processes", args.num_processes),
                             ("--process-id", args.process_id)) if v is not None]
     if given and not args.distributed:
         raise UsageError(f"{', '.join(given)} only apply with --distributed")
-    if args.distributed and not multi_host:
-        raise UsageError("--distributed: this trainer runs on one host (--mesh splits its "
-                         "batch over that host's devices); multi-host: jaxshop train pointer")
     maybe_initialize_distributed(args.distributed, args.coordinator, args.num_processes,
                                  args.process_id)
     try:

@@ -68,8 +68,9 @@ SHARDED_SCRIPT = textwrap.dedent("""
         "makespan_shards": len(makespan.sharding.device_set),
         "all_reduce": hlo.count("all-reduce("),
     })
-    # PPO and DDQN (envs sharded; DDQN's replay buffer replicated) and distillation (the
-    # batch sharded, student and teacher replicated): one short run each, when
+    # PPO and DDQN (envs sharded; DDQN's replay buffer replicated), distillation (the
+    # batch sharded, student and teacher replicated) and kernel-Q (training instances and
+    # transitions sharded, ridge products all-reduced): one short run each, when
     # $JAXSHOP_TEST_SHARDED_AGENTS names them (about 20 s of CPU each).
     import functools
     import os
@@ -79,6 +80,8 @@ SHARDED_SCRIPT = textwrap.dedent("""
     from jaxshop_baselines.ddqn.config import DDQNConfig
     from jaxshop_baselines.ppo.config import PPOConfig
     from jaxshop_baselines.ppo.train import make_train as ppo_train
+    from jaxshop_baselines.kernel_q.train import KernelQConfig
+    from jaxshop_baselines.kernel_q.train import make_train as kq_train
 
     trainers = {
         "ppo": lambda: ppo_train(PPOConfig(
@@ -93,13 +96,16 @@ SHARDED_SCRIPT = textwrap.dedent("""
             num_jobs=3, num_machines=2, student_dim=4, batch_size=8, num_updates=2,
             updates_per_chunk=2, checkpoint_every=2, eval_size=0)),
             alpha=1.0, tau=2.0, teacher_fraction=0.5),
+        "kernel-q": lambda: kq_train(KernelQConfig(
+            jobs=5, machines=3, instances=8, walk=2, actions=4, rff=8, max_iters=3, tol=0.0)),
     }
     for agent in os.environ.get("JAXSHOP_TEST_SHARDED_AGENTS", "").split(","):
         if agent:
             with parallel.use_mesh(mesh):
                 state, _ = jax.jit(trainers[agent]())(jax.random.PRNGKey(4))
+            params = state.params if hasattr(state, "params") else state  # kernel-Q: dict
             out[agent] = [np.asarray(x).ravel().tolist()
-                          for x in jax.tree_util.tree_leaves(state.params)]
+                          for x in jax.tree_util.tree_leaves(params)]
     print("RESULT " + json.dumps(out))
 """)
 
@@ -147,15 +153,18 @@ def test_sharded_training_equals_the_one_device_run(sharded):
     assert not np.allclose(one["loss"][0], one["loss"][1])  # the updates did change params
 
 
-@pytest.mark.parametrize("agent", ["ppo", "ddqn", "distill"])
+@pytest.mark.parametrize("agent", ["ppo", "ddqn", "distill", "kernel-q"])
 def test_sharded_agents_equal_the_one_device_run(sharded, agent):
-    """Runs with JAXSHOP_TEST_SHARDED_AGENTS=ppo,ddqn,distill (left out of the default run
-    for the suite's time budget; the pointer trainer above is checked every run)."""
+    """Runs with JAXSHOP_TEST_SHARDED_AGENTS=ppo,ddqn,distill,kernel-q (left out of the
+    default run for the suite's time budget; the pointer trainer above is checked every
+    run). Kernel-Q's tolerance is wider: its ridge solve (a Cholesky factor of a Gram matrix
+    summed in another order) amplifies float32 rounding to ~3e-4 relative."""
     if agent not in sharded["one"]:
-        pytest.skip("set JAXSHOP_TEST_SHARDED_AGENTS=ppo,ddqn,distill to check it")
+        pytest.skip("set JAXSHOP_TEST_SHARDED_AGENTS=ppo,ddqn,distill,kernel-q to check it")
     one, mesh = sharded["one"][agent], sharded["mesh"][agent]
+    rtol, atol = (3e-3, 1e-4) if agent == "kernel-q" else (1e-5, 1e-6)
     for a, b in zip(mesh, one, strict=True):
-        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(a, b, rtol=rtol, atol=atol)
 
 
 def test_chunked_map_equals_unchunked_and_compiles_once():

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import json
 import math
 import shlex
 import sys
@@ -29,11 +28,8 @@ import jax
 import numpy as np
 from jax.sharding import Mesh
 from jaxshop_baselines.checkpoints import (
-    check_resume_steps,
-    check_training_finite,
     read_rows,
     save_model,
-    write_rows,
 )
 from jaxshop_baselines.ddqn import checkpoint as ckpt
 from jaxshop_baselines.ddqn import network
@@ -57,8 +53,6 @@ from jaxshop.options import (
 )
 
 VALIDATION_KEY = 515_151
-RUN_FILE = "run.json"
-CSV_FIELDS = ("update", "time_s", "transitions", *METRIC_NAMES, "val_return")
 
 
 def episode_steps(env) -> int:
@@ -88,15 +82,6 @@ def compiled_chunk(config: DDQNConfig, state) -> tuple:
         compiled = cached_ddqn(config).run_chunk.lower(state).compile()
         _COMPILED[key] = (compiled, time.perf_counter() - t0)
     return _COMPILED[key]
-
-
-def _metric_rows(metrics: dict, done: int, elapsed: float, transitions: int) -> dict:
-    row = {"update": done, "time_s": f"{elapsed:.3f}", "transitions": transitions,
-           "val_return": ""}
-    for name in METRIC_NAMES:
-        value = float(metrics[name])
-        row[name] = "" if math.isnan(value) else f"{value:.6g}"
-    return row
 
 
 def plot_learning_curve(csv_path: Path, png_path: Path, title: str = "") -> None:
@@ -135,30 +120,6 @@ def plot_learning_curve(csv_path: Path, png_path: Path, title: str = "") -> None
     plt.close(fig)
 
 
-def _start(config: DDQNConfig, out: Path, seed: int, resume: bool, command: str | None):
-    """`(state, rows_before, seed, command, resumed_with)` of a new or resumed run."""
-    agent = cached_ddqn(config)
-    if not resume:
-        if (out / ckpt.CONFIG_FILE).exists() or (out / "checkpoints").exists():
-            raise ValueError(f"{out} already holds a run; pass --resume or another --out")
-        out.mkdir(parents=True, exist_ok=True)
-        write_rows(out / "metrics.csv", [], "w", CSV_FIELDS)
-        (out / RUN_FILE).write_text(json.dumps({"seed": seed, "command": command}) + "\n")
-        return agent.init(jax.random.PRNGKey(seed)), [], seed, command, None
-    resumed_with = command
-    if (out / RUN_FILE).is_file():
-        first = json.loads((out / RUN_FILE).read_text())
-        command, seed = first["command"], first["seed"]
-    step = ckpt.latest_checkpoint(out)
-    if step is None:
-        raise ValueError(f"--resume: no checkpoint in {out / 'checkpoints'}")
-    check_resume_steps(out, step, config.num_iterations)
-    state = ckpt.restore_checkpoint(out, place_state(agent.init(jax.random.PRNGKey(seed))), step)
-    rows = read_rows(out / "metrics.csv", step)
-    write_rows(out / "metrics.csv", rows, "w", CSV_FIELDS)
-    return state, rows, seed, command, resumed_with
-
-
 def run_training(config: DDQNConfig, out_dir: str | Path, seed: int = 0, resume: bool = False,
                  progress: bool = True, command: str | None = None, plot: bool = True,
                  mesh: Mesh | None = None):
@@ -174,72 +135,45 @@ def run_training(config: DDQNConfig, out_dir: str | Path, seed: int = 0, resume:
 
 def _run_training(config: DDQNConfig, out: Path, seed: int, resume: bool, progress: bool,
                   command: str | None, plot: bool, mesh: Mesh):
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from jaxshop_baselines.loop import note, run_chunked
 
-    console = Console(stderr=True)
-    csv_path = out / "metrics.csv"
-    state, rows_before, seed, command, resumed_with = _start(config, out, seed, resume, command)
-    state = place_state(state)
-    if resume:
-        console.print(f"resumed {out} at iteration {int(state.iteration)}")
-    config.to_json(out / ckpt.CONFIG_FILE)
-    elapsed = float(rows_before[-1]["time_s"]) if rows_before else 0.0
-    transitions = int(rows_before[-1]["transitions"]) if rows_before else 0
-    finished = int(state.iteration) >= config.num_iterations
-    chunk, compile_s = (None, 0.0) if finished else compiled_chunk(config, state)
-    evaluate = _validation(config) if config.eval_size > 0 else None
-    console.print(
-        f"ddqn on {config.env}: {network.num_params(state.params)} parameters, "
-        f"{config.num_envs} envs, {config.iterations_per_chunk} iterations per chunk, "
-        f"compiled in {compile_s:.1f} s"
+    state = place_state(cached_ddqn(config).init(jax.random.PRNGKey(seed)))
+
+    def summary(m: dict) -> str:
+        ret = float(m["episode_return"][0])
+        return (f"return {'-' if math.isnan(ret) else f'{ret:.6g}'} · "
+                f"loss {float(m['loss'][0]):.6g} · eps {float(m['epsilon'][0]):.2f}")
+
+    state, record = run_chunked(
+        out=out, runner=state, chunk=cached_ddqn(config).run_chunk,
+        compile_chunk=lambda s: compiled_chunk(config, s),
+        total=config.num_iterations, per_chunk=config.iterations_per_chunk,
+        checkpoint_every=config.checkpoint_every, metric_names=METRIC_NAMES,
+        name=f"ddqn {config.env}", config=config, seed=seed, command=command, resume=resume,
+        progress=progress, evaluate=_validation(config) if config.eval_size > 0 else None,
+        counter=("transitions", config.num_envs), validation_field="val_return",
+        finite_keys=("loss", "grad_norm", "q_mean"), step_of=lambda s: int(s.iteration),
+        save=ckpt.save_checkpoint, restore=ckpt.restore_checkpoint, summary=summary,
+        describe=lambda s, c: (
+            f"ddqn on {config.env}: {network.num_params(s.params)} parameters, "
+            f"{config.num_envs} envs, {config.iterations_per_chunk} iterations per chunk, "
+            f"compiled in {c:.1f} s"),
     )
-    done = int(state.iteration)
-    columns = (TextColumn("[bold]{task.description}"), BarColumn(bar_width=20),
-               TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
-               TextColumn("{task.fields[stats]}"))
-    with Progress(*columns, console=console, disable=not progress) as bar:
-        task = bar.add_task(f"ddqn {config.env}", total=config.num_iterations, completed=done,
-                            stats="")
-        while done < config.num_iterations:
-            t1 = time.perf_counter()
-            state, metrics = chunk(state)
-            metrics = {k: np.atleast_1d(v) for k, v in jax.device_get(metrics).items()}
-            dt = time.perf_counter() - t1
-            check_training_finite(metrics, ("loss", "grad_norm", "q_mean"), done, out)
-            elapsed += dt
-            done += config.iterations_per_chunk
-            transitions += config.iterations_per_chunk * config.num_envs
-            row = _metric_rows({k: v[0] for k, v in metrics.items()}, done, elapsed,
-                               transitions)
-            at_checkpoint = done % config.checkpoint_every == 0 or done >= config.num_iterations
-            if at_checkpoint:
-                if evaluate is not None:
-                    row["val_return"] = f"{float(evaluate(state.params)):.6g}"
-                ckpt.save_checkpoint(out, state)
-            write_rows(csv_path, [row], "a", CSV_FIELDS)
-            stats = (f"{config.iterations_per_chunk * config.num_envs / dt:.0f} steps/s · "
-                     f"return {row['episode_return'] or '-'} · loss {row['loss']} · "
-                     f"eps {float(metrics['epsilon'][0]):.2f}"
-                     + (f" · val {row['val_return']}" if row["val_return"] else ""))
-            bar.update(task, completed=done, stats=stats)
-            if at_checkpoint:
-                console.print(f"iteration {done}/{config.num_iterations} · {stats} · "
-                              "checkpoint saved")
-    val_rows = [r for r in read_rows(csv_path, 2**62) if r["val_return"]]
+    if not parallel.is_main_process():
+        return state
     meta = {
-        "seed": seed, "command": command, "resumed_with": resumed_with, "iterations": done,
-        "transitions": transitions, "train_seconds": round(elapsed, 1),
-        "compile_seconds": round(compile_s, 1),
-        "final_val_greedy_return": float(val_rows[-1]["val_return"]) if val_rows else None,
+        "seed": record.seed, "command": record.command, "resumed_with": record.resumed_with,
+        "iterations": record.updates, "transitions": record.counted,
+        "train_seconds": record.train_seconds, "compile_seconds": record.compile_seconds,
+        "final_val_greedy_return": record.final_validation,
         "num_params": network.num_params(state.params), "jax": jax.__version__,
         **parallel.run_info(mesh),
     }
-    save_model(out, config, state.params, meta)
+    save_model(out, config, parallel.host_value(state.params), meta)
     if plot:
-        plot_learning_curve(csv_path, out / "learning_curve.png",
-                            title=f"Double DQN · {config.env} · seed {seed}")
-    console.print(f"model, metrics.csv and learning_curve.png written to {out}")
+        plot_learning_curve(out / "metrics.csv", out / "learning_curve.png",
+                            title=f"Double DQN · {config.env} · seed {record.seed}")
+    note(f"model, metrics.csv and learning_curve.png written to {out}")
     return state
 
 
@@ -363,7 +297,7 @@ def config_from_args(args: argparse.Namespace, base: DDQNConfig | None = None) -
 def main(argv: list[str] | None = None) -> int:
     """`jaxshop train ddqn ...`; returns the exit code."""
     args = build_parser().parse_args(argv)
-    mesh = parallel.mesh_from_args(args, multi_host=False)
+    mesh = parallel.mesh_from_args(args)
     base = None
     if args.resume:
         if args.out is None:
@@ -386,5 +320,5 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-__all__ = ["CSV_FIELDS", "build_parser", "compiled_chunk", "config_from_args",
+__all__ = ["build_parser", "compiled_chunk", "config_from_args",
            "episode_steps", "main", "plot_learning_curve", "run_training"]

@@ -356,7 +356,8 @@ def run_distill(config: DistillConfig, out: str | Path, seed: int = 0, resume: b
     """Trains (or resumes) a student in `out`; see `jaxshop_baselines.loop.run_chunked`.
 
     With a `mesh` (`jaxshop.parallel.make_mesh`), each update's batch is split over its
-    data axis and the student and teacher parameters are replicated (one host).
+    data axis and the student and teacher parameters are replicated; in a multi-process
+    run every process calls this and only process 0 writes files.
     """
     if mesh is not None:
         parallel.check_divides(config.batch_size, mesh, f"--batch {config.batch_size}")
@@ -381,18 +382,23 @@ def _run_distill(config, out, seed, resume, progress, command, mesh) -> RunnerSt
         checkpoint_every=config.checkpoint_every, metric_names=METRIC_NAMES,
         name=f"{config.student} {label}", config=config, config_file=RUN_CONFIG, seed=seed,
         command=command, resume=resume, progress=progress, evaluate=evaluate,
+        counter=("schedules", config.batch_size),
         summary=lambda m: (f"loss {float(m['loss'].mean()):.4f} · agree "
                            f"{float(m['agreement'].mean()):.3f} · C/LB "
                            f"{float(m['norm_makespan'].mean()):.3f}"),
     )
+    if not parallel.is_main_process():
+        return runner
+    record = dataclasses.asdict(record)
     meta = {
-        **dataclasses.asdict(record),
+        **{k: v for k, v in record.items() if not k.startswith("counted")},
+        "schedules": record["counted"], "schedules_per_second": record["counted_per_second"],
         "student": config.student, "objective": config.objective,
         "teacher": teacher.source if teacher else None,
         "teacher_digest": _digest(teacher.params) if teacher else None,
         "teacher_num_params": policy_num_params(teacher.params) if teacher else None,
         "num_params": policy_num_params(runner.params),
-        "final_val_greedy_norm_makespan": record.final_validation,
+        "final_val_greedy_norm_makespan": record["final_validation"],
         "jax": jax.__version__, "device": jax.devices()[0].device_kind,
         **parallel.run_info(mesh),
     }
@@ -491,7 +497,7 @@ def main(argv: list[str] | None = None) -> int:
     from jaxshop.options import UsageError
 
     args = build_parser().parse_args(argv)
-    mesh = parallel.mesh_from_args(args, multi_host=False)  # before any other JAX call
+    mesh = parallel.mesh_from_args(args)  # before any other JAX call
     base = None
     if args.resume:
         if args.out is None:
@@ -515,5 +521,6 @@ def main(argv: list[str] | None = None) -> int:
     command = "jaxshop distill " + shlex.join(argv_list)
     run_distill(config, out, seed=args.seed, resume=args.resume,
                 progress=not args.no_progress, command=command, mesh=mesh)
-    print(f"student written to {out}")
+    if parallel.is_main_process():
+        print(f"student written to {out}")
     return 0

@@ -164,9 +164,10 @@ def make_sampler(config: KernelQConfig):
         return data
 
     def sample(key):
-        data = jax.vmap(one_instance)(jax.random.split(key, config.instances))
+        keys = parallel.shard_batch(jax.random.split(key, config.instances))
+        data = jax.vmap(one_instance)(keys)
         flat = lambda a: a.reshape((-1,) + a.shape[3:])
-        return jax.tree_util.tree_map(flat, data)
+        return parallel.shard_batch(jax.tree_util.tree_map(flat, data))
 
     return sample
 
@@ -185,7 +186,10 @@ def value_iteration(config: KernelQConfig, data, params: dict, it0, it_stop, del
             q = q_values(p, config.lam, xn)
             return jnp.where(mn.any(), jnp.max(jnp.where(mn, q, -jnp.inf)), 0.0)
 
-        return lax.map(one, (x_next, mask_next), batch_size=64)
+        # Each device maxes over its own rows (a row loop over the sharded samples);
+        # the ridge products below are sums over rows, all-reduced by XLA.
+        return parallel.per_shard(lambda xn, mn: lax.map(one, (xn, mn), batch_size=64),
+                                  x_next, mask_next)
 
     def cond(c):
         _, it, delta, _ = c
@@ -320,6 +324,7 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--out", required=True, help="run directory")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     p.add_argument("--seed", type=seed, default=0, help="PRNG seed, 0..2^32-1 (default 0)")
+    parallel.add_mesh_options(p)
     return p
 
 
@@ -339,10 +344,26 @@ def _config_from(args) -> KernelQConfig:
 
 
 def run_training(config: KernelQConfig, out: str | Path, seed_value: int = 0,
-                 resume: bool = False, log=print) -> dict:
+                 resume: bool = False, log=print, mesh=None) -> dict:
+    """Samples the transitions and runs value iteration in chunks, checkpointing each.
+
+    `mesh` (`jaxshop.parallel.make_mesh`; default: one device) splits the training
+    instances and their transitions over its data axis (the ridge products all-reduced,
+    the parameters replicated); in a multi-process run every process calls this and only
+    process 0 logs and writes files.
+    """
+    if mesh is not None:
+        parallel.check_divides(config.instances, mesh, f"--instances {config.instances}")
+    with parallel.use_mesh(mesh):
+        return _run_training(config, Path(out), seed_value, resume,
+                             log if parallel.is_main_process() else (lambda *_: None), mesh)
+
+
+def _run_training(config: KernelQConfig, out: Path, seed_value: int, resume: bool, log,
+                  mesh) -> dict:
     from jaxshop_baselines.pointer import checkpoint as ckpt
 
-    out = Path(out)
+    main = parallel.is_main_process()
     key = jax.random.PRNGKey(seed_value)
     k_rff, k_data = _keys(key)
     params = init_params(config, k_rff)
@@ -353,22 +374,26 @@ def run_training(config: KernelQConfig, out: str | Path, seed_value: int = 0,
             raise ValueError(f"--resume: no checkpoint in {out / ckpt.CHECKPOINT_DIR}")
         config = KernelQConfig.from_json(out / CONFIG_FILE)
         seed_value = json.loads((out / "run.json").read_text())["seed"]
-        runner = ckpt.restore_checkpoint(out, KQRunner(
+        runner = ckpt.restore_checkpoint(out, parallel.replicate(KQRunner(
             init_params(config, k_rff), {"deltas": jnp.full(config.max_iters, jnp.nan)},
-            key, jnp.int32(0)))
-        log(f"resumed {out} at sweep {int(runner.update)}")
+            key, jnp.int32(0))))
+        log(f"resumed {out} at sweep {int(parallel.host_value(runner.update))}")
     else:
         if (out / CONFIG_FILE).exists():
             raise ValueError(f"{out} already holds a run; pass --resume or another --out")
-        out.mkdir(parents=True, exist_ok=True)
-        config.to_json(out / CONFIG_FILE)
-        (out / "run.json").write_text(json.dumps({"seed": seed_value}) + "\n")
+        parallel.sync("kernel-q: run folder checked")
+        if main:
+            out.mkdir(parents=True, exist_ok=True)
+            config.to_json(out / CONFIG_FILE)
+            (out / "run.json").write_text(json.dumps({"seed": seed_value}) + "\n")
     key = jax.random.PRNGKey(seed_value)
     k_rff, k_data = _keys(key)
     t0 = time.perf_counter()
-    it = int(runner.update)
+    runner = parallel.replicate(runner)
+    it = int(parallel.host_value(runner.update))
     params, deltas = runner.params, runner.opt_state["deltas"]
-    done = it > 0 and float(deltas[it - 1]) <= config.tol
+    host_deltas = parallel.host_value(deltas)
+    done = it > 0 and float(host_deltas[it - 1]) <= config.tol
     if it < config.max_iters and not done:
         data = jax.block_until_ready(_jitted(config)[0](k_data))
         log(f"sampled {data[0].shape[0]} transitions from {config.instances} "
@@ -378,8 +403,9 @@ def run_training(config: KernelQConfig, out: str | Path, seed_value: int = 0,
         stop = min(config.max_iters, it + config.chunk)
         t1 = time.perf_counter()
         params, it_new, deltas = chunk_fn(data, params, it, stop, deltas)
-        it_new = int(it_new)
-        delta = float(deltas[it_new - 1])
+        it_new = int(parallel.host_value(it_new))
+        host_deltas = parallel.host_value(deltas)
+        delta = float(host_deltas[it_new - 1])
         if not np.isfinite(delta):
             raise ValueError(f"value iteration diverged at sweep {it_new} (delta {delta})")
         log(f"sweep {it_new}/{config.max_iters}  max|dQ| {delta:.5f}  "
@@ -387,18 +413,24 @@ def run_training(config: KernelQConfig, out: str | Path, seed_value: int = 0,
         done = it_new < stop or delta <= config.tol
         it = it_new
         ckpt.save_checkpoint(out, KQRunner(params, {"deltas": deltas}, key, jnp.int32(it)))
-    meta = {"sweeps": it, "final_delta": float(deltas[it - 1]) if it else None,
-            "converged": bool(it and float(deltas[it - 1]) <= config.tol),
+    meta = {"sweeps": it, "final_delta": float(host_deltas[it - 1]) if it else None,
+            "converged": bool(it and float(host_deltas[it - 1]) <= config.tol),
             "seed": seed_value, "seconds": round(time.perf_counter() - t0, 2),
-            "deltas": [float(d) for d in np.asarray(deltas[:it])],
-            **parallel.run_info()}  # value iteration runs on one device
-    save_model(out, config, params, meta)
+            "deltas": [float(d) for d in host_deltas[:it]],
+            **parallel.run_info(mesh)}
+    if main:
+        save_model(out, config, parallel.host_value(params), meta)
     log(f"model written to {out} ({'converged' if meta['converged'] else 'sweep bound'})")
     return meta
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    mesh = parallel.mesh_from_args(args)  # before any other JAX call (multi-host)
     config = _config_from(args)
-    run_training(config, args.out, args.seed, args.resume)
+    try:
+        parallel.check_divides(config.instances, mesh, f"--instances {config.instances}")
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+    run_training(config, args.out, args.seed, args.resume, mesh=mesh)
     return 0

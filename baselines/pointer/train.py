@@ -23,10 +23,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import functools
-import json
 import shlex
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -38,10 +36,7 @@ from flax import struct
 from jax import lax
 from jax.sharding import Mesh
 from jaxshop_baselines.checkpoints import (
-    check_resume_steps,
-    check_training_finite,
     read_rows,
-    write_rows,
 )
 from jaxshop_baselines.pointer import checkpoint as ckpt
 from jaxshop_baselines.pointer.config import PointerConfig, fast_compile, pointer_jit
@@ -233,8 +228,6 @@ def _cached_validation(config: PointerConfig, fast: bool):
 # Host loop: progress, CSV, checkpoints, final model and learning curve
 # ---------------------------------------------------------------------------------------
 
-RUN_FILE = "run.json"  # seed and command of the first invocation
-CSV_FIELDS = ("update", "time_s", "schedules", *METRIC_NAMES, "val_norm_makespan")
 
 
 def _tensorboard(run_dir: Path):
@@ -258,7 +251,7 @@ def plot_learning_curve(csv_path: str | Path, png_path: str | Path, title: str =
     if not rows:
         return
     upd = np.array([int(r["update"]) for r in rows])
-    col = lambda name: np.array([float(r[name]) for r in rows])  # noqa: E731
+    col = lambda name: np.array([float(r[name] or "nan") for r in rows])  # noqa: E731
     cost = col("norm_makespan")
     window = max(1, len(rows) // 50)
     smooth = np.convolve(cost, np.ones(window) / window, mode="valid")
@@ -316,133 +309,60 @@ def run_training(config: PointerConfig, out_dir: str | Path, seed: int = 0,
 def _run_training(config: PointerConfig, out: Path, seed: int, resume: bool, progress: bool,
                   command: str | None, sampler: SampleFn | None, plot: bool,
                   mesh: Mesh) -> RunnerState:
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from jaxshop_baselines.loop import note, run_chunked
 
-    main = parallel.is_main_process()
-    console = Console(stderr=True, quiet=not main)
-    progress = progress and main
-    csv_path = out / "metrics.csv"
-    runner = init_runner(config, jax.random.PRNGKey(seed))
-    rows_before: list[dict[str, str]] = []
-    resumed_with = None
-    if resume:
-        step = ckpt.latest_checkpoint(out)
-        if step is None:
-            raise ValueError(f"--resume: no checkpoint in {out / ckpt.CHECKPOINT_DIR}")
-        check_resume_steps(out, step, config.num_updates)
-        runner = ckpt.restore_checkpoint(out, parallel.replicate(runner), step)
-        rows_before = read_rows(csv_path, step) if main else []
-        if main:
-            write_rows(csv_path, rows_before, "w", CSV_FIELDS)
-        console.print(f"resumed {out} at update {step}")
-        if (out / RUN_FILE).is_file():  # the run's own seed and command
-            first = json.loads((out / RUN_FILE).read_text())
-            resumed_with, command, seed = command, first["command"], first["seed"]
-    else:
-        if (out / ckpt.CONFIG_FILE).exists() or (out / ckpt.CHECKPOINT_DIR).exists():
-            raise ValueError(f"{out} already holds a run; pass --resume or another --out")
-        parallel.sync("pointer: run folder checked")  # nobody creates it before all checked
-        if main:
-            out.mkdir(parents=True, exist_ok=True)
-            write_rows(csv_path, [], "w", CSV_FIELDS)
-            (out / RUN_FILE).write_text(json.dumps({"seed": seed, "command": command}) + "\n")
     if config.num_updates % config.updates_per_chunk:
         raise ValueError("num_updates must be a multiple of updates_per_chunk")
-    runner = parallel.replicate(runner)
-    if main:
-        config.to_json(out / ckpt.CONFIG_FILE)
-    elapsed = float(rows_before[-1]["time_s"]) if rows_before else 0.0
-    schedules = int(rows_before[-1]["schedules"]) if rows_before else 0
-    writer = _tensorboard(out) if main else None
+    main = parallel.is_main_process()
+    writer = None
 
-    t0 = time.perf_counter()
-    chunk = make_train_chunk(config, sampler).lower(runner).compile()
-    compile_s = time.perf_counter() - t0
-    evaluate = make_validation(config) if config.eval_size > 0 else None
-    console.print(
-        f"pointer AC-{config.variant.upper()}: {num_params(runner.params)} parameters, "
-        f"batch {config.batch_size}, {config.updates_per_chunk} updates per call, "
-        f"compiled in {compile_s:.1f} s"
+    def on_rows(rows: list[dict]) -> None:  # TensorBoard scalars, when tensorboardX is there
+        nonlocal writer
+        writer = writer or _tensorboard(out)
+        if writer is not None:
+            for row in rows:
+                for n in METRIC_NAMES:
+                    writer.add_scalar(n, float(row[n]), row["update"])
+
+    variant = f"AC-{config.variant.upper()}"
+    runner, record = run_chunked(
+        out=out, runner=parallel.replicate(init_runner(config, jax.random.PRNGKey(seed))),
+        chunk=make_train_chunk(config, sampler), total=config.num_updates,
+        per_chunk=config.updates_per_chunk, checkpoint_every=config.checkpoint_every,
+        metric_names=METRIC_NAMES, name=variant, config=config, seed=seed, command=command,
+        resume=resume, progress=progress,
+        evaluate=make_validation(config) if config.eval_size > 0 else None,
+        counter=("schedules", config.batch_size), validation_field="val_norm_makespan",
+        save=ckpt.save_checkpoint, restore=ckpt.restore_checkpoint, on_rows=on_rows,
+        describe=lambda r, s: (
+            f"pointer {variant}: {num_params(r.params)} parameters, batch "
+            f"{config.batch_size}, {config.updates_per_chunk} updates per call, "
+            f"compiled in {s:.1f} s"),
+        summary=lambda m: (
+            f"C/LB {float(m['norm_makespan'].mean()):.3f} · "
+            f"Cmax {float(m['makespan'].mean()):.1f} · "
+            f"critic {float(m['critic_loss'].mean()):.2e} · "
+            f"actor {float(m['actor_loss'].mean()):+.2e}"),
     )
-    done = int(runner.update)
-    stats = "compiling…"
-    rates: list[float] = []
-    columns = (
-        TextColumn("[bold]{task.description}"), BarColumn(bar_width=20),
-        TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
-        TextColumn("{task.fields[stats]}"),
-    )
-    with Progress(*columns, console=console, disable=not progress) as bar:
-        task = bar.add_task(f"AC-{config.variant.upper()}", total=config.num_updates,
-                            completed=done, stats=stats)
-        while done < config.num_updates:
-            t1 = time.perf_counter()
-            runner, metrics = chunk(runner)
-            metrics = parallel.host_value(metrics)
-            dt = time.perf_counter() - t1
-            check_training_finite(metrics, ("loss", "grad_norm"), done, out)
-            elapsed += dt
-            k = config.updates_per_chunk
-            rows = []
-            for i in range(k):
-                schedules += config.batch_size
-                row = {"update": done + i + 1, "time_s": f"{elapsed:.3f}",
-                       "schedules": schedules, "val_norm_makespan": ""}
-                row.update({n: f"{float(metrics[n][i]):.6g}" for n in METRIC_NAMES})
-                rows.append(row)
-            done += k
-            if done % config.checkpoint_every == 0 or done >= config.num_updates:
-                if evaluate is not None:
-                    val = float(parallel.host_value(evaluate(runner.params)))
-                    rows[-1]["val_norm_makespan"] = f"{val:.6g}"
-                ckpt.save_checkpoint(out, runner)
-            if main:
-                write_rows(csv_path, rows, "a", CSV_FIELDS)
-            if writer is not None:
-                for row in rows:
-                    for n in METRIC_NAMES:
-                        writer.add_scalar(n, float(row[n]), row["update"])
-            rates.append(k * config.batch_size / dt)
-            last = rows[-1]
-            stats = (
-                f"{k / dt:.2f} upd/s · {k * config.batch_size / dt:.0f} sched/s · "
-                f"C/LB {float(metrics['norm_makespan'].mean()):.3f} · "
-                f"Cmax {float(metrics['makespan'].mean()):.1f} · "
-                f"critic {float(metrics['critic_loss'].mean()):.2e} · "
-                f"actor {float(metrics['actor_loss'].mean()):+.2e}"
-                + (f" · val {last['val_norm_makespan']}" if last["val_norm_makespan"] else "")
-            )
-            bar.update(task, completed=done, stats=stats)
-            if done % config.checkpoint_every == 0 or done >= config.num_updates:
-                console.print(f"update {done}/{config.num_updates} · {stats} · checkpoint saved")
     if writer is not None:
         writer.close()
     if not main:
         return runner
-    rows_all = read_rows(csv_path, 2**62)
-    val_rows = [r for r in rows_all if r["val_norm_makespan"]]
     meta = {
-        "variant": f"AC-{config.variant.upper()}",
-        "seed": seed,
-        "command": command,
-        "resumed_with": resumed_with,
-        "updates": done,
-        "schedules": schedules,
-        "train_seconds": round(elapsed, 1),
-        "compile_seconds": round(compile_s, 1),
-        "schedules_per_second": round(sum(rates) / len(rates), 1) if rates else None,
-        "final_val_greedy_norm_makespan": float(val_rows[-1]["val_norm_makespan"])
-        if val_rows else None,
-        "num_params": num_params(runner.params),
-        "jax": jax.__version__,
+        "variant": variant, "seed": record.seed, "command": record.command,
+        "resumed_with": record.resumed_with, "updates": record.updates,
+        "schedules": record.counted, "train_seconds": record.train_seconds,
+        "compile_seconds": record.compile_seconds,
+        "schedules_per_second": record.counted_per_second,
+        "final_val_greedy_norm_makespan": record.final_validation,
+        "num_params": num_params(runner.params), "jax": jax.__version__,
         **parallel.run_info(mesh),
     }
     ckpt.save_model(out, config, parallel.host_value(runner.params), meta)
     if plot:
-        plot_learning_curve(csv_path, out / "learning_curve.png",
-                            title=f"pointer AC-{config.variant.upper()} · seed {seed}")
-    console.print(f"model, metrics.csv and learning_curve.png written to {out}")
+        plot_learning_curve(out / "metrics.csv", out / "learning_curve.png",
+                            title=f"pointer {variant} · seed {record.seed}")
+    note(f"model, metrics.csv and learning_curve.png written to {out}")
     return runner
 
 

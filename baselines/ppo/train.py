@@ -17,10 +17,8 @@ from __future__ import annotations
 
 import argparse
 import functools
-import json
 import shlex
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +29,7 @@ from flax import struct
 from jax import lax
 from jax.sharding import Mesh
 from jaxshop_baselines.checkpoints import (
-    check_resume_steps,
-    check_training_finite,
     read_rows,
-    write_rows,
 )
 from jaxshop_baselines.ppo import checkpoint as ckpt
 from jaxshop_baselines.ppo import network
@@ -287,8 +282,6 @@ def _cached_validation(config: PPOConfig):
 # Host loop
 # ---------------------------------------------------------------------------------------
 
-RUN_FILE = "run.json"
-CSV_FIELDS = ("update", "time_s", "transitions", *METRIC_NAMES, "val_norm_makespan")
 
 
 def plot_learning_curve(csv_path: str | Path, png_path: str | Path, title: str = "") -> None:
@@ -303,7 +296,7 @@ def plot_learning_curve(csv_path: str | Path, png_path: str | Path, title: str =
     if not rows:
         return
     upd = np.array([int(r["update"]) for r in rows])
-    ret = -np.array([float(r["episode_return"]) for r in rows])
+    ret = -np.array([float(r["episode_return"] or "nan") for r in rows])
     val = [(int(r["update"]), float(r["val_norm_makespan"])) for r in rows
            if r["val_norm_makespan"]]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
@@ -314,8 +307,8 @@ def plot_learning_curve(csv_path: str | Path, png_path: str | Path, title: str =
     ax1.set_ylabel("makespan / lower bound")
     ax1.grid(alpha=0.3)
     ax1.legend()
-    ax2.plot(upd, [float(r["entropy"]) for r in rows], color="C2", label="policy entropy")
-    ax2.plot(upd, [float(r["value_loss"]) for r in rows], color="C1", label="value loss")
+    ax2.plot(upd, [float(r["entropy"] or "nan") for r in rows], color="C2", label="policy entropy")
+    ax2.plot(upd, [float(r["value_loss"] or "nan") for r in rows], color="C1", label="value loss")
     ax2.set_xlabel("PPO update")
     ax2.set_yscale("log")
     ax2.grid(alpha=0.3)
@@ -344,107 +337,44 @@ def run_training(config: PPOConfig, out_dir: str | Path, seed: int = 0, resume: 
 
 def _run_training(config: PPOConfig, out: Path, seed: int, resume: bool, progress: bool,
                   command: str | None, plot: bool, mesh: Mesh) -> RunnerState:
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from jaxshop_baselines.loop import note, run_chunked
 
-    console = Console(stderr=True)
-    csv_path = out / "metrics.csv"
-    rows_before: list[dict[str, str]] = []
-    resumed_with = None
-    if resume:
-        if (out / RUN_FILE).is_file():
-            first = json.loads((out / RUN_FILE).read_text())
-            resumed_with, command, seed = command, first["command"], first["seed"]
-        runner = init_runner(config, jax.random.PRNGKey(seed))
-        step = ckpt.latest_checkpoint(out)
-        if step is None:
-            raise ValueError(f"--resume: no checkpoint in {out / ckpt.CHECKPOINT_DIR}")
-        check_resume_steps(out, step, config.num_updates)
-        runner = ckpt.restore_checkpoint(out, place_runner(runner), step)
-        rows_before = read_rows(csv_path, step)
-        write_rows(csv_path, rows_before, "w", CSV_FIELDS)
-        console.print(f"resumed {out} at update {step}")
-    else:
-        if (out / ckpt.CONFIG_FILE).exists() or (out / ckpt.CHECKPOINT_DIR).exists():
-            raise ValueError(f"{out} already holds a run; pass --resume or another --out")
-        out.mkdir(parents=True, exist_ok=True)
-        write_rows(csv_path, [], "w", CSV_FIELDS)
-        (out / RUN_FILE).write_text(json.dumps({"seed": seed, "command": command}) + "\n")
-        runner = init_runner(config, jax.random.PRNGKey(seed))
     if config.num_updates % config.updates_per_chunk:
         raise ValueError("num_updates must be a multiple of updates_per_chunk")
-    config.to_json(out / ckpt.CONFIG_FILE)
-    runner = place_runner(runner)
-    elapsed = float(rows_before[-1]["time_s"]) if rows_before else 0.0
-    transitions = int(rows_before[-1]["transitions"]) if rows_before else 0
-
-    t0 = time.perf_counter()
-    chunk = make_train_chunk(config).lower(runner).compile()
-    compile_s = time.perf_counter() - t0
-    evaluate = _cached_validation(config) if config.eval_size > 0 else None
-    console.print(
-        f"ppo on {config.env} {config.num_jobs}x{config.num_machines}: "
-        f"{network.num_params(runner.params)} parameters, {config.num_envs} envs x "
-        f"{config.num_steps} steps per update, compiled in {compile_s:.1f} s"
-    )
-    done = int(runner.update)
     per_update = config.num_envs * config.num_steps
-    columns = (
-        TextColumn("[bold]{task.description}"), BarColumn(bar_width=20),
-        TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
-        TextColumn("{task.fields[stats]}"),
+    runner, record = run_chunked(
+        out=out, runner=place_runner(init_runner(config, jax.random.PRNGKey(seed))),
+        chunk=make_train_chunk(config), total=config.num_updates,
+        per_chunk=config.updates_per_chunk, checkpoint_every=config.checkpoint_every,
+        metric_names=METRIC_NAMES, name=f"ppo {config.env}", config=config, seed=seed,
+        command=command, resume=resume, progress=progress,
+        evaluate=_cached_validation(config) if config.eval_size > 0 else None,
+        counter=("transitions", per_update), validation_field="val_norm_makespan",
+        save=ckpt.save_checkpoint, restore=ckpt.restore_checkpoint,
+        describe=lambda r, s: (
+            f"ppo on {config.env} {config.num_jobs}x{config.num_machines}: "
+            f"{network.num_params(r.params)} parameters, {config.num_envs} envs x "
+            f"{config.num_steps} steps per update, compiled in {s:.1f} s"),
+        summary=lambda m: (
+            f"C/LB {-m['episode_return'].mean():.3f} · "
+            f"Cmax {m['episode_makespan'].mean():.1f} · H {m['entropy'].mean():.2f}"),
     )
-    with Progress(*columns, console=console, disable=not progress) as bar:
-        task = bar.add_task(f"ppo {config.env}", total=config.num_updates, completed=done,
-                            stats="")
-        while done < config.num_updates:
-            t1 = time.perf_counter()
-            runner, metrics = chunk(runner)
-            metrics = jax.device_get(metrics)
-            dt = time.perf_counter() - t1
-            check_training_finite(metrics, ("loss", "grad_norm"), done, out)
-            elapsed += dt
-            k = config.updates_per_chunk
-            rows = []
-            for i in range(k):
-                transitions += per_update
-                row = {"update": done + i + 1, "time_s": f"{elapsed:.3f}",
-                       "transitions": transitions, "val_norm_makespan": ""}
-                row.update({n: f"{float(metrics[n][i]):.6g}" for n in METRIC_NAMES})
-                rows.append(row)
-            done += k
-            at_checkpoint = done % config.checkpoint_every == 0 or done >= config.num_updates
-            if at_checkpoint:
-                if evaluate is not None:
-                    rows[-1]["val_norm_makespan"] = f"{float(evaluate(runner.params)):.6g}"
-                ckpt.save_checkpoint(out, runner)
-            write_rows(csv_path, rows, "a", CSV_FIELDS)
-            stats = (
-                f"{k * per_update / dt:.0f} steps/s · C/LB {-metrics['episode_return'].mean():.3f}"
-                f" · Cmax {metrics['episode_makespan'].mean():.1f} · "
-                f"H {metrics['entropy'].mean():.2f}"
-                + (f" · val {rows[-1]['val_norm_makespan']}" if rows[-1]["val_norm_makespan"]
-                   else "")
-            )
-            bar.update(task, completed=done, stats=stats)
-            if at_checkpoint:
-                console.print(f"update {done}/{config.num_updates} · {stats} · checkpoint saved")
-    val_rows = [r for r in read_rows(csv_path, 2**62) if r["val_norm_makespan"]]
+    if not parallel.is_main_process():
+        return runner
     meta = {
-        "seed": seed, "command": command, "resumed_with": resumed_with, "updates": done,
-        "transitions": transitions, "train_seconds": round(elapsed, 1),
-        "compile_seconds": round(compile_s, 1),
-        "final_val_greedy_norm_makespan": float(val_rows[-1]["val_norm_makespan"])
-        if val_rows else None,
+        "seed": record.seed, "command": record.command, "resumed_with": record.resumed_with,
+        "updates": record.updates, "transitions": record.counted,
+        "train_seconds": record.train_seconds, "compile_seconds": record.compile_seconds,
+        "final_val_greedy_norm_makespan": record.final_validation,
         "num_params": network.num_params(runner.params), "jax": jax.__version__,
         **parallel.run_info(mesh),
     }
-    ckpt.save_model(out, config, runner.params, meta)
+    ckpt.save_model(out, config, parallel.host_value(runner.params), meta)
     if plot:
-        plot_learning_curve(csv_path, out / "learning_curve.png",
+        plot_learning_curve(out / "metrics.csv", out / "learning_curve.png",
                             title=f"PPO · {config.env} {config.num_jobs}x{config.num_machines}"
-                            f" · seed {seed}")
-    console.print(f"model, metrics.csv and learning_curve.png written to {out}")
+                            f" · seed {record.seed}")
+    note(f"model, metrics.csv and learning_curve.png written to {out}")
     return runner
 
 
@@ -526,7 +456,7 @@ def config_from_args(args: argparse.Namespace, base: PPOConfig | None = None) ->
 def main(argv: list[str] | None = None) -> int:
     """`jaxshop train ppo ...`; returns the exit code."""
     args = build_parser().parse_args(argv)
-    mesh = parallel.mesh_from_args(args, multi_host=False)
+    mesh = parallel.mesh_from_args(args)
     base = None
     if args.resume:
         if args.out is None:
