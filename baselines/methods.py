@@ -166,10 +166,14 @@ def _load_builtin_methods() -> None:
                 raise
 
 
-def env_for(problem: str, mode: str = "append") -> jaxshop.Environment:
-    """The constructive env that solves `problem` ('pfsp', 'jssp', 'fjsp')."""
+def env_for(problem: str, mode: str = "append",
+            capacity: int | None = None) -> jaxshop.Environment:
+    """The constructive env that solves `problem` ('pfsp', 'jssp', 'fjsp'); insert mode
+    with `capacity` timeline slots per machine (`jaxshop.fjsp.env.timeline_capacity`)."""
     if problem == "pfsp":
         return jaxshop.make("pfsp")
+    if mode == "insert":
+        return jaxshop.make("fjsp", mode=mode, timeline_capacity=capacity)
     return jaxshop.make("fjsp", mode=mode)
 
 
@@ -243,13 +247,19 @@ def policy_makespans(make_policy: Callable, mode: str = "append"
     "random", "uniformly random valid decisions (any problem)", options=("seed", "mode")
 )
 def _random_method(arg: str | None = None, mode: str = "append", **_: Any) -> Method:
+    from jaxshop.fjsp.env import timeline_capacity
     from jaxshop.rollout import random_policy
 
-    envs: dict[str, jaxshop.Environment] = {}
+    envs: dict[tuple[str, int | None], jaxshop.Environment] = {}
 
     def solve(instances, key):
         problem = problem_of(instances[0])
-        env = envs.setdefault(problem, env_for(problem, mode))
+        capacity = None
+        if mode == "insert" and problem != "pfsp":
+            capacity = timeline_capacity(jaxshop.stack(instances))
+        if (problem, capacity) not in envs:
+            envs[problem, capacity] = env_for(problem, mode, capacity)
+        env = envs[problem, capacity]
         finals = policy_rollout(env, random_policy, instances, key)
         return solutions_from_states(env, instances, finals)
 

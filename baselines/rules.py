@@ -60,7 +60,7 @@ from jaxshop_baselines.methods import (
 )
 
 import jaxshop
-from jaxshop.fjsp.env import MODES, FlexibleJobShop
+from jaxshop.fjsp.env import MODES, FlexibleJobShop, timeline_capacity
 from jaxshop.fjsp.types import FJSPState
 from jaxshop.instances.types import FJSPInstance
 from jaxshop.rollout import Policy, rollout
@@ -132,20 +132,12 @@ def _next_min_time(state: FJSPState) -> jax.Array:
 def job_start_times(env: FlexibleJobShop, state: FJSPState, job: jax.Array) -> jax.Array:
     """(M,) int32: start the next op of `job` would get on each machine in `env`'s mode.
 
-    Equals `env.pair_start_times(state)[job]`, computed for that one job only: the env's
-    helper is applied to a view of the state whose per-job rows are cut down to `job`.
+    Equals `env.pair_start_times(state)[job]`, computed for that one job only (append
+    mode) or read from the insert-mode state's cached pair starts.
     """
-
-    def row(x: jax.Array) -> jax.Array:
-        return lax.dynamic_index_in_dim(x, job, 0, keepdims=True)
-
-    one = state.replace(
-        next_op=row(state.next_op),
-        next_times=row(state.next_times),
-        next_eligible=row(state.next_eligible),
-        job_ready=row(state.job_ready),
-    )
-    return env.pair_start_times(one)[0]
+    if state.timeline is not None:
+        return lax.dynamic_index_in_dim(state.timeline.pair_start, job, 0, keepdims=False)
+    return jnp.maximum(state.job_ready[job], state.machine_free)
 
 
 # ---------------------------------------------------------------------------------------
@@ -260,15 +252,17 @@ def _indexed_action(
     return (job * num_machines + machine).astype(jnp.int32)
 
 
-_ENVS: dict[str, FlexibleJobShop] = {}
+_ENVS: dict[tuple[str, int | None], FlexibleJobShop] = {}
 
 
-def _env(mode: str) -> FlexibleJobShop:
+def _env(mode: str, capacity: int | None = None) -> FlexibleJobShop:
+    """The env of `mode` (insert mode: with `capacity` timeline slots per machine)."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-    if mode not in _ENVS:
-        _ENVS[mode] = FlexibleJobShop(mode=mode)
-    return _ENVS[mode]
+    key = (mode, capacity if mode == "insert" else None)
+    if key not in _ENVS:
+        _ENVS[key] = FlexibleJobShop(mode=mode, timeline_capacity=key[1])
+    return _ENVS[key]
 
 
 def _mode_of(state: FJSPState) -> str:
@@ -308,9 +302,9 @@ def rule_policy(rule: str, candidates: str = "ready") -> Policy:
 # Batched solving
 # ---------------------------------------------------------------------------------------
 
-# (mode, batch shape) -> compiled `(job_rule, machine_rule, batch) -> final states`. The
-# rule is a runtime argument, so one compiled program serves all 18 rules of a shape.
-_SOLVERS: dict[tuple[str, tuple[int, ...]], Any] = {}
+# (mode, batch shape, timeline capacity) -> compiled `(job_rule, machine_rule, batch) ->
+# final states`. The rule is a runtime argument: one program serves all 18 rules.
+_SOLVERS: dict[tuple[str, tuple[int, ...], int | None], Any] = {}
 
 
 def _as_batch(instances: FJSPInstance | Sequence[FJSPInstance]) -> FJSPInstance:
@@ -333,9 +327,10 @@ def _as_batch(instances: FJSPInstance | Sequence[FJSPInstance]) -> FJSPInstance:
 
 
 def _compiled_solver(mode: str, batch: FJSPInstance):
-    key = (mode, tuple(batch.eligible.shape))
+    capacity = timeline_capacity(batch) if mode == "insert" else None
+    key = (mode, tuple(batch.eligible.shape), capacity)
     if key not in _SOLVERS:
-        env = _env(mode)
+        env = _env(mode, capacity)
         steps = env.max_steps(jax.tree_util.tree_map(lambda x: x[0], batch))
 
         def run(

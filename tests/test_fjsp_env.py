@@ -25,6 +25,7 @@ from jaxshop.fjsp import (
     JobShopGenerator,
     makespan_lower_bound,
 )
+from jaxshop.fjsp.env import timeline_capacity
 from jaxshop.fjsp.generator import random_ranks, uniform_ints
 from jaxshop.instances.types import FJSPInstance
 from jaxshop.types import StepType
@@ -176,6 +177,39 @@ def test_matches_reference(mode, seed, num_jobs, num_machines, max_ops, job_shop
     else:
         _check_append(sched.machine, sched.start, sched.end, order)
     assert 1 <= float(LOWER_BOUND(instance)) <= max(ref.makespan, 1)
+
+
+def test_insert_mode_with_a_tight_timeline_matches_the_reference():
+    """A timeline of `timeline_capacity(instances)` slots (the most ops one machine can
+    get; here < J * O) gives the reference's schedules and pair starts at every step."""
+    rng = np.random.default_rng(7)
+    insts = [_padded(random_instance(rng, J, M, O, low=1, job_shop=True), M)
+             for _ in range(4)]
+    capacity = timeline_capacity(jaxshop.stack(insts))
+    assert capacity < J * O
+    env = FlexibleJobShop(mode="insert", timeline_capacity=capacity)
+    replay = _replay_fn(env)
+    for instance in insts:
+        ref, actions, n, predicted = _play_reference(instance, "insert", rng)
+        final, outs = replay(instance, jnp.asarray(actions))
+        assert final.timeline.start.shape == (M, capacity)
+        sched = jax.device_get(env.schedule(final))
+        np.testing.assert_array_equal(sched.start, ref.start)
+        np.testing.assert_array_equal(sched.machine, ref.machine)
+        starts, valid = np.asarray(outs[-1])[:n], predicted >= 0
+        np.testing.assert_array_equal(starts[valid], predicted[valid])
+
+
+def test_timeline_capacity_counts_the_ops_a_machine_can_get():
+    # Job shop: each machine gets one op per job. FJSP: an op counts on every eligible one.
+    jssp = FJSPInstance.from_job_shop([[0, 1], [1, 0], [0, 1]], [[3, 2], [2, 4], [1, 1]])
+    assert timeline_capacity(jssp) == 3
+    assert timeline_capacity(_pad(jssp)) == 3  # padding adds nothing
+    fjsp = FJSPInstance.from_operations([[{0: 1, 1: 2}], [{0: 3}], [{1: 1}]], 2)
+    assert timeline_capacity(fjsp) == 2
+    for bad in (0, -1, 2.5, True):
+        with pytest.raises(ValueError, match="timeline_capacity"):
+            FlexibleJobShop(mode="insert", timeline_capacity=bad)
 
 
 # --- hand-solved instances --------------------------------------------------------------

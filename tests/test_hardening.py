@@ -385,8 +385,14 @@ def test_workload_limits_refuse_hours_of_work_up_front():
     rng = np.random.default_rng(0)
     big = FJSPInstance.from_job_shop(np.stack([rng.permutation(50) for _ in range(200)]),
                                      rng.integers(1, 99, (200, 50)))
+    check_workload([big], "rule:MWKR-EF", {"mode": "insert"})  # 10,000 ops: seconds
+    # Fully flexible: 10,000 ops that may each go to any of 100 machines (10,000 slots).
+    flexible = FJSPInstance(processing_times=np.ones((500, 20, 100), np.int32),
+                            eligible=np.ones((500, 20, 100), bool),
+                            num_ops=np.full(500, 20, np.int32),
+                            machine_mask=np.ones(100, bool))
     with pytest.raises(ValueError, match="--mode append"):
-        check_workload([big], "rule:MWKR-EF", {"mode": "insert"})
+        check_workload([flexible], "rule:MWKR-EF", {"mode": "insert"})
     with pytest.raises(ValueError, match="fewer samples"):
         check_workload([big], "pointer", {"sample": 8})
     check_workload([big], "rule:MWKR-EF", {"mode": "append"})  # seconds in append mode

@@ -25,6 +25,7 @@ from jaxshop_baselines.pointer.config import PointerConfig, fast_compile, pointe
 from jaxshop_baselines.pointer.decode import batch_episodes, search_episode
 
 import jaxshop
+from jaxshop.fjsp.env import timeline_capacity
 from jaxshop.instances.types import FJSPInstance
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
@@ -68,13 +69,17 @@ class PointerAgent:
         return f"jaxshop {jaxshop.__version__}, pointer model {self.source} ({digest})"
 
 
-def _decoders(config: PointerConfig, mode: str):
-    return _cached_decoders(config, mode, fast_compile())
+def _decoders(config: PointerConfig, mode: str, instances: FJSPInstance):
+    """`(env, greedy, sample)` for `mode` (insert mode: a timeline as long as the most
+    operations one machine of `instances` can receive)."""
+    capacity = timeline_capacity(instances) if mode == "insert" else None
+    return _cached_decoders(config, mode, fast_compile(), capacity)
 
 
 @functools.lru_cache(maxsize=16)
-def _cached_decoders(config: PointerConfig, mode: str, fast: bool):
-    env = jaxshop.make("fjsp", mode=mode)
+def _cached_decoders(config: PointerConfig, mode: str, fast: bool, capacity: int | None):
+    env = (jaxshop.make("fjsp", mode=mode, timeline_capacity=capacity) if mode == "insert"
+           else jaxshop.make("fjsp", mode=mode))
 
     def greedy(params, instances):
         eps, _ = batch_episodes(config, env, params, instances, jax.random.PRNGKey(0), True)
@@ -140,7 +145,7 @@ def check_temperature(temperature: float) -> float:
 
 def greedy_decode(agent: PointerAgent, instances: FJSPInstance, mode: str | None = None):
     """Final env states of greedy decoding of a stacked batch; `(states, env)`."""
-    env, greedy, _ = _decoders(agent.config, mode or agent.config.mode)
+    env, greedy, _ = _decoders(agent.config, mode or agent.config.mode, instances)
     return greedy(agent.params, instances), env
 
 
@@ -157,7 +162,7 @@ def sample_decode(agent: PointerAgent, instances: FJSPInstance, key: jax.Array,
     if not 1 <= num_samples <= MAX_SAMPLES:
         raise ValueError(f"num_samples must be in 1..{MAX_SAMPLES}, got {num_samples}")
     temperature = check_temperature(temperature)
-    env, _, sample = _decoders(agent.config, mode or agent.config.mode)
+    env, _, sample = _decoders(agent.config, mode or agent.config.mode, instances)
     batch = jax.tree_util.tree_leaves(instances)[0].shape[0]
     jobs, _, machines = instances.shape
     per_chunk = chunk_size(int(num_samples), batch, jobs * machines, chunk_pairs)

@@ -13,9 +13,13 @@ a single eligible machine, so the same compiled `step` serves both problems.
   into an idle gap between scheduled operations if one is long enough, else after the
   last one (active schedules; L2D, Zhang et al. 2020). Gaps are scanned in machine order
   and an operation fits a gap `[prev_end, next_start)` when
-  `max(ready, prev_end) + time <= next_start`. Costs O(J * O) per step (a sorted
-  per-machine timeline, `state.timeline`); append mode does a few single-entry
-  gathers/scatters and one row of M, with no sorting and no reduction over the mask.
+  `max(ready, prev_end) + time <= next_start`. The state keeps a sorted per-machine
+  timeline of `N` slots (`state.timeline`; `N = timeline_capacity`, default `J * O`, or
+  the most operations any machine can receive, `timeline_capacity(instances)`) and the
+  start of every (job, machine) pair; a step refreshes the chosen job's row and machine's
+  column of those starts, O((J + M) * N), not the whole O(J * M * N) search. Append mode
+  does a few single-entry gathers/scatters and one row of M, with no sorting and no
+  reduction over the mask.
 - State: the step keeps only cheap running quantities (`jaxshop.fjsp.types.FJSPState`);
   the observation's features (`jaxshop.fjsp.features`) are computed in `observe`, so a
   rollout that ignores them never computes them.
@@ -43,6 +47,26 @@ from jaxshop.schedule import Schedule
 from jaxshop.specs import ArraySpec
 
 MODES = ("append", "insert")
+
+
+def timeline_capacity(instance: FJSPInstance) -> int:
+    """The most operations that can land on one machine (host-side, concrete instances,
+    batched or not): a safe `timeline_capacity` for insert mode on these instances."""
+    import numpy as np
+
+    can_run = np.asarray(instance.eligible) & np.asarray(instance.op_mask)[..., None]
+    return max(1, int(can_run.sum(axis=(-3, -2)).max()))
+
+
+def _gap_starts(row_start: jax.Array, row_end: jax.Array, ready: jax.Array,
+                times: jax.Array) -> jax.Array:
+    """Earliest fitting starts: timelines `(..., N)`, job ready times and op times `(...)`
+    (broadcast together) -> `(...)` int32 (the first gap, else after the last op)."""
+    prev_end = jnp.concatenate([jnp.zeros_like(row_end[..., :1]), row_end[..., :-1]], axis=-1)
+    cand = jnp.maximum(ready[..., None], prev_end)
+    # Subtraction, not `cand + time`: empty slots hold int32 max and must not overflow.
+    first = jnp.argmax(row_start - cand >= times[..., None], axis=-1)
+    return jnp.take_along_axis(cand, first[..., None], axis=-1)[..., 0]
 
 
 def makespan_lower_bound(instance: FJSPInstance) -> jax.Array:
@@ -81,11 +105,20 @@ class FlexibleJobShop(Environment):
 
     problem = "fjsp"
 
-    def __init__(self, generator=None, reward: str = "dense", mode: str = "append"):
+    def __init__(self, generator=None, reward: str = "dense", mode: str = "append",
+                 timeline_capacity: int | None = None):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        if timeline_capacity is not None and (
+                isinstance(timeline_capacity, bool) or not isinstance(timeline_capacity, int)
+                or timeline_capacity < 1):
+            raise ValueError(f"timeline_capacity must be a positive int or None, got "
+                             f"{timeline_capacity!r}")
         super().__init__(generator or FJSPGenerator(), reward)
         self.mode = mode
+        #: insert-mode slots per machine (None: J * O); must be at least the most
+        #: operations any machine can receive (`timeline_capacity(instances)`)
+        self.timeline_capacity = timeline_capacity
 
     def num_actions(self, instance: FJSPInstance) -> int:
         num_jobs, _, num_machines = instance.shape
@@ -101,8 +134,12 @@ class FlexibleJobShop(Environment):
         has_op = (instance.num_ops > 0)[:, None]
         timeline = None
         if self.mode == "insert":
-            empty = jnp.full((M, J * O), TIMELINE_EMPTY, jnp.int32)
-            timeline = MachineTimeline(start=empty, end=empty)
+            slots = J * O if self.timeline_capacity is None else min(J * O,
+                                                                    self.timeline_capacity)
+            empty = jnp.full((M, slots), TIMELINE_EMPTY, jnp.int32)
+            # An empty machine starts every op at its job's ready time, 0.
+            timeline = MachineTimeline(start=empty, end=empty,
+                                       pair_start=jnp.zeros((J, M), jnp.int32))
         return FJSPState(
             instance=instance,
             next_op=jnp.zeros(J, jnp.int32),
@@ -134,17 +171,9 @@ class FlexibleJobShop(Environment):
 
         Defined for every pair; only meaningful where `state.next_eligible`.
         """
-        ready = state.job_ready[:, None]
         if self.mode == "append":
-            return jnp.maximum(ready, state.machine_free[None, :])
-        row_start, row_end = state.timeline.start, state.timeline.end  # (M, N)
-        prev_end = jnp.concatenate(
-            [jnp.zeros_like(row_end[:, :1]), row_end[:, :-1]], axis=1
-        )  # (M, N)
-        cand = jnp.maximum(ready[:, :, None], prev_end[None])  # (J, M, N)
-        fits = row_start[None] - cand >= state.next_times[:, :, None]
-        first = jnp.argmax(fits, axis=-1)
-        return jnp.take_along_axis(cand, first[..., None], axis=-1)[..., 0]
+            return jnp.maximum(state.job_ready[:, None], state.machine_free[None, :])
+        return state.timeline.pair_start  # kept up to date by every step
 
     def observe(self, state: FJSPState) -> FJSPObservation:
         return compiled_call(self, "_observe_impl", state)
@@ -200,10 +229,22 @@ class FlexibleJobShop(Environment):
             shifted = jnp.concatenate([row[:1], row[:-1]])
             return jnp.where(idx < pos, row, jnp.where(idx == pos, value, shifted))
 
-        return start, MachineTimeline(
+        return start, timeline.replace(
             start=timeline.start.at[write_row].set(put(row_start, start), mode="drop"),
             end=timeline.end.at[write_row].set(put(row_end, start + time), mode="drop"),
         )
+
+    @staticmethod
+    def _refresh_pair_starts(timeline: MachineTimeline, job, mach, j, m, job_ready,
+                             next_times) -> MachineTimeline:
+        """After job `job`'s op went to machine `mach`: only that machine's timeline, that
+        job's ready time and its next op changed, so only column `mach` and row `job` of
+        the cached pair starts change (`j`, `m`: the same, out of range when finished)."""
+        column = _gap_starts(timeline.start[mach], timeline.end[mach], job_ready,
+                             next_times[:, mach])  # (J,)
+        row = _gap_starts(timeline.start, timeline.end, job_ready[job], next_times[job])
+        pair_start = timeline.pair_start.at[:, m].set(column, mode="drop")
+        return timeline.replace(pair_start=pair_start.at[j].set(row, mode="drop"))
 
     def _step(self, state: FJSPState, action: jax.Array, live: jax.Array) -> FJSPState:
         inst = state.instance
@@ -227,13 +268,18 @@ class FlexibleJobShop(Environment):
         # The job's following op becomes its next one (a zero row once the job is done).
         nxt = jnp.minimum(op + 1, O - 1)
         has_next = op + 1 < inst.num_ops[job]
-        next_times = jnp.where(has_next, inst.processing_times[job, nxt], 0)
+        next_times = state.next_times.at[j].set(
+            jnp.where(has_next, inst.processing_times[job, nxt], 0), mode="drop")
         next_elig = inst.eligible[job, nxt] & has_next
+        job_ready = state.job_ready.at[j].set(end, mode="drop")
+        if self.mode == "insert":
+            timeline = self._refresh_pair_starts(timeline, job, mach, j, m, job_ready,
+                                                 next_times)
         return state.replace(
             next_op=state.next_op.at[j].add(1, mode="drop"),
-            next_times=state.next_times.at[j].set(next_times, mode="drop"),
+            next_times=next_times,
             next_eligible=state.next_eligible.at[j].set(next_elig, mode="drop"),
-            job_ready=state.job_ready.at[j].set(end, mode="drop"),
+            job_ready=job_ready,
             machine_free=state.machine_free.at[m].max(end, mode="drop"),
             machine_busy=state.machine_busy.at[m].add(time, mode="drop"),
             machine=state.machine.at[j, op].set(mach, mode="drop"),

@@ -24,11 +24,14 @@ class MachineTimeline:
     """Per-machine operation intervals sorted by start (insert mode only).
 
     Empty slots sit at the end of each row and hold `TIMELINE_EMPTY` in both arrays, so a
-    row is always sorted and a gap search never needs a count.
+    row is always sorted and a gap search never needs a count. `N` is the env's
+    `timeline_capacity` (default `J * O`). `pair_start` caches the gap search of every
+    (job, machine) pair; a step refreshes only the chosen job's row and machine's column.
     """
 
     start: Any  # (M, N) int32: starts on each machine, ascending; TIMELINE_EMPTY when empty
     end: Any  # (M, N) int32: matching ends; TIMELINE_EMPTY when empty
+    pair_start: Any  # (J, M) int32: insert start of each job's next op on each machine
 
 
 @struct.dataclass
