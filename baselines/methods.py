@@ -2,7 +2,8 @@
 
 A method spec is `name` or `name:arg` (`neh`, `ig`, `random`, `rule:MWKR-EF`,
 `pointer:DIR`). `get_method(spec, **options)` builds a `Method` whose `solve` takes a list
-of exact-size instances (one problem), pads them into one batch, solves them in one
+of exact-size instances (one problem), pads them into shape buckets (`shape_buckets`: no
+instance pays more than `MAX_PADDING_COST` times its own cost), solves each bucket in one
 jitted, vmapped call and returns a `Solution` per instance with its cropped schedule.
 """
 
@@ -27,6 +28,42 @@ class Solution:
     makespan: int
     schedule: Schedule
     permutation: list[int] | None = None
+
+
+#: A padded instance costs at most this many times its own cost (`shape_buckets`)...
+MAX_PADDING_COST = 2.0
+#: ...unless the padded shape is this cheap anyway (a 30x10 job shop is 9e4): below it a
+#: compile costs more than the padding, so small mixed sizes stay one batch.
+SMALL_PADDED_COST = 100_000
+
+
+def padded_cost(shape: Sequence[int]) -> int:
+    """Relative work of solving one instance of padded `shape` (jobs first): decisions
+    (jobs x ops, or jobs) times the candidates scored per decision (jobs x machines)."""
+    return int(np.prod(shape, dtype=np.int64)) * int(shape[0])
+
+
+def shape_buckets(shapes: Sequence[Sequence[int]], max_cost: float = MAX_PADDING_COST,
+                  small: int | None = None) -> list[list[int]]:
+    """Groups instance shapes into buckets solved as one padded batch each, so that no
+    instance pays more than `max_cost` times its own `padded_cost` (or a padded cost under
+    `small`). Largest first; each bucket lists indices into `shapes` in their original
+    order. Same shapes always share a bucket (one compile per bucket shape)."""
+    small = SMALL_PADDED_COST if small is None else small
+    same: dict[tuple[int, ...], list[int]] = {}
+    for i, shape in enumerate(shapes):
+        same.setdefault(tuple(int(x) for x in shape), []).append(i)
+    buckets: list[tuple[tuple[int, ...], list[int]]] = []
+    for shape in sorted(same, key=lambda x: -padded_cost(x)):
+        for b, (top, members) in enumerate(buckets):
+            merged = tuple(max(a, c) for a, c in zip(top, shape, strict=True))
+            cost = padded_cost(merged)
+            if cost <= small or cost <= max_cost * padded_cost(shape):
+                buckets[b] = (merged, members + same[shape])
+                break
+        else:
+            buckets.append((shape, list(same[shape])))
+    return [sorted(members) for _, members in buckets]
 
 
 @dataclasses.dataclass
@@ -62,7 +99,15 @@ class Method:
                     f"method {self.name!r} solves {'/'.join(self.problems)}, not {problem}"
                 )
         key = jax.random.PRNGKey(0) if key is None else key
-        return self.solve_batch(instances, key)
+        buckets = shape_buckets([inst.shape for inst in instances])
+        if len(buckets) == 1:
+            return self.solve_batch(instances, key)
+        solutions: list[Solution | None] = [None] * len(instances)
+        for b, members in enumerate(buckets):  # each bucket one padded batch, its own key
+            solved = self.solve_batch([instances[i] for i in members], jax.random.fold_in(key, b))
+            for i, sol in zip(members, solved, strict=True):
+                solutions[i] = sol
+        return solutions
 
 
 MethodFactory = Callable[..., Method]
