@@ -114,8 +114,8 @@ class CheckContext:
     steps: int
     key: jax.Array
     reset: Any
-    step: Any
-    run_random: Any
+    step: Any  # jitted `env.step`, traced once per padded shape (`check_compile_once`)
+    play: Any  # `(state, key) -> (final, return, actions, timesteps)`: a random episode
     auto_reset: bool
 
     @classmethod
@@ -124,12 +124,29 @@ class CheckContext:
         batch = _stack(instances)
         padded = _unstack(batch)
         steps = env.max_steps(padded[0])
+        policy = random_policy(env)
+
+        def play(state, key):  # `rollout`'s keys and policy, keeping every timestep
+            def body(carry, step_key):
+                state, ret = carry
+                action = policy(step_key, state)
+                state, ts = env.step(state, action)
+                return (state, ret + ts.reward), (action, ts)
+
+            (state, ret), (actions, timesteps) = jax.lax.scan(
+                body, (state, jnp.zeros((), jnp.float32)), jax.random.split(key, steps))
+            return state, ret, actions, timesteps
+
+        chex.clear_trace_counter()
         return cls(
             env, list(instances), batch, padded, steps, jax.random.PRNGKey(seed),
-            jax.jit(env.reset), jax.jit(env.step),
-            jax.jit(lambda s, k: rollout(env, s, k, random_policy(env), steps)),
-            _has(env, "AutoReset"),
+            jax.jit(env.reset), jax.jit(chex.assert_max_traces(env.step, n=1)),
+            jax.jit(play), _has(env, "AutoReset"),
         )
+
+    def run_random(self, state, key):
+        """`(final_state, return, actions)` of the random episode (as `rollout`)."""
+        return self.play(state, key)[:3]
 
 
 def check_specs(env, ctx: CheckContext) -> None:
@@ -148,15 +165,9 @@ def check_specs(env, ctx: CheckContext) -> None:
     assert env.observation_spec(abstract) == obs_spec
     chex.assert_trees_all_equal_shapes_and_dtypes(S.shape_dtypes(obs_spec), ts.observation)
 
-    @jax.jit
-    def observations(state, key):
-        def body(s, k):
-            s, t = env.step(s, random_valid_action(k, env.action_mask(s)))
-            return s, (t.observation, t.reward, t.discount, t.step_type)
-
-        return jax.lax.scan(body, state, jax.random.split(key, ctx.steps + 1))[1]
-
-    obs, reward, discount, step_type = observations(state, ctx.key)
+    timesteps = ctx.play(state, ctx.key)[3]  # every step of a random episode
+    obs, reward, discount = timesteps.observation, timesteps.reward, timesteps.discount
+    step_type = timesteps.step_type
     S.validate(obs_spec, ts.observation)
     S.validate(obs_spec, obs, batch_dims=1)
     assert finite(reward) and set(np.unique(np.asarray(discount))) <= {0.0, 1.0}
@@ -185,7 +196,7 @@ def check_batch_matches_single(env, ctx: CheckContext) -> None:
     ))
     keys = jax.random.split(ctx.key, len(ctx.instances))
     states, _ = jax.jit(jax.vmap(env.reset))(keys, ctx.batch)
-    finals, rets, _ = jax.vmap(ctx.run_random)(states, keys)
+    finals, rets, _, _ = jax.vmap(ctx.play)(states, keys)
     for i, inst in enumerate(ctx.padded):
         single, _ = ctx.reset(keys[i], inst)
         f, r, _ = ctx.run_random(single, keys[i])
@@ -224,17 +235,12 @@ def check_padding_invariance(env, ctx: CheckContext) -> None:
 
 
 def check_compile_once(env, ctx: CheckContext) -> None:
-    chex.clear_trace_counter()
-
-    @jax.jit
-    @chex.assert_max_traces(n=1)
-    def step_once(state, action):
-        return env.step(state, action)
-
+    # `ctx.step` fails (chex.assert_max_traces) if any instance of the padded shape, or
+    # any earlier check, made it trace a second time.
     for inst in ctx.padded:
         st, t = ctx.reset(ctx.key, inst)
         for _ in range(3):
-            st, t = step_once(st, jnp.argmax(t.observation.action_mask).astype(jnp.int32))
+            st, t = ctx.step(st, jnp.argmax(t.observation.action_mask).astype(jnp.int32))
 
 
 def check_determinism(env, ctx: CheckContext) -> None:
