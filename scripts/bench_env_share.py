@@ -1,0 +1,131 @@
+#!/usr/bin/env python
+"""How much of a pointer training step is the env: step + observe against the update.
+
+On random 10x5 flexible job shops (the pointer trainer's default instances), per batch:
+
+- `step`: the env's own step cost per decision (the `first` valid action, no observation);
+- `step+observe`: the same episodes, the policy reading the observation the pointer net
+  reads at every decision (pair features, mask: `obs_policy` below), so `observe` runs;
+- `train`: one pointer REINFORCE update of that batch (`make_train_chunk`, AC-SD, D=64),
+  i.e. decoding every episode with the actor, the critic, the backward pass and Adam.
+
+Per decision = seconds / (batch x decisions per episode). `env share` = step+observe per
+decision / train per decision: the issue-11 goal is under 20 %. Compile times apart, each
+timed call ends with `block_until_ready`; medians over repeats (`jaxshop.bench`).
+
+    python scripts/bench_env_share.py --batch 128,1024 --out results/bench_env_share.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+
+from jaxshop.bench import int_list, machine_info, now, script_main, throughput, timed_repeats
+
+
+def obs_policy(env):
+    """A valid policy that reads the whole observation: the valid pair of largest first
+    feature (so `observe`'s features are computed, not dropped by the compiler)."""
+
+    def act(key, state):
+        obs = env.observe(state)
+        score = obs.pair_features.sum(-1).reshape(-1)
+        return jnp.argmax(jnp.where(obs.action_mask, score, -1e30)).astype(jnp.int32)
+
+    return act
+
+
+def train_seconds(batch: int, repeats: int, min_seconds: float) -> dict:
+    """Seconds per pointer update at `batch` (compile apart)."""
+    from jaxshop_baselines.pointer.config import PointerConfig
+    from jaxshop_baselines.pointer.train import init_runner, make_train_chunk
+
+    config = PointerConfig(batch_size=batch, updates_per_chunk=1, num_updates=1,
+                           checkpoint_every=1, eval_size=0)
+    runner = init_runner(config, jax.random.PRNGKey(0))
+    t0 = time.perf_counter()
+    chunk = make_train_chunk(config).lower(runner).compile()
+    compile_s = time.perf_counter() - t0
+    state = {"runner": runner}
+
+    def call(_):
+        state["runner"], metrics = chunk(state["runner"])
+        return jax.block_until_ready(metrics)
+
+    timed = timed_repeats(call, repeats, min_seconds)
+    per_update = statistics.median(r["seconds"] / r["calls"] for r in timed["repeats"])
+    return {"compile_s": compile_s, "seconds_per_update": per_update}
+
+
+def main(argv: list[str] | None = None) -> int:
+    from jaxshop_baselines.pointer.config import PointerConfig
+    from jaxshop_baselines.pointer.train import make_sampler
+
+    import jaxshop
+
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--batch", type=int_list, default=[128, 1024])
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--min-seconds", type=float, default=1.0)
+    p.add_argument("--out", default=None, help="JSON report (default: print only)")
+    args = p.parse_args(argv)
+
+    config = PointerConfig()
+    sample = make_sampler(config)  # the trainer's instance distribution, one at a time
+    env = jaxshop.make("fjsp", mode=config.mode, generator=lambda key: jax.tree_util.tree_map(
+        lambda x: x[0], sample(key, 1)))
+    rows = []
+    for batch in args.batch:
+        step = throughput(env, batch, "first", repeats=args.repeats,
+                          min_seconds=args.min_seconds)
+        observed = throughput(env, batch, obs_policy(env), repeats=args.repeats,
+                              min_seconds=args.min_seconds)
+        train = train_seconds(batch, args.repeats, args.min_seconds)
+        # Real decisions (scheduled operations) per episode, as the env rows count them.
+        decisions = step["decisions_per_s"] / step["episodes_per_s"]
+        per_decision_train = train["seconds_per_update"] / (batch * decisions)
+        row = {
+            "batch": batch,
+            "step_us_per_decision": 1e6 / step["decisions_per_s"],
+            "step_observe_us_per_decision": 1e6 / observed["decisions_per_s"],
+            "train_us_per_decision": 1e6 * per_decision_train,
+            "train_schedules_per_s": batch / train["seconds_per_update"],
+            "decisions_per_episode": decisions,
+            "compile_s": {"step": step["compile_s"], "step_observe": observed["compile_s"],
+                          "train": train["compile_s"]},
+        }
+        row["observe_us_per_decision"] = (row["step_observe_us_per_decision"]
+                                          - row["step_us_per_decision"])
+        row["env_share"] = row["step_observe_us_per_decision"] / row["train_us_per_decision"]
+        rows.append(row)
+        print(f"batch {batch}: step {row['step_us_per_decision']:.3f} us, step+observe "
+              f"{row['step_observe_us_per_decision']:.3f} us, train "
+              f"{row['train_us_per_decision']:.3f} us per decision -> env share "
+              f"{100 * row['env_share']:.1f} %", flush=True)
+
+    print("\n| batch | step µs/dec | +observe µs/dec | train µs/dec | train sched/s | env share |")
+    print("|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r['batch']} | {r['step_us_per_decision']:.3f} | "
+              f"{r['step_observe_us_per_decision']:.3f} | {r['train_us_per_decision']:.3f} | "
+              f"{r['train_schedules_per_s']:.0f} | {100 * r['env_share']:.1f} % |")
+    if args.out:
+        report = {"finished": now(), "machine": machine_info(),
+                  "load_average": [round(x, 2) for x in os.getloadavg()],
+                  "rows": rows}
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(report, indent=2, default=float) + "\n")
+        print(f"written {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    script_main(main)
