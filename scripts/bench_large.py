@@ -10,7 +10,10 @@ of an earlier version, e.g. from `git worktree add`), every case also runs on th
 in the same session; a case that passes `--timeout` seconds is reported as cut.
 
     python scripts/bench_large.py --out results/bench_large.json \\
-        --previous /tmp/oldpath --timeout 300
+        --previous /tmp/oldpath --timeout 300 [--sampled]
+
+`--sampled` runs, instead of the cases above, best-of-100 pointer sampling on Lawrence
+la01-la40, one call per size group (cold: every compile included), with its mean gap.
 """
 
 from __future__ import annotations
@@ -58,13 +61,35 @@ print("RESULT " + json.dumps({
 """
 
 
-def run_case(spec: str, method: str, mode: str, code: str | None, timeout: float) -> dict:
+#: Best of 100 pointer schedules on Lawrence, one `Method.solve` per size group.
+SAMPLED_CHILD = r"""
+import json, time
+import jax
+from jaxshop.instances.registry import suite
+from jaxshop_baselines.methods import get_method
+entries = suite("lawrence")
+method = get_method("pointer", sample=100)
+groups = {}
+for e in entries:
+    groups.setdefault(e.group, []).append(e)
+t0, key, gaps = time.perf_counter(), jax.random.PRNGKey(0), []
+for members in groups.values():
+    key, sub = jax.random.split(key)
+    for e, sol in zip(members, method.solve([e.instance for e in members], sub)):
+        gaps.append(100 * (sol.makespan / e.bounds[1] - 1))
+print("RESULT " + json.dumps({"instances": len(gaps), "cold_s": time.perf_counter() - t0,
+                              "mean_gap_percent": sum(gaps) / len(gaps)}))
+"""
+
+
+def run_case(spec: str, method: str, mode: str, code: str | None, timeout: float,
+             child: str = CHILD) -> dict:
     env = dict(os.environ)
     if code is not None:
         env["PYTHONPATH"] = code + os.pathsep + env.get("PYTHONPATH", "")
     t0 = time.perf_counter()
     try:
-        done = subprocess.run([sys.executable, "-c", CHILD, spec, method, mode], env=env,
+        done = subprocess.run([sys.executable, "-c", child, spec, method, mode], env=env,
                               capture_output=True, text=True, timeout=timeout,
                               cwd="/" if code is not None else None)
     except subprocess.TimeoutExpired:
@@ -81,7 +106,7 @@ def _cell(r: dict, key: str) -> str:
         return f"> {r['cut_after_s']:.0f}"
     if "error" in r:
         return "error"
-    return f"{r[key]:.2f}"
+    return f"{r[key]:.2f}" if key in r else ""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -90,9 +115,19 @@ def main(argv: list[str] | None = None) -> int:
                    help="folder with jaxshop/ and jaxshop_baselines/ of the code to compare")
     p.add_argument("--timeout", type=float, default=300.0, help="seconds per case")
     p.add_argument("--out", default=None, help="JSON report")
+    p.add_argument("--sampled", action="store_true",
+                   help="instead: best of 100 pointer schedules on Lawrence, per size group")
     args = p.parse_args(argv)
     rows = []
-    for spec, method, mode in DEFAULT_CASES:
+    if args.sampled:
+        row = {"instance": "lawrence (40, per group)", "method": "pointer sample=100",
+               "mode": "append",
+               "current": run_case("", "", "", None, args.timeout, SAMPLED_CHILD)}
+        if args.previous:
+            row["previous"] = run_case("", "", "", args.previous, args.timeout, SAMPLED_CHILD)
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    for spec, method, mode in () if args.sampled else DEFAULT_CASES:
         row = {"instance": spec, "method": method, "mode": mode,
                "current": run_case(spec, method, mode, None, args.timeout)}
         if args.previous:
