@@ -203,9 +203,11 @@ def test_without_a_mesh_sharding_helpers_are_no_ops():
     (["--coordinator", "localhost:1234"], "--coordinator"),
     (["--num-processes", "0"], "--num-processes"),
 ])
-def test_bad_mesh_flags_are_one_line_usage_errors(capsys, argv, flag):
+@pytest.mark.parametrize("trainer", [["pointer", "--steps", "10"], ["kernel-q"],
+                                     ["ppo"], ["ddqn"], ["distill"]])
+def test_bad_mesh_flags_are_one_line_usage_errors(capsys, argv, flag, trainer):
     from jaxshop.cli import main
 
-    assert main(["train", "pointer", "--steps", "10", "--out", "/nonexistent/x", *argv]) == 2
+    assert main(["train", *trainer, "--out", "/nonexistent/x", *argv]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and flag in err
