@@ -137,7 +137,7 @@ class CheckContext:
                 body, (state, jnp.zeros((), jnp.float32)), jax.random.split(key, steps))
             return state, ret, actions, timesteps
 
-        chex.clear_trace_counter()
+        chex.clear_trace_counter()  # `step` counts its traces afresh (chex's global counter)
         return cls(
             env, list(instances), batch, padded, steps, jax.random.PRNGKey(seed),
             jax.jit(env.reset), jax.jit(chex.assert_max_traces(env.step, n=1)),
