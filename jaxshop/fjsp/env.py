@@ -58,15 +58,17 @@ def timeline_capacity(instance: FJSPInstance) -> int:
     return max(1, int(can_run.sum(axis=(-3, -2)).max()))
 
 
-def _gap_starts(row_start: jax.Array, row_end: jax.Array, ready: jax.Array,
-                times: jax.Array) -> jax.Array:
-    """Earliest fitting starts: timelines `(..., N)`, job ready times and op times `(...)`
-    (broadcast together) -> `(...)` int32 (the first gap, else after the last op)."""
+def _first_fit(row_start: jax.Array, row_end: jax.Array, ready: jax.Array,
+               times: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """The gap search: timelines `(..., N)`, job ready times and op times `(...)`
+    (broadcast together) -> `(start, slot)`, each `(...)` int32: the earliest fitting
+    start (the first gap, else after the last op) and the timeline slot it goes into."""
     prev_end = jnp.concatenate([jnp.zeros_like(row_end[..., :1]), row_end[..., :-1]], axis=-1)
-    cand = jnp.maximum(ready[..., None], prev_end)
+    cand = jnp.maximum(jnp.asarray(ready)[..., None], prev_end)
     # Subtraction, not `cand + time`: empty slots hold int32 max and must not overflow.
-    first = jnp.argmax(row_start - cand >= times[..., None], axis=-1)
-    return jnp.take_along_axis(cand, first[..., None], axis=-1)[..., 0]
+    # The first empty slot always fits.
+    slot = jnp.argmax(row_start - cand >= jnp.asarray(times)[..., None], axis=-1)
+    return jnp.take_along_axis(cand, slot[..., None], axis=-1)[..., 0], slot
 
 
 def makespan_lower_bound(instance: FJSPInstance) -> jax.Array:
@@ -218,11 +220,7 @@ class FlexibleJobShop(Environment):
         `write_row` is `mach`, or out of range (a dropped write) for a finished state.
         """
         row_start, row_end = timeline.start[mach], timeline.end[mach]  # (N,)
-        prev_end = jnp.concatenate([jnp.zeros_like(row_end[:1]), row_end[:-1]])
-        cand = jnp.maximum(ready, prev_end)
-        # Subtraction, not `cand + time`: empty slots hold int32 max and must not overflow.
-        pos = jnp.argmax(row_start - cand >= time)  # the first empty slot always fits
-        start = cand[pos]
+        start, pos = _first_fit(row_start, row_end, ready, time)
         idx = jnp.arange(row_start.shape[0])
 
         def put(row, value):  # insert at `pos`, shifting the tail right by one
@@ -240,9 +238,9 @@ class FlexibleJobShop(Environment):
         """After job `job`'s op went to machine `mach`: only that machine's timeline, that
         job's ready time and its next op changed, so only column `mach` and row `job` of
         the cached pair starts change (`j`, `m`: the same, out of range when finished)."""
-        column = _gap_starts(timeline.start[mach], timeline.end[mach], job_ready,
-                             next_times[:, mach])  # (J,)
-        row = _gap_starts(timeline.start, timeline.end, job_ready[job], next_times[job])
+        column, _ = _first_fit(timeline.start[mach], timeline.end[mach], job_ready,
+                               next_times[:, mach])  # (J,)
+        row, _ = _first_fit(timeline.start, timeline.end, job_ready[job], next_times[job])
         pair_start = timeline.pair_start.at[:, m].set(column, mode="drop")
         return timeline.replace(pair_start=pair_start.at[j].set(row, mode="drop"))
 
