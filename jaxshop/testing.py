@@ -289,6 +289,7 @@ def check_terminal(env, ctx: CheckContext) -> None:
     again, t = ctx.step(done_state, jnp.int32(0))
     assert tree_equal(unwrap_state(env, again), unwrap_state(env, done_state))
     assert float(t.reward) == 0.0 and bool(t.last())
+    S.validate(env.observation_spec(ctx.padded[0]), t.observation)  # a step past the end
     assert not bool(t.observation.action_mask.any())
     assert not bool(t.extras["invalid_action"])
     if bool(env.unwrapped.is_done(unwrap_state(env, done_state))):
