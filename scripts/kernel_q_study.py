@@ -7,12 +7,14 @@ bounds and wall time (compile excluded, measured separately) of
 - plain steepest-descent swaps from NEH (`kernel_q.search.swap_descent_batch`),
 - kernel-Q tabu search from NEH with the shipped model, under a wall-time budget
   (`kernel_q.search.search_timed`),
+- the same search with the learned part switched off (`w = 0`, `Q = r`: a tabu search of
+  steepest swaps over the same candidate list), same budget: what the regressor adds,
 - iterated greedy under the same wall-time budget (`iterated_greedy_timed`, 1 restart).
 
 Writes `results/kernel_q_study.json`, `.md` and `.png`. The machine is a shared 2-core
 CPU: the budgets are small and every time is noisy (the JSON records the load average).
 
-    python scripts/kernel_q_study.py [--groups 20x20,50x20,100x20] [--budget-ms 10]
+    python scripts/kernel_q_study.py [--groups 20x20,50x20,100x20,200x20,500x20] [--budget-ms 2]
 
 `--budget-ms B` gives each group `B * n * m / 2` ms per instance, i.e. `10 x` that for the
 batch of ten (`n (m / 2) t` is the literature's IG budget form, with t = 60 ms there).
@@ -53,7 +55,7 @@ def timed(fn, *args):
     return out, time.perf_counter() - t0, compile_s
 
 
-def run_group(group: str, budget_ms: float, params, lam: float) -> dict:
+def run_group(group: str, budget_ms: float, params, config) -> dict:
     from jaxshop_baselines.iterated_greedy import iterated_greedy_timed
     from jaxshop_baselines.kernel_q.search import search_timed, swap_descent_batch
     from jaxshop_baselines.neh import neh_batch
@@ -74,11 +76,15 @@ def run_group(group: str, budget_ms: float, params, lam: float) -> dict:
                            "seconds": t, "compile_s": c,
                            "moves": np.asarray(moves).tolist()}
     keys = jax.random.split(jax.random.PRNGKey(0), len(insts))
-    state, tim = search_timed(batch, params, lam, keys, budget)
-    kq = np.asarray(state.best_cmax)
-    row["kernel_q"] = {"makespans": kq.tolist(), "arpd": arpd(kq, ubs),
-                       "seconds": tim["search_s"], "compile_s": tim["compile_s"],
-                       "moves": tim["moves"]}
+    reward_only = dict(params, w=jnp.zeros_like(params["w"]), reward_weight=jnp.float32(1.0))
+    for name, p in (("kernel_q", params), ("reward_only", reward_only)):
+        state, tim = search_timed(batch, p, config.lam, keys, budget,
+                                  candidates=config.candidates)
+        kq = np.asarray(state.best_cmax)
+        row[name] = {"makespans": kq.tolist(), "arpd": arpd(kq, ubs),
+                     "permutations": np.asarray(state.best_perm).tolist(),
+                     "seconds": tim["search_s"], "compile_s": tim["compile_s"],
+                     "moves": tim["moves"]}
     ig_keys = jax.random.split(jax.random.PRNGKey(0), (len(insts), 1))
     args = (batch.processing_times, batch.job_mask, batch.machine_mask)
     ig_state, tim = iterated_greedy_timed(*args, ig_keys, budget)
@@ -89,14 +95,16 @@ def run_group(group: str, budget_ms: float, params, lam: float) -> dict:
 
 
 METHODS = (("neh", "NEH"), ("swap_descent", "swap descent from NEH"),
-           ("kernel_q", "kernel-Q tabu search"), ("ig", "IG, same wall time"))
+           ("kernel_q", "kernel-Q tabu search"), ("reward_only", "same search, Q = r (w = 0)"),
+           ("ig", "IG, same wall time"))
 
 
 def write_markdown(report: dict, path: Path) -> None:
     lines = ["# Kernel-Q swap search on Taillard groups", "",
-             f"Model: `{report['model']}` ({report['model_config']['jobs']}x"
-             f"{report['model_config']['machines']} training instances, "
-             f"{report['model_meta'].get('sweeps')} value-iteration sweeps). "
+             f"Model: `{report['model']}` ({report['model_config']['instances']} "
+             f"{report['model_config']['jobs']}x{report['model_config']['machines']} "
+             f"training instances, {report['model_meta'].get('sweeps')} value-iteration "
+             f"sweeps, candidate list {report['model_config']['candidates']}). "
              f"Budget per group: {report['budget_ms']} ms x n x m / 2 per instance, the batch "
              "of 10 solved together (wall time of the batch). Shared 2-core CPU, load "
              f"average {report['load_average']}; compile times excluded.", "",
@@ -108,7 +116,8 @@ def write_markdown(report: dict, path: Path) -> None:
     lines += ["", "ARPD against the best-known upper bounds (time of the whole batch in "
               "parentheses). Kernel-Q moves per instance and IG iterations in the JSON.", ""]
     for row in report["groups"]:
-        lines.append(f"- {row['group']}: kernel-Q {row['kernel_q']['moves']} moves, IG "
+        lines.append(f"- {row['group']}: kernel-Q {row['kernel_q']['moves']} moves, Q = r "
+                     f"{row['reward_only']['moves']} moves, IG "
                      f"{row['ig']['iterations']} iterations, swap descent "
                      f"{np.mean(row['swap_descent']['moves']):.1f} moves on average, budget "
                      f"{row['budget_s']:.1f} s.")
@@ -139,8 +148,8 @@ def main() -> None:
     from jaxshop_baselines.kernel_q import DEFAULT_MODEL, load_model
 
     ap = argparse.ArgumentParser()
-    ap.add_argument("--groups", default="20x20,50x20,100x20")
-    ap.add_argument("--budget-ms", type=float, default=5.0)
+    ap.add_argument("--groups", default=",".join(GROUPS))
+    ap.add_argument("--budget-ms", type=float, default=2.0)
     ap.add_argument("--model", default=str(DEFAULT_MODEL))
     ap.add_argument("--out", default=str(ROOT / "results" / "kernel_q_study"))
     args = ap.parse_args()
@@ -156,7 +165,7 @@ def main() -> None:
     report["model_config"] = dataclasses.asdict(config)
     t0 = time.perf_counter()
     for group in args.groups.split(","):
-        row = run_group(group, args.budget_ms, params, config.lam)
+        row = run_group(group, args.budget_ms, params, config)
         report["groups"].append(row)
         print(group, {k: round(row[k]["arpd"], 2) for k, _ in METHODS}, flush=True)
     report["load_average"] = [round(x, 2) for x in os.getloadavg()]

@@ -20,6 +20,7 @@ from jaxshop_baselines.kernel_q import (
     run_training,
     search_init_batch,
     search_run_batch,
+    value_iteration,
 )
 from jaxshop_baselines.kernel_q.kernel import init_rff
 from jaxshop_baselines.kernel_q.train import load_model
@@ -114,7 +115,8 @@ def test_search_respects_mask_and_compiles_once():
     state = search_init_batch(batch, keys)
     before = search_run_batch._cache_size()
     for moves in (5, 9):
-        state = search_run_batch(state, batch, params, jnp.int32(moves), lam=config.lam)
+        state = search_run_batch(state, batch, params, jnp.int32(moves), lam=config.lam,
+                                 candidates=config.candidates)
     assert search_run_batch._cache_size() - before <= 1
     for seq in (np.asarray(state.best_perm[0]), np.asarray(state.perm[0])):
         # a masked swap would move a -1 into the real part
@@ -151,3 +153,72 @@ def test_solve_cli_with_shipped_model():
     assert sorted(perm) == list(range(20))
     assert reference_makespan(p, perm) == out["makespan"]
     assert out["makespan"] <= 1286  # never worse than NEH, its start
+
+
+def test_candidate_moves_are_the_allowed_swaps_of_least_makespan():
+    from jaxshop_baselines.kernel_q.train import candidate_moves
+
+    rng = np.random.default_rng(3)
+    spans = rng.integers(50, 60, 45).astype(np.int32)  # many ties
+    allowed = rng.random(45) < 0.7
+    idx, ok = jax.jit(candidate_moves, static_argnums=2)(spans, allowed, 6)
+    order = np.argsort(np.where(allowed, spans, 2**31 - 1), kind="stable")[:6]
+    np.testing.assert_array_equal(np.asarray(idx), order)
+    assert np.asarray(ok).all()
+    # fewer allowed swaps than candidates: the rest are marked missing
+    few = np.zeros(45, bool)
+    few[[4, 9]] = True
+    idx, ok = candidate_moves(jnp.asarray(spans), jnp.asarray(few), 6)
+    assert set(np.asarray(idx)[np.asarray(ok)].tolist()) == {4, 9} and int(ok.sum()) == 2
+    # k = 0 keeps every swap
+    idx, ok = candidate_moves(jnp.asarray(spans), jnp.asarray(allowed), 0)
+    assert idx.shape == (45,) and (np.asarray(ok) == allowed).all()
+
+
+def test_search_with_q_equal_to_reward_is_steepest_swap_descent():
+    """With `w = 0` and the exact reward (`Q = r`), every move of the candidate-list search
+    is the swap of least makespan (recomputed from scratch in NumPy) while one improves."""
+    config, params = load_model(__import__("jaxshop_baselines.kernel_q",
+                                           fromlist=["DEFAULT_MODEL"]).DEFAULT_MODEL)
+    params = dict(params, w=jnp.zeros_like(params["w"]), reward_weight=jnp.float32(1.0))
+    real = np.random.default_rng(8).integers(1, 99, (17, 4)).astype(np.int32)
+    batch = jaxshop.stack([PFSPInstance.from_array(real)], max_jobs=20, max_machines=5)
+    state = search_init_batch(batch, jax.random.split(jax.random.PRNGKey(1), 1))
+    seq = [int(j) for j in np.asarray(state.perm[0])[:17]]
+    for _ in range(3):
+        best = None
+        for f in range(17):
+            for g in range(f + 1, 17):
+                nxt = list(seq)
+                nxt[f], nxt[g] = nxt[g], nxt[f]
+                c = reference_makespan(real, nxt)
+                if best is None or c < best[0]:
+                    best = (c, nxt)
+        if best[0] >= reference_makespan(real, seq):
+            break
+        state = search_run_batch(state, batch, params, jnp.int32(1), lam=config.lam,
+                                 candidates=config.candidates)
+        seq = best[1]
+        assert np.asarray(state.perm[0])[:17].tolist() == seq
+        assert int(state.cmax[0]) == best[0]
+
+
+def test_sampler_targets_use_the_candidate_list():
+    """With `candidates = K` the successor features are the K swaps of least makespan of
+    `s'` (ascending makespan change), and value iteration on them stays finite."""
+    import dataclasses
+
+    from jaxshop_baselines.kernel_q.train import STATE_DIM, init_params, make_sampler
+
+    config = dataclasses.replace(TINY, candidates=3)
+    x, reward, x_next, mask_next = jax.jit(make_sampler(config))(jax.random.PRNGKey(4))
+    rows = config.instances * config.walk * config.actions
+    assert x.shape == (rows, 19) and x_next.shape == (rows, 3, 19)
+    assert mask_next.shape == (rows, 3) and bool(mask_next.all())  # 10 swaps, 1 excluded
+    change = np.asarray(x_next[..., STATE_DIM + 7])
+    assert (np.diff(change, axis=1) >= 0).all()
+    np.testing.assert_allclose(np.asarray(reward), -np.asarray(x[:, STATE_DIM + 7]), atol=1e-5)
+    params = init_params(config, jax.random.PRNGKey(5))
+    fitted, it, _ = value_iteration(config, (x, reward, x_next, mask_next), params, 0, 3,
+                                    jnp.full(config.max_iters, jnp.nan))
+    assert int(it) == 3 and bool(jnp.isfinite(fitted["w"]).all())

@@ -78,11 +78,13 @@ def kernel_q_method(arg: str | None = None, iterations: int | None = None,
         batch = stack(instances)
         keys = jax.random.split(key, len(instances))
         if time_limit is not None:
-            state, _ = search_timed(batch, params, config.lam, keys, time_limit)
+            state, _ = search_timed(batch, params, config.lam, keys, time_limit,
+                                    candidates=config.candidates)
         else:
             moves = DEFAULT_MOVES if iterations is None else iterations
             state = search_init_batch(batch, keys)
-            state = search_run_batch(state, batch, params, jnp.int32(moves), lam=config.lam)
+            state = search_run_batch(state, batch, params, jnp.int32(moves), lam=config.lam,
+                                     candidates=config.candidates)
         return permutation_solutions(instances, state.best_perm)
 
     return Method(name, ("pfsp",), solve, version=_model_version(path),

@@ -1,8 +1,11 @@
 """Schedule improvement with the learned Q: tabu search over swaps, batched over instances.
 
 From NEH, every move scores all swaps of the current permutation at once (all swap
-makespans by `jaxshop.pfsp_swap.swap_makespans`, once per move, the features, `Q`) and applies
-the non-tabu swap of highest Q (a tabu swap is allowed when it gives a new best makespan).
+makespans by `jaxshop.pfsp_swap.swap_makespans`, once per move), takes the candidate list
+(the model's `candidates` allowed swaps of least makespan; every allowed swap when 0),
+computes their features and `Q`, and applies the candidate of highest Q (a tabu swap is
+allowed when it gives a new best makespan). With `w = 0` and the exact reward (`Q = r`)
+this is a plain tabu search of steepest swaps, the ablation of the learned part.
 The tabu list holds the job pairs of the last `tabu` swaps. After `patience` moves without
 a new best, the search restarts from the best permutation kicked by `kick` random swaps
 (and an empty tabu list). The best permutation seen is kept. Budgets: a number of moves
@@ -20,7 +23,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 from jax import lax
-from jaxshop_baselines.kernel_q.train import BIG, q_values
+from jaxshop_baselines.kernel_q.train import BIG, NEG_Q, candidate_moves, q_values
 
 from jaxshop.instances.types import PFSPInstance
 from jaxshop.pfsp_swap import (
@@ -59,21 +62,22 @@ def search_init(instance: PFSPInstance, key: jax.Array, tabu: int = 8) -> Search
 
 
 def search_step(s: SearchState, instance: PFSPInstance, params: dict, lam: float,
-                patience: int, kick: int) -> SearchState:
+                patience: int, kick: int, candidates: int = 0) -> SearchState:
     p, jm = instance.processing_times, instance.job_mask
     n = jm.sum()
     f_idx, g_idx = (jnp.asarray(a) for a in pair_table(p.shape[0]))
     valid = s.spans < BIG
-    x = features(state_features(instance, s.perm),
-                 action_features(instance, s.perm, s.cmax, s.spans, valid))
-    q = q_values(params, lam, x)
     jf, jg = s.perm[f_idx], s.perm[g_idx]
     lo, hi = jnp.minimum(jf, jg), jnp.maximum(jf, jg)
     is_tabu = jnp.any((s.tabu[None, :, 0] == lo[:, None]) & (s.tabu[None, :, 1] == hi[:, None]),
                       axis=1)
     allowed = valid & (~is_tabu | (s.spans < s.best_cmax))
-    a = jnp.argmax(jnp.where(allowed, q, -jnp.inf))
-    has = allowed.any()
+    cand, ok = candidate_moves(s.spans, allowed, candidates)
+    x = features(state_features(instance, s.perm),
+                 action_features(instance, s.perm, s.cmax, s.spans, valid)[cand])
+    q = q_values(params, lam, x)
+    a = cand[jnp.argmax(jnp.where(ok, q, NEG_Q))]
+    has = ok.any()
     moved = jnp.where(has, swap_positions(s.perm, f_idx[a], g_idx[a]), s.perm)
 
     key, sub = jax.random.split(s.key)
@@ -109,21 +113,23 @@ def search_init_batch(batch: PFSPInstance, keys: jax.Array, tabu: int = 8) -> Se
     return jax.vmap(lambda i, k: search_init(i, k, tabu))(batch, keys)
 
 
-@partial(jax.jit, static_argnames=("lam", "patience", "kick"))
+@partial(jax.jit, static_argnames=("lam", "patience", "kick", "candidates"))
 def search_run_batch(state: SearchState, batch: PFSPInstance, params: dict, moves: jax.Array,
-                     lam: float, patience: int = 40, kick: int = 3) -> SearchState:
+                     lam: float, patience: int = 40, kick: int = 3,
+                     candidates: int = 0) -> SearchState:
     """`moves` more search moves for every instance of the batch (traced budget)."""
-    step = jax.vmap(lambda s, i: search_step(s, i, params, lam, patience, kick))
+    step = jax.vmap(lambda s, i: search_step(s, i, params, lam, patience, kick, candidates))
     return lax.fori_loop(0, moves, lambda _, s: step(s, batch), state)
 
 
 def search_timed(batch, params, lam, keys, time_limit_s: float, patience: int = 40,
-                 kick: int = 3, tabu: int = 8, max_chunk: int = 500):
+                 kick: int = 3, tabu: int = 8, max_chunk: int = 500, candidates: int = 0):
     """Search under a wall-time budget (compile excluded); returns `(state, timings)`."""
     t0 = time.perf_counter()
     state = search_init_batch(batch, keys, tabu)
     run = search_run_batch.lower(state, batch, params, jnp.int32(1), lam=lam,
-                                 patience=patience, kick=kick).compile()
+                                 patience=patience, kick=kick,
+                                 candidates=candidates).compile()
     compile_s = time.perf_counter() - t0
     start = time.perf_counter()
     state = jax.block_until_ready(search_init_batch(batch, keys, tabu))

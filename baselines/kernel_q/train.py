@@ -9,6 +9,8 @@
    `(x(s, a), r, x(s', .))` with `r = 100 (Cmax(s) - Cmax(s')) / LB` and the features of
    every swap of the successor `s'` (`jaxshop.pfsp_swap.features`) except the one that
    undoes `a` (tabu in the search, so left out of the target's max).
+   With a candidate list (`candidates = K > 0`, the CLI's default 16), the target's max
+   runs over the `K` swaps of least makespan of `s'` only: the moves the search ranks.
 2. Value iteration: `w <- ridge(Phi, r + gamma max_a' Q(s', a') - c r)`, all in one
    `lax.while_loop`, until the largest change of Q on the samples is below `tol` or
    after `max_iters` sweeps; `Phi^T Phi + alpha I` is factorized once.
@@ -17,9 +19,11 @@ The q-factor is `Q(s, a) = c r(s, a) + w . phi(x(s, a))` with `c = params["rewar
 `c = 1` (`residual=True`, `--residual`) adds the exact immediate reward of the swap, which
 the env computes for every move anyway (`r = -x[STATE_DIM + 7]`, the makespan-change
 feature), so the kernel regressor learns only the discounted continuation
-`gamma E max_a' Q(s', a')`; `c = 0` (the default) is the plain regressor (models written
-before this option, the shipped one included, load with `c = 0`). Either way `w` is the
-only fitted parameter and the search picks the move of highest Q.
+`gamma E max_a' Q(s', a')`; `c = 0` (the config default) is the plain regressor (models
+written before this option load with `c = 0`). Either way `w` is the only fitted parameter
+and the search picks the move of highest Q. The shipped model (`models/default`: 32
+random 50x20 instances, residual, candidate list 16, lambda / sigma / features / gamma /
+ridge chosen on held-out instances by `scripts/kernel_q_select.py`) uses `c = 1`.
 
 `make_train(config)(key)` is the whole offline run (sampling + value iteration) as one
 pure function: `jax.jit(make_train(c))(key)` or `jax.jit(jax.vmap(make_train(c)))(keys)`.
@@ -74,6 +78,7 @@ CONFIG_FILE = "config.json"
 MODEL_FILE = "model.npz"
 META_FILE = "meta.json"
 BIG = 2**31 - 1
+DEFAULT_CANDIDATES = 16  # the CLI's candidate list (the config's 0 keeps older models' meaning)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,6 +98,7 @@ class KernelQConfig(JSONConfig):
     tol: float = 1e-3
     chunk: int = 5  # value-iteration sweeps per CLI chunk
     residual: bool = False  # True: Q = r + w . phi (exact reward + learned continuation)
+    candidates: int = 0  # Q ranks the K swaps of least makespan (0: every swap)
 
     @property
     def num_features(self) -> int:
@@ -108,6 +114,18 @@ def q_values(params: dict, lam: float, x: jax.Array) -> jax.Array:
     """`Q = c r + w . phi(x)` for features `(..., FEATURE_DIM)` (`c` = reward_weight)."""
     learned = feature_map(x, params, lam) @ params["w"]
     return learned + params.get("reward_weight", 0.0) * immediate_reward(x)
+
+
+NEG_Q = float(np.finfo(np.float32).min)  # finite "minus infinity" of masked Q values
+
+
+def candidate_moves(spans: jax.Array, allowed: jax.Array, k: int):
+    """`(idx, ok)`: the `k` allowed swaps of least makespan (the candidate list that `Q`
+    ranks; ties to the lower index) and which of them exist; `k = 0`: every swap."""
+    if k <= 0 or k >= spans.shape[-1]:
+        return jnp.broadcast_to(jnp.arange(spans.shape[-1]), spans.shape), allowed
+    _, idx = lax.top_k(jnp.where(allowed, -spans, -BIG), k)
+    return idx, jnp.take_along_axis(allowed, idx, axis=-1)
 
 
 def swap_features(instance, perm):
@@ -150,10 +168,13 @@ def make_sampler(config: KernelQConfig):
             rand = lax.top_k(noise, k_rand)[1]
             acts = jnp.concatenate([best, rand])
             nexts = jax.vmap(lambda a: swap_positions(perm, f_idx[a], g_idx[a]))(acts)
-            _, _, mask_n, x_n = jax.vmap(lambda q: swap_features(inst, q))(nexts)
+            spans_n, _, mask_n, x_n = jax.vmap(lambda q: swap_features(inst, q))(nexts)
             # In s' = sw(s, a) the swap a itself would undo a; the search's tabu list
             # forbids it, so the target's max over a' leaves it out too.
             mask_n = mask_n & (actions[None, :] != acts[:, None])
+            # The target's max runs over the search's candidate list only.
+            cand, mask_n = candidate_moves(spans_n, mask_n, config.candidates)
+            x_n = jnp.take_along_axis(x_n, cand[..., None], axis=1)
             reward = 100.0 * (cmax - spans[acts]).astype(jnp.float32) / lb
             greedy = jax.random.uniform(k2) > config.epsilon
             move = jnp.where(greedy, best[0], rand[0])
@@ -184,7 +205,7 @@ def value_iteration(config: KernelQConfig, data, params: dict, it0, it_stop, del
         def one(args):
             xn, mn = args
             q = q_values(p, config.lam, xn)
-            return jnp.where(mn.any(), jnp.max(jnp.where(mn, q, -jnp.inf)), 0.0)
+            return jnp.where(mn.any(), jnp.max(jnp.where(mn, q, NEG_Q)), 0.0)
 
         # Each device maxes over its own rows (a row loop over the sharded samples);
         # the ridge products below are sums over rows, all-reduced by XLA.
@@ -321,6 +342,9 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--residual", action="store_true",
                    help="Q = r + w . phi: the exact reward plus the learned continuation "
                         "(default: Q = w . phi)")
+    p.add_argument("--candidates", type=int_in(0, 4096), default=None,
+                   help="Q ranks the K swaps of least makespan of every state (0: all swaps; "
+                        "default 16)")
     p.add_argument("--out", required=True, help="run directory")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     p.add_argument("--seed", type=seed, default=0, help="PRNG seed, 0..2^32-1 (default 0)")
@@ -329,10 +353,10 @@ def build_parser() -> ArgumentParser:
 
 
 def _config_from(args) -> KernelQConfig:
-    base = KernelQConfig(jobs=args.jobs, machines=args.machines)
+    base = KernelQConfig(jobs=args.jobs, machines=args.machines, candidates=DEFAULT_CANDIDATES)
     names = {"instances": "instances", "walk": "walk", "actions": "actions", "rff": "rff",
              "lam": "lam", "sigma": "sigma", "gamma": "gamma", "iters": "max_iters",
-             "tol": "tol", "chunk": "chunk"}
+             "tol": "tol", "chunk": "chunk", "candidates": "candidates"}
     changes = {field: getattr(args, flag) for flag, field in names.items()
                if getattr(args, flag) is not None}
     if args.residual:
