@@ -6,7 +6,8 @@ search runs a fixed number of moves from NEH on `--val` held-out random instance
 (`--val-jobs x machines`, another key). The score is the mean relative deviation of the
 best makespan found from NEH's (negative = better). Stage 1 is the grid over lambda,
 sigma and the random-feature count (gamma and the ridge penalty at their defaults);
-stage 2 varies gamma and the ridge penalty at the stage-1 winner. The reference row
+stage 2 varies gamma and the ridge penalty at the stage-1 winner; stage 3 the candidate
+list and the walk length (both change the sampled data, so it is sampled again). The reference row
 `w = 0` is the same search with the learned part switched off (`Q = r`: a plain tabu
 search of steepest swaps), so the table shows what the regressor adds.
 
@@ -94,7 +95,8 @@ def main() -> None:
     t0 = time.perf_counter()
     data = jax.block_until_ready(jax.jit(make_sampler(base))(jax.random.split(key)[1]))
     sample_s = time.perf_counter() - t0
-    print(f"sampled {data[0].shape[0]} transitions in {sample_s:.1f} s", flush=True)
+    transitions = int(data[0].shape[0])  # stage 3 samples its own data
+    print(f"sampled {transitions} transitions in {sample_s:.1f} s", flush=True)
 
     gen = UniformPFSPGenerator(args.val_jobs, args.machines)
     val = jax.vmap(gen)(jax.random.split(jax.random.PRNGKey(10_000 + args.seed), args.val))
@@ -109,12 +111,14 @@ def main() -> None:
         fit_s = time.perf_counter() - t1
         score, search_s = evaluate(config, params, val, neh_cmax, args.moves)
         row = {"stage": stage, "lam": config.lam, "sigma": config.sigma, "rff": config.rff,
-               "gamma": config.gamma, "alpha": config.alpha, "sweeps": sweeps,
+               "gamma": config.gamma, "alpha": config.alpha, "candidates": config.candidates,
+               "walk": config.walk, "sweeps": sweeps,
                "vs_neh_pct": score, "fit_s": round(fit_s, 2), "search_s": round(search_s, 2),
                "config": config, "params": params}
         rows.append(row)
         print(f"{stage} lam={config.lam} sigma={config.sigma} rff={config.rff} "
-              f"gamma={config.gamma} alpha={config.alpha}: {score:+.3f} % vs NEH "
+              f"gamma={config.gamma} alpha={config.alpha} K={config.candidates} "
+              f"walk={config.walk}: {score:+.3f} % vs NEH "
               f"({sweeps} sweeps)", flush=True)
         return row
 
@@ -122,7 +126,8 @@ def main() -> None:
     zero = dict(reference["params"], w=jnp.zeros_like(reference["params"]["w"]))
     reference["vs_neh_pct"], reference["search_s"] = evaluate(base, zero, val, neh_cmax,
                                                               args.moves)
-    reference.update(lam=None, sigma=None, rff=None, gamma=None, alpha=None, sweeps=0)
+    reference.update(lam=None, sigma=None, rff=None, gamma=None, alpha=None, walk=None,
+                     sweeps=0)
     print(f"w=0 (Q = r): {reference['vs_neh_pct']:+.3f} % vs NEH", flush=True)
 
     for lam, sigma, rff in itertools.product((0.2, 0.5, 0.8), (1.0, 2.0, 4.0), (32, 128, 512)):
@@ -130,6 +135,11 @@ def main() -> None:
     best1 = min((r for r in rows if r["stage"] == "1"), key=lambda r: r["vs_neh_pct"])
     for gamma, alpha in ((0.5, 1.0), (0.99, 1.0), (0.9, 0.01), (0.9, 100.0)):
         trial("2", dataclasses.replace(best1["config"], gamma=gamma, alpha=alpha))
+    best2 = min((r for r in rows if r["stage"] != "w=0"), key=lambda r: r["vs_neh_pct"])
+    for change in ({"candidates": 4}, {"candidates": 8}, {"candidates": 32}, {"walk": 32}):
+        config = dataclasses.replace(best2["config"], **change)
+        data = jax.block_until_ready(jax.jit(make_sampler(config))(jax.random.split(key)[1]))
+        trial("3", config)
     best = min((r for r in rows if r["stage"] != "w=0"), key=lambda r: r["vs_neh_pct"])
 
     if args.out:
@@ -142,7 +152,7 @@ def main() -> None:
         print(f"wrote {args.out}")
     public = [{k: v for k, v in r.items() if k not in ("config", "params")} for r in rows]
     report = {"training": {"jobs": args.jobs, "machines": args.machines,
-                           "instances": args.instances, "transitions": int(data[0].shape[0]),
+                           "instances": args.instances, "transitions": transitions,
                            "sample_s": round(sample_s, 1), "candidates": base.candidates},
               "validation": {"instances": args.val, "jobs": args.val_jobs,
                              "machines": args.machines, "moves": args.moves},
@@ -159,11 +169,12 @@ def main() -> None:
              f"random {args.val_jobs}x{args.machines} instances, {args.moves} search moves "
              "from NEH; score = mean % of the best makespan vs NEH (lower is better). "
              f"2-core CPU, load average {report['load_average']}.", "",
-             "| stage | lambda | sigma | RFF | gamma | ridge | sweeps | vs NEH |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+             "| stage | lambda | sigma | RFF | gamma | ridge | candidates | walk | sweeps "
+             "| vs NEH |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in sorted(public, key=lambda r: r["vs_neh_pct"]):
         cells = ["-" if r[k] is None else str(r[k])
-                 for k in ("lam", "sigma", "rff", "gamma", "alpha", "sweeps")]
+                 for k in ("lam", "sigma", "rff", "gamma", "alpha", "candidates", "walk",
+                           "sweeps")]
         lines.append(f"| {r['stage']} | " + " | ".join(cells) + f" | {r['vs_neh_pct']:+.3f} % |")
     lines += ["", "`w=0` is the search with the learned part switched off (Q = r)."]
     out.with_suffix(".md").write_text("\n".join(lines) + "\n")
