@@ -222,3 +222,19 @@ def test_sampler_targets_use_the_candidate_list():
     fitted, it, _ = value_iteration(config, (x, reward, x_next, mask_next), params, 0, 3,
                                     jnp.full(config.max_iters, jnp.nan))
     assert int(it) == 3 and bool(jnp.isfinite(fitted["w"]).all())
+
+
+@pytest.mark.parametrize("argv, flag", [
+    (["--candidates", "-1"], "--candidates"),
+    (["--candidates", "many"], "--candidates"),
+    (["--lam", "1"], "--lam"),
+    (["--sigma", "0"], "--sigma"),
+    (["--rff", "0"], "--rff"),
+])
+def test_bad_kernel_q_flags_are_one_line_usage_errors(capsys, tmp_path, argv, flag):
+    from jaxshop.cli import main
+
+    assert main(["train", "kernel-q", "--out", str(tmp_path / "run"), *argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and flag in err, err
+    assert not (tmp_path / "run").exists()
