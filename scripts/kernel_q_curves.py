@@ -37,12 +37,15 @@ SWEEPS = (0, 1, 2, 5, 10, 20, 40)
 MOVES = {100: 100, 200: 50}
 
 
-def run_size(n: int, shipped, instances: int, counts: list[int], key) -> dict:
-    """Both curves for the Taillard group `n x 20`."""
+def run_size(n: int, shipped, instances: int, counts: list[int], key,
+             save_dir: Path | None = None) -> dict:
+    """Both curves for the Taillard group `n x 20`; with `save_dir`, the model of the full
+    sweep budget on all instances is written to `save_dir / "{n}x20"`."""
     from jaxshop_baselines.kernel_q.train import (
         _keys,
         init_params,
         make_sampler,
+        save_model,
         value_iteration,
     )
     from jaxshop_baselines.neh import neh_batch
@@ -79,6 +82,10 @@ def run_size(n: int, shipped, instances: int, counts: list[int], key) -> dict:
             params, it, deltas = chunk(data, params, done, target, deltas)
             done = int(it)
         sweeps_rows.append({"sweeps": target, **score(params, f"{target} sweeps")})
+    if save_dir is not None:
+        save_model(save_dir / group, config, jax.device_get(params),
+                   {"sweeps": done, "seed": 0, "trained_by": "scripts/kernel_q_curves.py",
+                    "taillard_arpd": sweeps_rows[-1]["arpd"], "taillard_moves": moves})
     count_rows = []
     for count in counts:
         sub = jax.tree_util.tree_map(lambda a, c=count: a[:c * per_instance], data)
@@ -99,6 +106,8 @@ def main() -> None:
     ap.add_argument("--counts", default="4,8,16,32,64", help="training-instance counts")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=str(ROOT / "results" / "kernel_q_curves"))
+    ap.add_argument("--save-dir", default=None,
+                    help="write each size's full-budget model to DIR/<n>x20")
     args = ap.parse_args()
     shipped, _ = load_model(DEFAULT_MODEL)
     counts = [int(c) for c in args.counts.split(",") if int(c) <= args.instances]
@@ -106,7 +115,8 @@ def main() -> None:
     report = {"model_settings": dataclasses.asdict(shipped), "sizes": []}
     t0 = time.perf_counter()
     for n in (int(s) for s in args.sizes.split(",")):
-        report["sizes"].append(run_size(n, shipped, args.instances, counts, key))
+        report["sizes"].append(run_size(n, shipped, args.instances, counts, key,
+                                        Path(args.save_dir) if args.save_dir else None))
     report["load_average"] = [round(x, 2) for x in os.getloadavg()]
     report["total_s"] = round(time.perf_counter() - t0, 1)
     out = Path(args.out)

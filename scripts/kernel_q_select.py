@@ -6,10 +6,13 @@ search runs a fixed number of moves from NEH on `--val` held-out random instance
 (`--val-jobs x machines`, another key). The score is the mean relative deviation of the
 best makespan found from NEH's (negative = better). Stage 1 is the grid over lambda,
 sigma and the random-feature count (gamma and the ridge penalty at their defaults);
-stage 2 varies gamma and the ridge penalty at the stage-1 winner; stage 3 the candidate
-list and the walk length (both change the sampled data, so it is sampled again). The reference row
-`w = 0` is the same search with the learned part switched off (`Q = r`: a plain tabu
-search of steepest swaps), so the table shows what the regressor adds.
+stage 2 varies gamma, the ridge penalty and the sweep bound at the stage-1 winner; stage 3
+the sampled actions per state, the candidate list, the walk length and the action
+sampling (`candidates`: uniformly among the candidate list, the base; `mixed`: half the
+best and half random swaps), which change the sampled data, so it is sampled again.
+The reference row `w = 0` is the same search with the learned part switched off
+(`Q = r`: a plain tabu search of steepest swaps), so the table shows what the regressor
+adds.
 
 Writes `results/kernel_q_select.{json,md}` and the winner as a model directory (`--out`).
 
@@ -90,7 +93,7 @@ def main() -> None:
     args = ap.parse_args()
 
     base = KernelQConfig(jobs=args.jobs, machines=args.machines, instances=args.instances,
-                         residual=True, candidates=DEFAULT_CANDIDATES)
+                         residual=True, candidates=DEFAULT_CANDIDATES, sample="candidates")
     key = jax.random.PRNGKey(args.seed)
     t0 = time.perf_counter()
     data = jax.block_until_ready(jax.jit(make_sampler(base))(jax.random.split(key)[1]))
@@ -112,13 +115,15 @@ def main() -> None:
         score, search_s = evaluate(config, params, val, neh_cmax, args.moves)
         row = {"stage": stage, "lam": config.lam, "sigma": config.sigma, "rff": config.rff,
                "gamma": config.gamma, "alpha": config.alpha, "candidates": config.candidates,
-               "walk": config.walk, "sweeps": sweeps,
+               "walk": config.walk, "actions": config.actions, "sample": config.sample,
+               "sweeps": sweeps,
                "vs_neh_pct": score, "fit_s": round(fit_s, 2), "search_s": round(search_s, 2),
                "config": config, "params": params}
         rows.append(row)
         print(f"{stage} lam={config.lam} sigma={config.sigma} rff={config.rff} "
               f"gamma={config.gamma} alpha={config.alpha} K={config.candidates} "
-              f"walk={config.walk}: {score:+.3f} % vs NEH "
+              f"walk={config.walk} actions={config.actions} sample={config.sample}: "
+              f"{score:+.3f} % vs NEH "
               f"({sweeps} sweeps)", flush=True)
         return row
 
@@ -127,16 +132,18 @@ def main() -> None:
     reference["vs_neh_pct"], reference["search_s"] = evaluate(base, zero, val, neh_cmax,
                                                               args.moves)
     reference.update(lam=None, sigma=None, rff=None, gamma=None, alpha=None, walk=None,
-                     sweeps=0)
+                     actions=None, sample=None, sweeps=0)
     print(f"w=0 (Q = r): {reference['vs_neh_pct']:+.3f} % vs NEH", flush=True)
 
     for lam, sigma, rff in itertools.product((0.2, 0.5, 0.8), (1.0, 2.0, 4.0), (32, 128, 512)):
         trial("1", dataclasses.replace(base, lam=lam, sigma=sigma, rff=rff))
     best1 = min((r for r in rows if r["stage"] == "1"), key=lambda r: r["vs_neh_pct"])
-    for gamma, alpha in ((0.5, 1.0), (0.99, 1.0), (0.9, 0.01), (0.9, 100.0)):
-        trial("2", dataclasses.replace(best1["config"], gamma=gamma, alpha=alpha))
+    for change in ({"gamma": 0.5}, {"gamma": 0.99}, {"alpha": 0.01}, {"alpha": 100.0},
+                   {"max_iters": 1}, {"max_iters": 5}):
+        trial("2", dataclasses.replace(best1["config"], **change))
     best2 = min((r for r in rows if r["stage"] != "w=0"), key=lambda r: r["vs_neh_pct"])
-    for change in ({"candidates": 4}, {"candidates": 8}, {"candidates": 32}, {"walk": 32}):
+    for change in ({"actions": 16}, {"candidates": 8}, {"candidates": 32}, {"walk": 32},
+                   {"sample": "mixed"}):
         config = dataclasses.replace(best2["config"], **change)
         data = jax.block_until_ready(jax.jit(make_sampler(config))(jax.random.split(key)[1]))
         trial("3", config)
@@ -165,16 +172,18 @@ def main() -> None:
     lines = ["# Kernel-Q: lambda, sigma, feature count (and gamma, ridge) by validation", "",
              f"Training: {args.instances} random {args.jobs}x{args.machines} instances, "
              f"{report['training']['transitions']} transitions, candidate list "
-             f"{base.candidates}, residual Q = r + w . phi. Validation: {args.val} held-out "
+             f"{base.candidates} (actions sampled from it), residual Q = r + w . phi. "
+             f"Validation: {args.val} held-out "
              f"random {args.val_jobs}x{args.machines} instances, {args.moves} search moves "
              "from NEH; score = mean % of the best makespan vs NEH (lower is better). "
              f"2-core CPU, load average {report['load_average']}.", "",
-             "| stage | lambda | sigma | RFF | gamma | ridge | candidates | walk | sweeps "
-             "| vs NEH |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "| stage | lambda | sigma | RFF | gamma | ridge | candidates | walk | actions "
+             "| sample | sweeps | vs NEH |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|"]
     for r in sorted(public, key=lambda r: r["vs_neh_pct"]):
         cells = ["-" if r[k] is None else str(r[k])
                  for k in ("lam", "sigma", "rff", "gamma", "alpha", "candidates", "walk",
-                           "sweeps")]
+                           "actions", "sample", "sweeps")]
         lines.append(f"| {r['stage']} | " + " | ".join(cells) + f" | {r['vs_neh_pct']:+.3f} % |")
     lines += ["", "`w=0` is the search with the learned part switched off (Q = r)."]
     out.with_suffix(".md").write_text("\n".join(lines) + "\n")

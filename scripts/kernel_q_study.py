@@ -55,7 +55,7 @@ def timed(fn, *args):
     return out, time.perf_counter() - t0, compile_s
 
 
-def run_group(group: str, budget_ms: float, params, config) -> dict:
+def run_group(group: str, budget_ms: float, params: dict, config) -> dict:
     from jaxshop_baselines.iterated_greedy import iterated_greedy_timed
     from jaxshop_baselines.kernel_q.search import search_timed, swap_descent_batch
     from jaxshop_baselines.neh import neh_batch
@@ -116,6 +116,10 @@ def write_markdown(report: dict, path: Path) -> None:
     lines += ["", "ARPD against the best-known upper bounds (time of the whole batch in "
               "parentheses). Kernel-Q moves per instance and IG iterations in the JSON.", ""]
     for row in report["groups"]:
+        if row["model"] != report["model"]:
+            lines.append(f"- {row['group']}: kernel-Q model `{row['model']}` (trained at "
+                         "that size by `scripts/kernel_q_curves.py`).")
+    for row in report["groups"]:
         lines.append(f"- {row['group']}: kernel-Q {row['kernel_q']['moves']} moves, Q = r "
                      f"{row['reward_only']['moves']} moves, IG "
                      f"{row['ig']['iterations']} iterations, swap descent "
@@ -151,9 +155,12 @@ def main() -> None:
     ap.add_argument("--groups", default=",".join(GROUPS))
     ap.add_argument("--budget-ms", type=float, default=2.0)
     ap.add_argument("--model", default=str(DEFAULT_MODEL))
+    ap.add_argument("--models", default="",
+                    help="per-group models, e.g. 100x20=DIR,200x20=DIR (others: --model)")
     ap.add_argument("--out", default=str(ROOT / "results" / "kernel_q_study"))
     args = ap.parse_args()
     config, params = load_model(args.model)
+    per_group = dict(item.split("=", 1) for item in args.models.split(",") if item)
     meta_path = Path(args.model) / "meta.json"
     meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
     meta.pop("deltas", None)
@@ -165,7 +172,10 @@ def main() -> None:
     report["model_config"] = dataclasses.asdict(config)
     t0 = time.perf_counter()
     for group in args.groups.split(","):
-        row = run_group(group, args.budget_ms, params, config)
+        model_dir = per_group.get(group, args.model)
+        group_config, group_params = load_model(model_dir)
+        row = run_group(group, args.budget_ms, group_params, group_config)
+        row["model"] = os.path.relpath(model_dir, ROOT)
         report["groups"].append(row)
         print(group, {k: round(row[k]["arpd"], 2) for k, _ in METHODS}, flush=True)
     report["load_average"] = [round(x, 2) for x in os.getloadavg()]

@@ -230,6 +230,8 @@ def test_sampler_targets_use_the_candidate_list():
     (["--lam", "1"], "--lam"),
     (["--sigma", "0"], "--sigma"),
     (["--rff", "0"], "--rff"),
+    (["--sample", "best"], "--sample"),
+    (["--sample", "candidates", "--actions", "32"], "--sample"),
 ])
 def test_bad_kernel_q_flags_are_one_line_usage_errors(capsys, tmp_path, argv, flag):
     from jaxshop.cli import main
@@ -238,3 +240,34 @@ def test_bad_kernel_q_flags_are_one_line_usage_errors(capsys, tmp_path, argv, fl
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and flag in err, err
     assert not (tmp_path / "run").exists()
+
+
+def test_sampled_actions_come_from_the_candidate_list():
+    import dataclasses
+
+    from jaxshop_baselines.kernel_q.train import check_sampling, sample_actions
+
+    config = dataclasses.replace(TINY, jobs=8, candidates=6, actions=4, sample="candidates")
+    rng = np.random.default_rng(11)
+    spans = jnp.asarray(rng.integers(40, 50, 28), jnp.int32)
+    allowed = jnp.asarray(rng.random(28) < 0.8)
+    order = np.argsort(np.where(np.asarray(allowed), np.asarray(spans), 2**31 - 1),
+                       kind="stable")
+    seen = set()
+    for seed in range(8):
+        k1, k2 = jax.random.split(jax.random.PRNGKey(seed))
+        acts, best, rand = sample_actions(k1, k2, spans, allowed, config)
+        acts = np.asarray(acts).tolist()
+        assert len(set(acts)) == 4 and set(acts) <= set(order[:6].tolist())
+        assert int(best[0]) == order[0] and bool(allowed[int(rand[0])])
+        seen |= set(acts)
+    assert seen == set(order[:6].tolist())  # uniform over the candidates, not the top 4
+    # "mixed": the best half by makespan, then random allowed swaps
+    mixed = dataclasses.replace(config, sample="mixed")
+    acts, best, _ = sample_actions(k1, k2, spans, allowed, mixed)
+    assert np.asarray(acts)[:2].tolist() == order[:2].tolist()
+    assert np.asarray(allowed)[np.asarray(acts)].all()
+    for bad in (dataclasses.replace(config, actions=7), dataclasses.replace(config, candidates=0),
+                dataclasses.replace(config, sample="best")):
+        with pytest.raises(ValueError):
+            check_sampling(bad)

@@ -5,7 +5,9 @@
    epsilon-greedy tabu walk like the search's (with probability `1 - epsilon` the swap of
    least makespan, improving or not, else a random swap; never the swap that undoes the
    previous move). In every visited state `s` the `actions` sampled swaps (undo excluded)
-   are half the best by makespan change and half random; each gives
+   are half the best by makespan change and half random (`sample="mixed"`), or uniform
+   among the candidate list (`sample="candidates"`: the regressor then learns to tell
+   apart exactly the moves the search ranks; the shipped model's setting); each gives
    `(x(s, a), r, x(s', .))` with `r = 100 (Cmax(s) - Cmax(s')) / LB` and the features of
    every swap of the successor `s'` (`jaxshop.pfsp_swap.features`) except the one that
    undoes `a` (tabu in the search, so left out of the target's max).
@@ -22,8 +24,9 @@ feature), so the kernel regressor learns only the discounted continuation
 `gamma E max_a' Q(s', a')`; `c = 0` (the config default) is the plain regressor (models
 written before this option load with `c = 0`). Either way `w` is the only fitted parameter
 and the search picks the move of highest Q. The shipped model (`models/default`: 32
-random 50x20 instances, residual, candidate list 16, lambda / sigma / features / gamma /
-ridge chosen on held-out instances by `scripts/kernel_q_select.py`) uses `c = 1`.
+random 50x20 instances, residual, candidate list 16 with actions sampled from it, the
+kernel, gamma, ridge and sweep bound chosen on held-out instances by
+`scripts/kernel_q_select.py`) uses `c = 1`.
 
 `make_train(config)(key)` is the whole offline run (sampling + value iteration) as one
 pure function: `jax.jit(make_train(c))(key)` or `jax.jit(jax.vmap(make_train(c)))(keys)`.
@@ -79,6 +82,7 @@ MODEL_FILE = "model.npz"
 META_FILE = "meta.json"
 BIG = 2**31 - 1
 DEFAULT_CANDIDATES = 16  # the CLI's candidate list (the config's 0 keeps older models' meaning)
+# The CLI samples actions from that list ("candidates"); the config's "mixed" is the older way.
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,6 +103,7 @@ class KernelQConfig(JSONConfig):
     chunk: int = 5  # value-iteration sweeps per CLI chunk
     residual: bool = False  # True: Q = r + w . phi (exact reward + learned continuation)
     candidates: int = 0  # Q ranks the K swaps of least makespan (0: every swap)
+    sample: str = "mixed"  # sampled actions: "mixed" (half best, half random) or "candidates"
 
     @property
     def num_features(self) -> int:
@@ -128,6 +133,39 @@ def candidate_moves(spans: jax.Array, allowed: jax.Array, k: int):
     return idx, jnp.take_along_axis(allowed, idx, axis=-1)
 
 
+SAMPLES = ("mixed", "candidates")
+
+
+def check_sampling(config: KernelQConfig) -> None:
+    """`ValueError` for a sampling setting the instances cannot serve."""
+    if config.sample not in SAMPLES:
+        raise ValueError(f"sample must be one of {', '.join(SAMPLES)}, got {config.sample!r}")
+    if config.sample == "candidates":
+        # every visited state needs `actions` distinct candidates (the undo swap excluded)
+        room = min(config.candidates, config.jobs * (config.jobs - 1) // 2 - 1)
+        if config.candidates <= 0 or config.actions > room:
+            raise ValueError(f"sample 'candidates' needs 0 < actions <= candidates (and "
+                             f"fewer than the {config.jobs}-job swaps); got actions "
+                             f"{config.actions}, candidates {config.candidates} (fewer "
+                             f"actions or sample 'mixed' fit)")
+
+
+def sample_actions(key_rand: jax.Array, key_cand: jax.Array, spans: jax.Array,
+                   allowed: jax.Array, config: KernelQConfig):
+    """`(acts, best, rand)`: the `actions` swaps sampled in a visited state, the allowed
+    swap of least makespan and a uniformly random allowed swap (the walk's two moves)."""
+    noise = jnp.where(allowed, jax.random.gumbel(key_rand, spans.shape), NEG_Q)
+    if config.sample == "candidates":  # `actions` of the search's candidates, uniformly
+        cand, ok = candidate_moves(spans, allowed, config.candidates)
+        pick = jnp.where(ok, jax.random.gumbel(key_cand, ok.shape), NEG_Q)
+        return cand[lax.top_k(pick, config.actions)[1]], cand[:1], lax.top_k(noise, 1)[1]
+    # "mixed": half the best by makespan, half uniformly among the allowed swaps
+    k_best = config.actions // 2
+    best = jnp.argsort(jnp.where(allowed, spans, BIG))[:k_best]
+    rand = lax.top_k(noise, config.actions - k_best)[1]
+    return jnp.concatenate([best, rand]), best, rand
+
+
 def swap_features(instance, perm):
     """`(spans, cmax, mask, X)`: all swap makespans, the makespan, the valid mask and the
     `(A, FEATURE_DIM)` features of every swap of `perm`."""
@@ -144,8 +182,7 @@ def make_sampler(config: KernelQConfig):
     """`sample(key) -> (x, r, x_next, mask_next)` with `S = instances * walk * actions` rows."""
     gen = UniformPFSPGenerator(config.jobs, config.machines)
     num_slots = config.jobs
-    k_best = config.actions // 2
-    k_rand = config.actions - k_best
+    check_sampling(config)
     f_idx, g_idx = (jnp.asarray(a) for a in pair_table(num_slots))
     actions = jnp.arange(f_idx.shape[0], dtype=jnp.int32)
 
@@ -161,12 +198,10 @@ def make_sampler(config: KernelQConfig):
         def walk(carry, key):
             perm, prev = carry
             k1, k2 = jax.random.split(key)
+            k3 = jax.random.fold_in(k2, 1)  # (the "mixed" draws stay those of earlier runs)
             spans, cmax, mask, x = swap_features(inst, perm)
             allowed = mask & (actions != prev)  # the walk never undoes its last swap
-            best = jnp.argsort(jnp.where(allowed, spans, BIG))[:k_best]
-            noise = jnp.where(allowed, jax.random.gumbel(k1, spans.shape), -jnp.inf)
-            rand = lax.top_k(noise, k_rand)[1]
-            acts = jnp.concatenate([best, rand])
+            acts, best, rand = sample_actions(k1, k3, spans, allowed, config)
             nexts = jax.vmap(lambda a: swap_positions(perm, f_idx[a], g_idx[a]))(acts)
             spans_n, _, mask_n, x_n = jax.vmap(lambda q: swap_features(inst, q))(nexts)
             # In s' = sw(s, a) the swap a itself would undo a; the search's tabu list
@@ -178,7 +213,7 @@ def make_sampler(config: KernelQConfig):
             reward = 100.0 * (cmax - spans[acts]).astype(jnp.float32) / lb
             greedy = jax.random.uniform(k2) > config.epsilon
             move = jnp.where(greedy, best[0], rand[0])
-            nxt = nexts[jnp.argmax(acts == move)]
+            nxt = swap_positions(perm, f_idx[move], g_idx[move])
             return (nxt, move.astype(jnp.int32)), (x[acts], reward, x_n, mask_n)
 
         _, data = lax.scan(walk, (perm0, jnp.int32(-1)), jax.random.split(k_walk, config.walk))
@@ -345,6 +380,9 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--candidates", type=int_in(0, 4096), default=None,
                    help="Q ranks the K swaps of least makespan of every state (0: all swaps; "
                         "default 16)")
+    p.add_argument("--sample", choices=SAMPLES, default=None,
+                   help="sampled actions per state: uniformly among the candidate list "
+                        "(candidates, the default) or half best and half random swaps (mixed)")
     p.add_argument("--out", required=True, help="run directory")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     p.add_argument("--seed", type=seed, default=0, help="PRNG seed, 0..2^32-1 (default 0)")
@@ -353,10 +391,11 @@ def build_parser() -> ArgumentParser:
 
 
 def _config_from(args) -> KernelQConfig:
-    base = KernelQConfig(jobs=args.jobs, machines=args.machines, candidates=DEFAULT_CANDIDATES)
+    base = KernelQConfig(jobs=args.jobs, machines=args.machines, candidates=DEFAULT_CANDIDATES,
+                         sample="candidates")
     names = {"instances": "instances", "walk": "walk", "actions": "actions", "rff": "rff",
              "lam": "lam", "sigma": "sigma", "gamma": "gamma", "iters": "max_iters",
-             "tol": "tol", "chunk": "chunk", "candidates": "candidates"}
+             "tol": "tol", "chunk": "chunk", "candidates": "candidates", "sample": "sample"}
     changes = {field: getattr(args, flag) for flag, field in names.items()
                if getattr(args, flag) is not None}
     if args.residual:
@@ -364,6 +403,11 @@ def _config_from(args) -> KernelQConfig:
     config = dataclasses.replace(base, **changes)
     if not 0.0 < config.lam < 1.0:
         raise UsageError("jaxshop train kernel-q: --lam must be in (0, 1)")
+    try:
+        check_sampling(config)
+    except ValueError as err:
+        raise UsageError(f"jaxshop train kernel-q: --sample/--actions/--candidates: {err}"
+                         ) from None
     return config
 
 
