@@ -117,8 +117,9 @@ def write_markdown(report: dict, path: Path) -> None:
               "parentheses). Kernel-Q moves per instance and IG iterations in the JSON.", ""]
     for row in report["groups"]:
         if row["model"] != report["model"]:
-            lines.append(f"- {row['group']}: kernel-Q model `{row['model']}` (trained at "
-                         "that size by `scripts/kernel_q_curves.py`).")
+            lines.append(f"- {row['group']}: kernel-Q model `{row['model']}` (trained on "
+                         "random instances of the size in its name by "
+                         "`scripts/kernel_q_curves.py`).")
     for row in report["groups"]:
         lines.append(f"- {row['group']}: kernel-Q {row['kernel_q']['moves']} moves, Q = r "
                      f"{row['reward_only']['moves']} moves, IG "

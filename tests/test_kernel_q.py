@@ -271,3 +271,14 @@ def test_sampled_actions_come_from_the_candidate_list():
                 dataclasses.replace(config, sample="best")):
         with pytest.raises(ValueError):
             check_sampling(bad)
+
+
+@pytest.mark.parametrize("name", ["default", "100x20", "200x20"])
+def test_shipped_models_load_with_their_training_size(name):
+    from jaxshop_baselines.kernel_q import DEFAULT_MODEL
+
+    config, params = load_model(DEFAULT_MODEL.parent / name)
+    assert config.residual and config.candidates == 16 and config.sample == "candidates"
+    if name != "default":
+        assert f"{config.jobs}x{config.machines}" == name
+    assert float(params["reward_weight"]) == 1.0 and bool(jnp.isfinite(params["w"]).all())
