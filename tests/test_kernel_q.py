@@ -282,3 +282,13 @@ def test_shipped_models_load_with_their_training_size(name):
     if name != "default":
         assert f"{config.jobs}x{config.machines}" == name
     assert float(params["reward_weight"]) == 1.0 and bool(jnp.isfinite(params["w"]).all())
+
+
+def test_kernel_q_picks_the_shipped_model_nearest_the_job_count():
+    from jaxshop_baselines.kernel_q import DEFAULT_MODEL, shipped_model_for
+
+    models = DEFAULT_MODEL.parent
+    for jobs, name in ((5, "default"), (50, "default"), (74, "default"), (75, "default"),
+                       (76, "100x20"), (100, "100x20"), (150, "100x20"), (151, "200x20"),
+                       (500, "200x20")):
+        assert shipped_model_for(jobs) == models / name, jobs

@@ -1,7 +1,9 @@
 """Kernel Q-regressor for swap improvement of flow-shop schedules (`kernel-q[:DIR]`).
 
-`kernel-q` uses the shipped model (`models/default`), `kernel-q:DIR` a model or run
-directory written by `jaxshop train kernel-q`. Options: `iterations` (search moves per
+`kernel-q` uses the shipped models: for each batch the one trained nearest the instances'
+job count (`models/default`: 50x20, `models/100x20`, `models/200x20`; see
+`shipped_model_for`). `kernel-q:DIR` uses a model or run directory written by
+`jaxshop train kernel-q`. Options: `iterations` (search moves per
 instance, default 200) or `time_limit` (seconds for the whole batch), `seed`.
 """
 
@@ -29,6 +31,7 @@ from jaxshop_baselines.kernel_q.search import (
     swap_descent_batch,
 )
 from jaxshop_baselines.kernel_q.train import (
+    CONFIG_FILE,
     KernelQConfig,
     load_model,
     make_sampler,
@@ -48,15 +51,25 @@ DEFAULT_MOVES = 200
 MAX_MOVES = 2**31 - 1
 
 
-def _model_version(path: Path) -> str:
-    digest = hashlib.sha256((path / "model.npz").read_bytes()).hexdigest()[:12]
-    return f"kernel-q sha256:{digest}"
+SHIPPED_MODELS = tuple(DEFAULT_MODEL.parent / name for name in ("default", "100x20", "200x20"))
+
+
+def _model_version(*paths: Path) -> str:
+    digests = [hashlib.sha256((p / "model.npz").read_bytes()).hexdigest()[:12] for p in paths]
+    return "kernel-q sha256:" + "+".join(digests)
+
+
+def shipped_model_for(num_jobs: int) -> Path:
+    """The shipped model trained on the job count nearest `num_jobs` (ties: the smaller)."""
+    sizes = [(KernelQConfig.from_json(p / CONFIG_FILE).jobs, p) for p in SHIPPED_MODELS]
+    return min(sizes, key=lambda s: (abs(s[0] - num_jobs), s[0]))[1]
 
 
 @register_method(
     "kernel-q",
     "tabu swap search guided by a kernel Q-regressor learned by value iteration (PFSP); "
-    "kernel-q = shipped model, kernel-q:DIR a trained run",
+    "kernel-q = the shipped model trained nearest the instance size, kernel-q:DIR a "
+    "trained run",
     options=("seed", "iterations", "time_limit"),
     arg="DIR",
     problems=("pfsp",),
@@ -70,11 +83,13 @@ def kernel_q_method(arg: str | None = None, iterations: int | None = None,
     if time_limit is not None and not (0 < time_limit < math.inf):
         raise ValueError(f"kernel-q: time_limit must be a finite number of seconds > 0, "
                          f"got {time_limit}")
-    path = DEFAULT_MODEL if arg is None else Path(arg)
-    config, params = load_model(path)
+    paths = SHIPPED_MODELS if arg is None else (Path(arg),)
+    models = {path: load_model(path) for path in paths}
     name = "kernel-q" if arg is None else f"kernel-q:{arg}"
 
     def solve(instances: list[PFSPInstance], key: jax.Array):
+        jobs = max(int(i.job_mask.sum()) for i in instances)
+        config, params = models[shipped_model_for(jobs) if arg is None else paths[0]]
         batch = stack(instances)
         keys = jax.random.split(key, len(instances))
         if time_limit is not None:
@@ -87,8 +102,8 @@ def kernel_q_method(arg: str | None = None, iterations: int | None = None,
                                      candidates=config.candidates)
         return permutation_solutions(instances, state.best_perm)
 
-    return Method(name, ("pfsp",), solve, version=_model_version(path),
-                  num_params=count_params(params))
+    return Method(name, ("pfsp",), solve, version=_model_version(*paths),
+                  num_params=max(count_params(params) for _, params in models.values()))
 
 
 __all__ = [
@@ -97,6 +112,7 @@ __all__ = [
     "exact_kernel",
     "feature_map",
     "kernel_q_method",
+    "shipped_model_for",
     "load_model",
     "make_sampler",
     "make_train",
