@@ -51,13 +51,13 @@ class PointerPolicy:
     def logits(self, params: dict, carry: Any, state: Any, obs: Any, tau: Any = 1.0):
         h, prev, first = carry
         feats = select_features(self.config, obs.pair_features)
-        h, logits, emb = actor_module(self.config).apply(
+        h, logits, hidden = actor_module(self.config).apply(
             {"params": params["actor"]}, h, prev, first, feats, obs.action_mask)
-        return logits, (h, emb)
+        return logits, (h, hidden)
 
     def advance(self, mid: Any, action: jax.Array) -> Any:
-        h, emb = mid
-        return h, emb[action], jnp.array(False)
+        h, hidden = mid
+        return h, hidden[action], jnp.array(False)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -29,11 +29,11 @@ class Episode(NamedTuple):
     invalid: jax.Array  # () int32: live steps whose chosen pair was masked (always 0)
 
 
-def _advance(env, state, action, alive, h, h_new, prev, emb, first) -> tuple:
+def _advance(env, state, action, alive, h, h_new, prev, hidden, first) -> tuple:
     """Steps the env and the decoder state (frozen once the episode is done)."""
     state, ts = env.step(state, action)
     return (state, ts.observation, jnp.where(alive, h_new, h),
-            jnp.where(alive, emb[action], prev), first & ~alive)
+            jnp.where(alive, hidden[action], prev), first & ~alive)
 
 
 def episode(config: PointerConfig, env, params: dict, state: Any, obs: Any, key: jax.Array,
@@ -46,7 +46,7 @@ def episode(config: PointerConfig, env, params: dict, state: Any, obs: Any, key:
         alive = ~env.is_done(state)
         feats = select_features(config, obs.pair_features)
         mask = obs.action_mask
-        h_new, logits, emb = actor_step(config, params, h, prev, first, feats, mask)
+        h_new, logits, hidden = actor_step(config, params, h, prev, first, feats, mask)
         action = choose(step_key, logits, greedy)
         live = alive.astype(jnp.float32)
         invalid = invalid + (alive & ~mask[action]).astype(jnp.int32)
@@ -54,7 +54,7 @@ def episode(config: PointerConfig, env, params: dict, state: Any, obs: Any, key:
             log_p = jax.nn.log_softmax(logits)
             logp = logp + live * log_p[action]
             ent = ent - live * (jnp.exp(log_p) * log_p).sum()
-        carry = (*_advance(env, state, action, alive, h, h_new, prev, emb, first),
+        carry = (*_advance(env, state, action, alive, h, h_new, prev, hidden, first),
                  logp, ent, invalid)
         return carry, None
 
@@ -83,10 +83,10 @@ def search_episode(config: PointerConfig, env, params: dict, state: Any, obs: An
         alive = ~env.is_done(state)
         feats = select_features(config, obs.pair_features)
         mask = obs.action_mask
-        h_new, logits, emb = actor_step(config, params, h, prev, first, feats, mask)
+        h_new, logits, hidden = actor_step(config, params, h, prev, first, feats, mask)
         sampled = sample_choice(step_key, logits, mask, temperature)
         action = jnp.where(greedy, jnp.argmax(logits).astype(jnp.int32), sampled)
-        return _advance(env, state, action, alive, h, h_new, prev, emb, first), None
+        return _advance(env, state, action, alive, h, h_new, prev, hidden, first), None
 
     zeros = jnp.zeros((dim,), jnp.float32)
     init = (state, obs, zeros, zeros, jnp.array(True))

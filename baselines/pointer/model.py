@@ -10,8 +10,16 @@ flat index `job * M + machine`, as the env's action space). Per decision:
 3. Attention from the decoder state over the pair embeddings: an optional glimpse
    (scaled dot-product attention pooled into a context vector, mixed with the decoder
    state) and then pointer scores `e_p . W_q q / sqrt(D)`, squashed to
-   `tanh_clip * tanh(.)`. Keys are the embeddings (`W_k` folds into the query), so a
-   step costs the embedding MLP plus O(P * D).
+   `tanh_clip * tanh(.)`. Keys are the embeddings (`W_k` folds into the query).
+
+The embedding's second layer is linear and the decoder only ever uses the embeddings
+through dot products with one vector, an attention average or one chosen row, so the
+`(P, D)` embeddings are never formed: with `e_p = z_p W + b` (`z_p` the first layer's
+activations), `e_p . v = z_p . (W v) + b . v`, `sum_p a_p e_p = (sum_p a_p z_p) W + b` for
+attention weights `a` and the chosen pair's embedding is `z_p W + b`. A step then costs
+the first layer (`P * F * D`) plus O(P * D + D^2) instead of another `P * D^2`; the
+function and its parameters are the embedding MLP's, only the order of float operations
+differs.
 4. Invalid pairs get the finite `MASKED_LOGIT`, so the softmax puts zero mass on them.
 
 The policy is the chain-rule product of these per-step distributions. The critic embeds
@@ -32,20 +40,43 @@ from jaxshop.rollout import MASKED_LOGIT, first_exceeding, masked_logits
 
 
 class PairEmbedding(nn.Module):
-    """Shared 2-layer MLP applied to every pair: `(P, F) -> (P, D)`."""
+    """Shared 2-layer MLP applied to every pair: `(P, F) -> (P, D)`.
+
+    `hidden` and `project` are its two layers; `read(z, v)` is `project(z) @ v` computed
+    through the second layer's weights, `O(P * D + D^2)` instead of `O(P * D^2)`.
+    """
 
     dim: int
 
-    @nn.compact
+    def setup(self) -> None:
+        self.dense0 = nn.Dense(self.dim)
+        self.dense1 = nn.Dense(self.dim)
+
+    def hidden(self, x: jax.Array) -> jax.Array:
+        """`(..., F) -> (..., D)` first-layer activations."""
+        return nn.relu(self.dense0(x))
+
+    def project(self, z: jax.Array) -> jax.Array:
+        """`(..., D) -> (..., D)` the second (linear) layer."""
+        return self.dense1(z)
+
+    def read(self, z: jax.Array, v: jax.Array) -> jax.Array:
+        """`project(z) @ v` for `z (P, D)`, `v (D,)` -> `(P,)`, without projecting `z`."""
+        if self.is_initializing():
+            self.dense1(z[:1])  # creates the second layer's parameters
+        weights = self.dense1.variables["params"]
+        return z @ (weights["kernel"] @ v) + weights["bias"] @ v
+
     def __call__(self, x: jax.Array) -> jax.Array:
-        x = nn.relu(nn.Dense(self.dim, name="dense0")(x))
-        return nn.Dense(self.dim, name="dense1")(x)
+        return self.project(self.hidden(x))
 
 
 class Actor(nn.Module):
     """The decoder. `__call__` is one decoding step:
-    `(h, prev, first, features, mask) -> (h', logits, embeddings)`, composed of the
-    methods `embed`, `advance` and `scores`.
+    `(h, prev, first, features, mask) -> (h', logits, hidden)`, composed of the methods
+    `embed`, `advance` and `scores`. `hidden (P, D)` are the pairs' first-layer
+    activations (see the module doc); the caller passes the chosen pair's row back as
+    `prev` at the next step.
     """
 
     dim: int
@@ -62,31 +93,34 @@ class Actor(nn.Module):
         self.pointer_query = nn.Dense(self.dim)
 
     def embed(self, features: jax.Array) -> jax.Array:
-        """`(..., P, F) -> (..., P, D)` pair embeddings."""
-        return self.embedding(features)
+        """`(..., P, F) -> (..., P, D)` the pairs' first-layer activations."""
+        return self.embedding.hidden(features)
 
     def advance(self, h: jax.Array, prev: jax.Array, first: jax.Array) -> jax.Array:
-        """GRU step on the previous pair's embedding (the learned start vector if `first`)."""
-        x = jnp.where(first, self.start, prev)
+        """GRU step on the previous pair's embedding (the learned start vector if `first`);
+        `prev (D,)` is that pair's row of `embed`."""
+        x = jnp.where(first, self.start, self.embedding.project(prev))
         return self.gru(h, x)[0]
 
-    def scores(self, h: jax.Array, emb: jax.Array, mask: jax.Array) -> jax.Array:
-        """Masked pointer logits `(P,)` from decoder state `h (D,)` over `emb (P, D)`."""
+    def scores(self, h: jax.Array, hidden: jax.Array, mask: jax.Array) -> jax.Array:
+        """Masked pointer logits `(P,)` from decoder state `h (D,)` over `hidden (P, D)`."""
         scale = 1.0 / jnp.sqrt(jnp.float32(self.dim))
         q = h
         if self.glimpse:
             # Keys and values are the embeddings themselves (W_k, W_v fold into the query
             # and output projections), so attention costs O(P * D), not O(P * D^2).
-            att = jax.nn.softmax(masked_logits(emb @ self.glimpse_query(h) * scale, mask))
-            q = nn.relu(self.glimpse_out(jnp.concatenate([h, att @ emb])))
-        u = emb @ self.pointer_query(q) * scale
+            logits = self.embedding.read(hidden, self.glimpse_query(h)) * scale
+            att = jax.nn.softmax(masked_logits(logits, mask))
+            context = self.embedding.project(att @ hidden)
+            q = nn.relu(self.glimpse_out(jnp.concatenate([h, context])))
+        u = self.embedding.read(hidden, self.pointer_query(q)) * scale
         return masked_logits(self.tanh_clip * jnp.tanh(u), mask)
 
     def __call__(self, h: jax.Array, prev: jax.Array, first: jax.Array, features: jax.Array,
                  mask: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
-        emb = self.embed(features)
+        hidden = self.embed(features)
         h = self.advance(h, prev, first)
-        return h, self.scores(h, emb, mask), emb
+        return h, self.scores(h, hidden, mask), hidden
 
 
 class Critic(nn.Module):
