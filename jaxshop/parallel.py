@@ -83,7 +83,8 @@ def active_mesh() -> Mesh | None:
     return None if mesh.empty else mesh
 
 
-def _data_size() -> int:
+def data_size() -> int:
+    """Devices on the `DATA` axis of the mesh in context (1 without a mesh)."""
     mesh = jax.sharding.get_abstract_mesh()
     if mesh.empty or DATA not in mesh.axis_names:
         return 1
@@ -108,7 +109,7 @@ def replicated(mesh: Mesh) -> NamedSharding:
 
 
 def _place(tree: Any, spec: PartitionSpec) -> Any:
-    if _data_size() == 1 and jax.process_count() == 1:
+    if data_size() == 1 and jax.process_count() == 1:
         return tree
     leaves = jax.tree_util.tree_leaves(tree)
     if any(isinstance(x, jax.core.Tracer) for x in leaves):
@@ -135,7 +136,7 @@ def shard_batch(tree: Any) -> Any:
 
     The batch must divide by the number of devices on that axis (a ValueError otherwise).
     """
-    n = _data_size()
+    n = data_size()
     for x in jax.tree_util.tree_leaves(tree):
         if n > 1 and (np.ndim(x) == 0 or np.shape(x)[0] % n):
             raise ValueError(f"batch of {np.shape(x)[:1]} does not split over {n} devices; "
@@ -157,7 +158,7 @@ def per_shard(fn: Callable[..., Any], *xs: Any) -> Any:
     whole sharded batch: every leaf of `xs` and of the result has the batch as leading
     axis, split over `DATA`. Without a data mesh in context it is just `fn(*xs)`.
     """
-    if _data_size() == 1:
+    if data_size() == 1:
         return fn(*xs)
     spec = PartitionSpec(DATA)
     return jax.shard_map(fn, in_specs=spec, out_specs=spec)(*xs)
@@ -196,7 +197,7 @@ def map_chunks(fn: Callable[[Any], Any], xs: Any, chunk_size: int,
     total = int(np.shape(jax.tree_util.tree_leaves(host)[0])[0])
     if total == 0:
         raise ValueError("map_chunks: empty batch")
-    n_dev = _data_size()
+    n_dev = data_size()
     chunk = -(-max(1, int(chunk_size)) // n_dev) * n_dev
 
     def piece(start: int) -> Any:

@@ -46,6 +46,10 @@ class PointerConfig(JSONConfig):
     tanh_clip: float = 10.0
     # Training.
     batch_size: int = 128
+    # Episodes per gradient pass: a larger batch is decoded and differentiated in equal
+    # chunks of at most this many episodes and the gradients averaged (the same update up
+    # to float summation order), so each step's activations stay in cache. 0: one pass.
+    grad_chunk: int = 128
     num_updates: int = 1000
     learning_rate: float = 1e-3
     max_grad_norm: float = 1.0
@@ -64,6 +68,8 @@ class PointerConfig(JSONConfig):
                      "checkpoint_every", "num_jobs", "num_machines"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if int(self.grad_chunk) < 0:
+            raise ValueError(f"grad_chunk must be >= 0, got {self.grad_chunk}")
         if self.checkpoint_every % self.updates_per_chunk:
             raise ValueError(
                 f"checkpoint_every ({self.checkpoint_every}) must be a multiple of "

@@ -11,6 +11,8 @@ uniform per decision, and no log-likelihood or entropy.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import jax
@@ -37,16 +39,18 @@ def _advance(env, state, action, alive, h, h_new, prev, hidden, first) -> tuple:
 
 
 def episode(config: PointerConfig, env, params: dict, state: Any, obs: Any, key: jax.Array,
-            greedy: bool, num_steps: int) -> Episode:
-    """Decodes one schedule from `(state, obs)` (as returned by `env.reset`)."""
+            greedy: bool, num_steps: int, step: Callable | None = None) -> Episode:
+    """Decodes one schedule from `(state, obs)` (as returned by `env.reset`); `step` is
+    `actor_step` with `config` bound (default), or a transform of it."""
     dim = config.embed_dim
+    step = step or functools.partial(actor_step, config)
 
     def body(carry, step_key):
         state, obs, h, prev, first, logp, ent, invalid = carry
         alive = ~env.is_done(state)
         feats = select_features(config, obs.pair_features)
         mask = obs.action_mask
-        h_new, logits, hidden = actor_step(config, params, h, prev, first, feats, mask)
+        h_new, logits, hidden = step(params, h, prev, first, feats, mask)
         action = choose(step_key, logits, greedy)
         live = alive.astype(jnp.float32)
         invalid = invalid + (alive & ~mask[action]).astype(jnp.int32)
@@ -94,14 +98,33 @@ def search_episode(config: PointerConfig, env, params: dict, state: Any, obs: An
     return state
 
 
+def episode_keys(key: jax.Array, batch: int) -> tuple[jax.Array, jax.Array]:
+    """Per-episode `(reset_keys, run_keys)`, each `(batch, ...)`: episode `b`'s randomness
+    depends only on `key` and `b`, so any split of the batch decodes the same episodes."""
+    k_reset, k_run = jax.random.split(key)
+    return jax.random.split(k_reset, batch), jax.random.split(k_run, batch)
+
+
+def run_episodes(config: PointerConfig, env, params: dict, instances: Any,
+                 reset_keys: jax.Array, run_keys: jax.Array, greedy: bool
+                 ) -> tuple[Episode, Any]:
+    """Resets and decodes a stacked batch with one key pair per episode (`episode_keys`).
+
+    The actor step is rematerialized (`jax.checkpoint`): a backward pass recomputes each
+    step's activations from its inputs instead of storing them for every step, which is
+    faster on CPU (less memory traffic); values are unchanged.
+    """
+    num_steps = env.max_steps(jax.tree_util.tree_map(lambda x: x[0], instances))
+    states, ts = jax.vmap(env.reset)(reset_keys, instances)
+    step = jax.checkpoint(functools.partial(actor_step, config))
+    run = jax.vmap(
+        lambda s, o, k: episode(config, env, params, s, o, k, greedy, num_steps, step)
+    )
+    return run(states, ts.observation, run_keys), ts.observation
+
+
 def batch_episodes(config: PointerConfig, env, params: dict, instances: Any, key: jax.Array,
                    greedy: bool) -> tuple[Episode, Any]:
     """Resets and decodes a stacked batch of instances; returns episodes and first obs."""
     batch = jax.tree_util.tree_leaves(instances)[0].shape[0]
-    num_steps = env.max_steps(jax.tree_util.tree_map(lambda x: x[0], instances))
-    k_reset, k_run = jax.random.split(key)
-    states, ts = jax.vmap(env.reset)(jax.random.split(k_reset, batch), instances)
-    run = jax.vmap(
-        lambda s, o, k: episode(config, env, params, s, o, k, greedy, num_steps)
-    )
-    return run(states, ts.observation, jax.random.split(k_run, batch)), ts.observation
+    return run_episodes(config, env, params, instances, *episode_keys(key, batch), greedy)

@@ -40,7 +40,7 @@ from jaxshop_baselines.checkpoints import (
 )
 from jaxshop_baselines.pointer import checkpoint as ckpt
 from jaxshop_baselines.pointer.config import PointerConfig, fast_compile, pointer_jit
-from jaxshop_baselines.pointer.decode import batch_episodes
+from jaxshop_baselines.pointer.decode import batch_episodes, episode_keys, run_episodes
 from jaxshop_baselines.pointer.model import (
     critic_value,
     init_params,
@@ -127,16 +127,36 @@ def init_runner(config: PointerConfig, key: jax.Array) -> RunnerState:
                        jnp.zeros((), jnp.int32))
 
 
+def grad_chunks(batch: int, chunk: int, devices: int = 1) -> int:
+    """How many equal gradient chunks a batch is split into: the fewest whose size divides
+    `batch`, is at most `chunk` and is a multiple of `devices` (so each chunk still splits
+    over the mesh). 1 (one pass) when `chunk` is 0, the batch fits, or every such split
+    leaves chunks under a quarter of `chunk` (e.g. a prime batch), which would be slower."""
+    if chunk <= 0 or batch <= chunk:
+        return 1
+    for n in range(2, batch + 1):
+        size, rest = divmod(batch, n)
+        if not rest and size <= chunk and size % devices == 0:
+            return n if 4 * size >= chunk else 1
+    return 1
+
+
 def make_update(config: PointerConfig, sampler: SampleFn | None = None):
-    """`update(runner) -> (runner, metrics)`: one REINFORCE + critic step (pure)."""
+    """`update(runner) -> (runner, metrics)`: one REINFORCE + critic step (pure).
+
+    The batch is decoded and differentiated in `grad_chunks` equal chunks (`lax.scan`,
+    episode `b` in chunk `b % n`, so every chunk spans the whole mesh) and the chunk
+    gradients and metrics averaged: the same update as one pass up to float order.
+    """
     env = make_env(config)
     sampler = sampler or make_sampler(config)
     opt = make_optimizer(config)
 
-    def loss_fn(params, instances, key):
+    def loss_fn(params, instances, reset_keys, run_keys):
         # Actions are sampled inside the scan; gradients flow only through the policy's
         # log-probabilities of them (the env is not differentiated).
-        eps, obs0 = batch_episodes(config, env, params, instances, key, greedy=False)
+        eps, obs0 = run_episodes(config, env, params, instances, reset_keys, run_keys,
+                                 greedy=False)
         feats0 = select_features(config, obs0.pair_features)
         value = jax.vmap(lambda f, m: critic_value(config, params, f, m))(
             feats0, obs0.action_mask
@@ -156,14 +176,38 @@ def make_update(config: PointerConfig, sampler: SampleFn | None = None):
             "actor_loss": actor_loss,
             "critic_loss": critic_loss,
             "entropy": entropy,
-            "invalid": eps.invalid.sum().astype(jnp.float32),
+            "invalid": eps.invalid.sum().astype(jnp.float32),  # a count: summed over chunks
         }
         return loss, metrics
+
+    grad_fn = jax.grad(loss_fn, has_aux=True)
+
+    def batch_grad(params, instances, key):
+        batch = config.batch_size
+        keys = episode_keys(key, batch)
+        n = grad_chunks(batch, config.grad_chunk, parallel.data_size())
+        if n == 1:
+            return grad_fn(params, instances, *keys)
+
+        def split(x):  # (batch, ...) -> (n, batch // n, ...), episode b in chunk b % n
+            return jnp.swapaxes(x.reshape(batch // n, n, *x.shape[1:]), 0, 1)
+
+        def body(total, chunk):
+            return jax.tree_util.tree_map(jnp.add, total, grad_fn(params, *chunk)), None
+
+        chunks = jax.tree_util.tree_map(split, (instances, *keys))
+        first = jax.tree_util.tree_map(lambda x: x[0], chunks)
+        zeros = jax.tree_util.tree_map(jnp.zeros_like,
+                                       jax.eval_shape(grad_fn, params, *first))
+        (grads, metrics), _ = lax.scan(body, zeros, chunks)
+        grads = jax.tree_util.tree_map(lambda g: g / n, grads)
+        metrics = {k: v if k == "invalid" else v / n for k, v in metrics.items()}
+        return grads, metrics
 
     def update(runner: RunnerState) -> tuple[RunnerState, dict]:
         key, k_inst, k_roll = jax.random.split(runner.key, 3)
         instances = parallel.shard_batch(sampler(k_inst, config.batch_size))
-        grads, metrics = jax.grad(loss_fn, has_aux=True)(runner.params, instances, k_roll)
+        grads, metrics = batch_grad(runner.params, instances, k_roll)
         updates, opt_state = opt.update(grads, runner.opt_state, runner.params)
         params = optax.apply_updates(runner.params, updates)
         metrics["grad_norm"] = optax.global_norm(grads)
