@@ -21,14 +21,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
-import time
+import sys
 from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 
-from jaxshop.bench import int_list, machine_info, now, script_main, throughput, timed_repeats
+from jaxshop.bench import int_list, machine_info, now, script_main, throughput
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling scripts
+from bench_train import train_row  # noqa: E402
 
 
 def obs_policy(env):
@@ -41,28 +43,6 @@ def obs_policy(env):
         return jnp.argmax(jnp.where(obs.action_mask, score, -1e30)).astype(jnp.int32)
 
     return act
-
-
-def train_seconds(batch: int, repeats: int, min_seconds: float) -> dict:
-    """Seconds per pointer update at `batch` (compile apart)."""
-    from jaxshop_baselines.pointer.config import PointerConfig
-    from jaxshop_baselines.pointer.train import init_runner, make_train_chunk
-
-    config = PointerConfig(batch_size=batch, updates_per_chunk=1, num_updates=1,
-                           checkpoint_every=1, eval_size=0)
-    runner = init_runner(config, jax.random.PRNGKey(0))
-    t0 = time.perf_counter()
-    chunk = make_train_chunk(config).lower(runner).compile()
-    compile_s = time.perf_counter() - t0
-    state = {"runner": runner}
-
-    def call(_):
-        state["runner"], metrics = chunk(state["runner"])
-        return jax.block_until_ready(metrics)
-
-    timed = timed_repeats(call, repeats, min_seconds)
-    per_update = statistics.median(r["seconds"] / r["calls"] for r in timed["repeats"])
-    return {"compile_s": compile_s, "seconds_per_update": per_update}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -88,16 +68,16 @@ def main(argv: list[str] | None = None) -> int:
                           min_seconds=args.min_seconds)
         observed = throughput(env, batch, obs_policy(env), repeats=args.repeats,
                               min_seconds=args.min_seconds)
-        train = train_seconds(batch, args.repeats, args.min_seconds)
+        train = train_row(batch, repeats=args.repeats, min_seconds=args.min_seconds)
         # Real decisions (scheduled operations) per episode, as the env rows count them.
         decisions = step["decisions_per_s"] / step["episodes_per_s"]
-        per_decision_train = train["seconds_per_update"] / (batch * decisions)
+        per_decision_train = train["seconds_per_call"] / (batch * decisions)
         row = {
             "batch": batch,
             "step_us_per_decision": 1e6 / step["decisions_per_s"],
             "step_observe_us_per_decision": 1e6 / observed["decisions_per_s"],
             "train_us_per_decision": 1e6 * per_decision_train,
-            "train_schedules_per_s": batch / train["seconds_per_update"],
+            "train_schedules_per_s": batch / train["seconds_per_call"],
             "decisions_per_episode": decisions,
             "compile_s": {"step": step["compile_s"], "step_observe": observed["compile_s"],
                           "train": train["compile_s"]},

@@ -23,16 +23,16 @@ from __future__ import annotations
 
 import json
 import os
-import statistics
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
-import jax
-
 from jaxshop import bench
 from jaxshop.options import ArgumentParser, float_in, int_in, output_file
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling scripts
+from bench_train import train_row as pointer_train_row  # noqa: E402
 
 DEFAULT_OUT = Path(__file__).resolve().parents[1] / "results" / "bench_gpu.json"
 ENV_CASES = ("jssp_10x10_t99", "fjsp_10x5")
@@ -112,35 +112,9 @@ def env_row(case: str, batch: int, policy: str, s: dict) -> dict:
 
 
 def train_row(batch: int, s: dict) -> dict:
-    """Pointer training throughput at `batch`: compile timed alone, then chunks of
-    `train_updates` updates timed with `jaxshop.bench.timed_repeats`."""
-    from jaxshop_baselines.pointer.config import PointerConfig
-    from jaxshop_baselines.pointer.train import init_runner, make_train_chunk
-
-    updates = s["train_updates"]
-    config = PointerConfig(batch_size=batch, updates_per_chunk=updates,
-                           checkpoint_every=updates, eval_size=0)  # AC-SD on 10x5 FJSP
-    carry = {"runner": init_runner(config, jax.random.PRNGKey(0))}
-    t0 = time.perf_counter()
-    chunk = make_train_chunk(config).lower(carry["runner"]).compile()
-    compile_s = time.perf_counter() - t0
-
-    def call(_):
-        carry["runner"], metrics = chunk(carry["runner"])
-        return jax.block_until_ready((carry["runner"], metrics))[1]
-
-    timed = bench.timed_repeats(call, s["repeats"], s["min_seconds"], max_seconds=10.0)
-    seconds = statistics.median(r["seconds"] / r["calls"] for r in timed["repeats"])
-    last = timed["repeats"][-1]["outputs"][-1]
-    return {
-        "case": f"pointer_fjsp_{config.num_jobs}x{config.num_machines}", "batch": batch,
-        "updates_per_call": updates, "updates_per_s": updates / seconds,
-        "schedules_per_s": batch * updates / seconds, "seconds_per_call": seconds,
-        "compile_s": compile_s, "warmup_s": timed["warmup_s"],
-        "mean_makespan_last": float(last["makespan"].mean()),
-        "repeats": len(timed["repeats"]), "embed_dim": config.embed_dim,
-        "variant": config.variant,
-    }
+    """Pointer training throughput at `batch` (`bench_train.train_row`: compile timed
+    alone, then calls of `train_updates` updates)."""
+    return pointer_train_row(batch, s["train_updates"], s["repeats"], s["min_seconds"])
 
 
 def plan(s: dict) -> list[tuple]:
