@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import jaxshop
+from jaxshop import xla_cache
 from jaxshop.options import (
     ArgumentParser,
     UsageError,
@@ -714,6 +715,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = [a for a in argv if a != "--debug"]
     try:
         args = _parse(argv)
+        xla_cache.enable()  # a repeated command skips the compiles it already did
         return COMMANDS[args.command](args)
     except SystemExit as exit_:  # --help and --version
         return int(exit_.code or 0) if not isinstance(exit_.code, str) else EXIT_USAGE

@@ -1,7 +1,8 @@
 """Test configuration: CPU-friendly hypothesis settings, shared data paths, and XLA's
 backend optimization level 0 for every compile of the test process (the tests' programs
 are tiny: compiling dominates, and level 0 compiles several times faster; programs mean
-the same at every level). Set XLA_FLAGS yourself to test at another level.
+the same at every level). Set XLA_FLAGS yourself to test at another level. The command
+line's compilation cache is off unless `JAXSHOP_CACHE_DIR` is set.
 """
 
 from __future__ import annotations
@@ -12,6 +13,10 @@ from pathlib import Path
 if "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
     os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "")
                                + " --xla_backend_optimization_level=0").strip()
+
+# The command line's on-disk compilation cache stays off in tests (hermetic runs);
+# tests/test_xla_cache.py turns it on for its own subprocesses.
+os.environ.setdefault("JAXSHOP_CACHE_DIR", "off")
 
 from hypothesis import HealthCheck, settings
 
