@@ -203,10 +203,10 @@ def markdown(report: dict) -> str:
         f"{report['regime']}; from scratch: REINFORCE with the batch-mean baseline",
         "- one seed per run: the pointer study saw 0.5 pp between two runs of one command on "
         "Brandimarte, so differences below about 1 pp are within run-to-run noise; the "
-        "teacher (AC-SD) was trained with a critic on 1000 x 128 episodes, twice the "
-        "students' budget",
-        f"- device: {report['device']}, jax {report['jax']}; load: a 2-core CPU shared with "
-        "other jobs, so throughput ratios are the figure to read, not absolute rates",
+        "teacher was trained with a critic on 1000 x 128 episodes, twice the students' "
+        "budget",
+        f"- device: {report['device']}, jax {report['jax']}; throughput ratios measured in "
+        "the same run are the figure to read, not absolute rates",
         f"- {report.get('speed_note', 'speed: one timing window per model and batch')}",
         "- gaps: Brandimarte to the best-known upper bound (through `jaxshop eval`); held-out "
         "random sets (the pointer study's, 100 per size) to the env's lower bound",
@@ -236,6 +236,9 @@ def markdown(report: dict) -> str:
             f"{g['speedup_b1024']:.2f}x) | {yes(g['gap_brandimarte'])} / "
             f"{yes(g['gap_held_out'])} ({g['d_brandimarte']:+.2f} / {g['d_held_out']:+.2f} "
             f"pp) | {yes(g['beats_scratch_brandimarte'])} / {yes(g['beats_scratch_held_out'])} |")
+    if not report["ablation"]:
+        lines += ["", "No ablation in this report (`--skip-ablation`).", ""]
+        return "\n".join(lines)
     lines += ["", "## Ablation (small pointer, greedy makespan / lower bound on the 128 "
               f"validation instances; {report['ablation_budget']})", "",
               f"Teacher on the same set: {report['teacher_val']:.4f}.", "",
