@@ -130,15 +130,12 @@ def held_out_gaps(spec: str, sets: dict) -> dict:
 # ------------------------------------------------------------------------------ training
 
 
-def train_run(config: DistillConfig, out: Path) -> Path:
-    """Trains (or reuses a finished) run in `out`."""
+def train_run(config: DistillConfig, out: Path, seed: int = 0) -> Path:
+    """Trains (or reuses a finished) run in `out` from `seed`."""
     if (out / "meta.json").is_file():
         print(f"reusing {out}", flush=True)
         return out
-    if out.exists():
-        T.run_distill(config, out, resume=True, progress=False)
-    else:
-        T.run_distill(config, out, progress=False)
+    T.run_distill(config, out, seed=seed, resume=out.exists(), progress=False)
     return out
 
 
@@ -381,7 +378,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--ablation-batch", type=int, default=32)
     p.add_argument("--held-out", type=int, default=100)
     p.add_argument("--seconds", type=float, default=3.0, help="timing window per point")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the student runs and the ablation")
     p.add_argument("--skip-ablation", action="store_true")
     p.add_argument("--retime", action="store_true",
                    help="only re-measure the speed columns of the existing report")
@@ -404,7 +402,8 @@ def main(argv: list[str] | None = None) -> int:
             config = dataclasses.replace(base, student=student, student_dim=dim,
                                          objective=objective)
             name = f"{label} {'distilled' if objective == 'distill' else 'from scratch'}"
-            runs[name] = train_run(config, runs_dir / f"{student}-{dim}-{objective}")
+            runs[name] = train_run(config, runs_dir / f"{student}-{dim}-{objective}",
+                                   args.seed)
 
     sets = {f"{j}x{m}": held_out(j, m, args.held_out, i) for i, (j, m) in enumerate(SIZES)}
     bench = make_sampler(T.instance_config(base))(
