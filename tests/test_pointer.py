@@ -154,6 +154,8 @@ def test_grad_chunks_split_the_batch_evenly():
     assert grad_chunks(200, 128) == 2  # chunks of 100
     assert grad_chunks(1000, 128, devices=8) == 25  # chunks of 40, each splits over 8
     assert grad_chunks(131, 128) == 1  # a prime batch: one pass, not 131 chunks of 1
+    with pytest.raises(ValueError, match="grad_chunk"):
+        dataclasses.replace(TINY, grad_chunk=-1)
 
 
 def test_chunked_gradient_equals_one_pass():
