@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import json
 
@@ -292,3 +293,20 @@ def test_kernel_q_picks_the_shipped_model_nearest_the_job_count():
                        (76, "100x20"), (100, "100x20"), (150, "100x20"), (151, "200x20"),
                        (500, "200x20")):
         assert shipped_model_for(jobs) == models / name, jobs
+
+
+def test_cli_defaults_are_the_shipped_default_models_settings():
+    """`jaxshop train kernel-q --out DIR` trains the shipped default's configuration (its
+    README command, bit for bit); `--no-residual` gives the plain regressor."""
+    from jaxshop_baselines.kernel_q import DEFAULT_MODEL
+    from jaxshop_baselines.kernel_q.train import KernelQConfig, _config_from, build_parser
+
+    shipped = KernelQConfig.from_json(DEFAULT_MODEL / "config.json")
+
+    def config(*argv):
+        return _config_from(build_parser().parse_args(["--out", "x", *argv]))
+
+    assert config() == shipped
+    assert config("--jobs", "50", "--machines", "20", "--residual", "--lam", "0.2",
+                  "--sigma", "1", "--rff", "32") == shipped
+    assert config("--no-residual") == dataclasses.replace(shipped, residual=False)

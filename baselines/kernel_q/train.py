@@ -38,6 +38,7 @@ files at the end.
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import functools
 import json
@@ -108,6 +109,13 @@ class KernelQConfig(JSONConfig):
     @property
     def num_features(self) -> int:
         return num_poly_features(FEATURE_DIM) + self.rff
+
+
+#: The command line's defaults: the shipped default model's settings (chosen on held-out
+#: random instances, `results/kernel_q_select.md`), so `jaxshop train kernel-q --out DIR`
+#: trains that model (the config's own defaults keep older runs' meaning).
+CLI_DEFAULTS = KernelQConfig(jobs=50, machines=20, rff=32, lam=0.2, sigma=1.0, residual=True,
+                             candidates=DEFAULT_CANDIDATES, sample="candidates")
 
 
 def immediate_reward(x: jax.Array) -> jax.Array:
@@ -356,27 +364,30 @@ class KQRunner:
 def build_parser() -> ArgumentParser:
     p = ArgumentParser(prog="jaxshop train kernel-q",
                        description="offline value iteration of the kernel Q-regressor")
-    p.add_argument("--jobs", type=int_in(2, 200), default=20, help="jobs per training instance")
-    p.add_argument("--machines", type=int_in(1, 50), default=20,
-                   help="machines per training instance")
+    d = CLI_DEFAULTS
+    p.add_argument("--jobs", type=int_in(2, 200), default=d.jobs,
+                   help=f"jobs per training instance (default {d.jobs})")
+    p.add_argument("--machines", type=int_in(1, 50), default=d.machines,
+                   help=f"machines per training instance (default {d.machines})")
     p.add_argument("--instances", type=int_in(1, 4096), default=None,
                    help="training instances (default 32)")
     p.add_argument("--walk", type=int_in(1, 256), default=None, help="states per instance")
     p.add_argument("--actions", type=int_in(2, 64), default=None, help="swaps per state")
-    p.add_argument("--rff", type=int_in(1, 4096), default=None, help="random Fourier features")
+    p.add_argument("--rff", type=int_in(1, 4096), default=None,
+                   help=f"random Fourier features (default {d.rff})")
     p.add_argument("--lam", type=float_in(0.0, 1.0, low_open=True), default=None,
-                   help="polynomial share of the kernel, in (0, 1)")
+                   help=f"polynomial share of the kernel, in (0, 1) (default {d.lam})")
     p.add_argument("--sigma", type=float_in(0.0, 1e6, low_open=True), default=None,
-                   help="Gaussian bandwidth")
+                   help=f"Gaussian bandwidth (default {d.sigma})")
     p.add_argument("--gamma", type=float_in(0.0, 0.999), default=None, help="discount")
     p.add_argument("--iters", type=int_in(1, 10_000), default=None,
                    help="value-iteration sweep bound (default 40)")
     p.add_argument("--tol", type=float_in(0.0, 1e6), default=None, help="stop when max |dQ| < tol")
     p.add_argument("--chunk", type=int_in(1, 10_000), default=None,
                    help="sweeps between checkpoints")
-    p.add_argument("--residual", action="store_true",
+    p.add_argument("--residual", action=argparse.BooleanOptionalAction, default=None,
                    help="Q = r + w . phi: the exact reward plus the learned continuation "
-                        "(default: Q = w . phi)")
+                        "(the default); --no-residual: Q = w . phi")
     p.add_argument("--candidates", type=int_in(0, 4096), default=None,
                    help="Q ranks the K swaps of least makespan of every state (0: all swaps; "
                         "default 16)")
@@ -391,15 +402,14 @@ def build_parser() -> ArgumentParser:
 
 
 def _config_from(args) -> KernelQConfig:
-    base = KernelQConfig(jobs=args.jobs, machines=args.machines, candidates=DEFAULT_CANDIDATES,
-                         sample="candidates")
+    base = dataclasses.replace(CLI_DEFAULTS, jobs=args.jobs, machines=args.machines)
     names = {"instances": "instances", "walk": "walk", "actions": "actions", "rff": "rff",
              "lam": "lam", "sigma": "sigma", "gamma": "gamma", "iters": "max_iters",
              "tol": "tol", "chunk": "chunk", "candidates": "candidates", "sample": "sample"}
     changes = {field: getattr(args, flag) for flag, field in names.items()
                if getattr(args, flag) is not None}
-    if args.residual:
-        changes["residual"] = True
+    if args.residual is not None:
+        changes["residual"] = args.residual
     config = dataclasses.replace(base, **changes)
     if not 0.0 < config.lam < 1.0:
         raise UsageError("jaxshop train kernel-q: --lam must be in (0, 1)")
