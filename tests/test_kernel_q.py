@@ -233,6 +233,7 @@ def test_sampler_targets_use_the_candidate_list():
     (["--rff", "0"], "--rff"),
     (["--sample", "best"], "--sample"),
     (["--sample", "candidates", "--actions", "32"], "--sample"),
+    (["--no-residual=yes"], "--no-residual"),
 ])
 def test_bad_kernel_q_flags_are_one_line_usage_errors(capsys, tmp_path, argv, flag):
     from jaxshop.cli import main
