@@ -363,6 +363,17 @@ def machine_info() -> dict:
     }
 
 
+def write_report(path: str | Path, report: dict) -> Path:
+    """Writes a benchmark script's JSON report to `path` (folders created), stamped with
+    `finished` (`now()`) and `machine` (`machine_info()`); numpy scalars become floats."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    stamped = {"finished": now(), "machine": machine_info(), **report}
+    path.write_text(json.dumps(stamped, indent=2, default=float) + "\n")
+    print(f"written {path}")
+    return path
+
+
 def now() -> str:
     """The current UTC time, ISO 8601 to the second."""
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")

@@ -47,7 +47,7 @@ def run(command: list[str], env: dict, cwd: Path) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from jaxshop.bench import machine_info, now
+    from jaxshop.bench import write_report
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--command", default="eval --suite lawrence --method pointer --sample 100")
@@ -87,13 +87,10 @@ def main(argv: list[str] | None = None) -> int:
         lines.append(f"| {name} | {med[name]:.1f} | {rs[0]['mean_gap_percent']} |{cell}")
     print("\n".join(lines))
     if args.out:
-        report = {"finished": now(), "machine": machine_info(), "command": args.command,
-                  "baseline": args.baseline, "rounds": args.rounds,
-                  "load_average_at_starts": load, "median_seconds": med, "raw": results,
-                  "markdown": "\n".join(lines)}
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
-        print(f"written {args.out}")
+        write_report(args.out, {"command": args.command, "baseline": args.baseline,
+                                "rounds": args.rounds, "load_average_at_starts": load,
+                                "median_seconds": med, "raw": results,
+                                "markdown": "\n".join(lines)})
     return 0
 
 

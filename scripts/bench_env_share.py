@@ -19,7 +19,6 @@ timed call ends with `block_until_ready`; medians over repeats (`jaxshop.bench`)
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
@@ -27,7 +26,7 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 
-from jaxshop.bench import int_list, machine_info, now, script_main, throughput
+from jaxshop.bench import int_list, script_main, throughput, write_report
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling scripts
 from bench_train import train_row  # noqa: E402
@@ -98,12 +97,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{r['step_observe_us_per_decision']:.3f} | {r['train_us_per_decision']:.3f} | "
               f"{r['train_schedules_per_s']:.0f} | {100 * r['env_share']:.1f} % |")
     if args.out:
-        report = {"finished": now(), "machine": machine_info(),
-                  "load_average": [round(x, 2) for x in os.getloadavg()],
-                  "rows": rows}
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps(report, indent=2, default=float) + "\n")
-        print(f"written {args.out}")
+        write_report(args.out, {"load_average": [round(x, 2) for x in os.getloadavg()],
+                                "rows": rows})
     return 0
 
 

@@ -105,7 +105,7 @@ def best(rounds: list[dict], batch: int, key: str) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from jaxshop.bench import int_list, machine_info, now
+    from jaxshop.bench import int_list, write_report
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--batch", type=int_list, default=[128, 512, 1024, 4096])
@@ -161,12 +161,9 @@ def main(argv: list[str] | None = None) -> int:
         lines.append(f"| {b} | " + " | ".join(cells) + " |")
     print("\n".join(lines))
     if args.out:
-        report = {"finished": now(), "machine": machine_info(), "load_average_at_starts": load,
-                  "baseline": args.baseline, "rounds": args.rounds, "table": table,
-                  "raw": results, "markdown": "\n".join(lines)}
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps(report, indent=2, default=float) + "\n")
-        print(f"written {args.out}")
+        write_report(args.out, {"load_average_at_starts": load, "baseline": args.baseline,
+                                "rounds": args.rounds, "table": table, "raw": results,
+                                "markdown": "\n".join(lines)})
     return 0
 
 

@@ -162,3 +162,15 @@ def test_jumanji_peer_smoke(harness):
     assert result["complete_fraction"] == 1.0  # the non-idling random policy never stalls
     assert result["schedules_per_s"] > 0 and result["decisions_per_s"] > 0
     assert settings["rounds_per_call"] == 1
+
+
+def test_write_report_stamps_and_writes_json(tmp_path, capsys):
+    import numpy as np
+
+    from jaxshop.bench import write_report
+
+    path = write_report(tmp_path / "deep" / "r.json", {"rate": np.float32(2.5), "rows": [1]})
+    report = json.loads(path.read_text())
+    assert report["rate"] == 2.5 and report["rows"] == [1]
+    assert report["finished"] and report["machine"]["cpu_count"] >= 1
+    assert str(path) in capsys.readouterr().out
