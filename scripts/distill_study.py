@@ -11,6 +11,8 @@ by distillation and from scratch (REINFORCE, batch-mean baseline) at the same bu
 - mean gap on Brandimarte Mk01-10 (to the best-known upper bound, through `jaxshop eval`)
   and on the pointer study's 100 held-out random instances per size (to the env's lower
   bound; every schedule validated);
+- optionally (`--objectives distill,reinforce,kickstart`) each student kickstarted:
+  REINFORCE plus the distillation loss with a weight annealed from 1 to 0;
 - an ablation over alpha, tau and the data regime (one vmapped, jitted `make_train`, a
   smaller budget), plus a DDQN teacher, scored by greedy makespan / lower bound on the
   trainer's fixed validation set.
@@ -51,6 +53,10 @@ from pointer_study import SIZES, held_out, solve  # noqa: E402 (the pointer stud
 
 ROOT = Path(__file__).resolve().parents[1]
 GOALS = {"size_ratio_max": 0.10, "speedup_min": 3.0, "gap_within_pp": 1.0}
+OBJECTIVE_NAMES = {"distill": "distilled", "reinforce": "from scratch",
+                   "kickstart": "kickstarted"}
+#: the students the goals are checked for (each against the same student from scratch)
+TAUGHT = ("distilled", "kickstarted")
 
 
 # ------------------------------------------------------------------------------ models
@@ -198,6 +204,10 @@ def markdown(report: dict) -> str:
         "10x5 FJSP (Brandimarte-style), as the teacher trained on",
         f"- distillation: alpha {report['alpha']}, tau {report['tau']}, regime "
         f"{report['regime']}; from scratch: REINFORCE with the batch-mean baseline",
+        *(["- kickstarted: REINFORCE on the episodes the student drives (regime student) "
+           "plus the distillation loss (same alpha, tau), its weight falling linearly from "
+           "1 to 0 over the run"] if any(m["name"].endswith("kickstarted")
+                                         for m in report["models"]) else []),
         "- one seed per run: the pointer study saw 0.5 pp between two runs of one command on "
         "Brandimarte, so differences below about 1 pp are within run-to-run noise; the "
         "teacher was trained with a critic on 1000 x 128 episodes, twice the students' "
@@ -221,7 +231,7 @@ def markdown(report: dict) -> str:
             f"{m['b1024']['schedules_per_s']} | {m['speedup_b1']:.2f}x / "
             f"{m['speedup_b1024']:.2f}x | {m['brandimarte_gap']:.2f} | " +
             " | ".join(f"{m['held_out'][s]:.2f}" for s in report["sizes"]) + " |")
-    lines += ["", "## Goals (each distilled student)", "",
+    lines += ["", "## Goals (each distilled or kickstarted student)", "",
               "| student | <= 10 % params | >= 3x throughput (b=1 / b=1024) | within 1 pp of "
               "the teacher (Brandimarte / held-out mean) | better than from scratch "
               "(Brandimarte / held-out mean) |", "|---|---|---|---|---|"]
@@ -291,12 +301,14 @@ def score(models: list[dict]) -> list[dict]:
         m["speedup_b1024"] = m["b1024"]["schedules_per_s"] / teacher["b1024"]["schedules_per_s"]
     by_name = {m["name"]: m for m in models}
     goals = []
-    for label in dict.fromkeys(n.rsplit(" ", 1)[0] for n in by_name if n.endswith("distilled")):
-        d, s = by_name[f"{label} distilled"], by_name[f"{label} from scratch"]
+    taught = [n.rsplit(" ", 1) for n in by_name if n.endswith(TAUGHT)]
+    for label, how in taught:
+        d, s = by_name[f"{label} {how}"], by_name[f"{label} from scratch"]
         db = d["brandimarte_gap"] - teacher["brandimarte_gap"]
         dh = d["held_out_mean"] - teacher["held_out_mean"]
         goals.append({
-            "student": label, "share": d["param_share"],
+            "student": label if how == "distilled" else f"{label} {how}",
+            "share": d["param_share"],
             "size": d["param_share"] <= GOALS["size_ratio_max"],
             "speedup_b1": d["speedup_b1"], "speedup_b1024": d["speedup_b1024"],
             "speed_b1": d["speedup_b1"] >= GOALS["speedup_min"],
@@ -374,6 +386,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--alpha", type=float, default=1.0)
     p.add_argument("--tau", type=float, default=2.0)
     p.add_argument("--regime", default="mix")
+    p.add_argument("--objectives", type=lambda v: tuple(v.split(",")),
+                   default=("distill", "reinforce"),
+                   help="comma-separated student objectives: distill, reinforce (from "
+                   "scratch, always needed for the goals), kickstart")
     p.add_argument("--ablation-updates", type=int, default=200)
     p.add_argument("--ablation-batch", type=int, default=32)
     p.add_argument("--held-out", type=int, default=100)
@@ -385,6 +401,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="only re-measure the speed columns of the existing report")
     p.add_argument("--rounds", type=int, default=5, help="--retime: interleaved rounds")
     args = p.parse_args(argv)
+    if "reinforce" not in args.objectives or set(args.objectives) - set(OBJECTIVE_NAMES):
+        p.error(f"--objectives: names from {tuple(OBJECTIVE_NAMES)}, reinforce included; "
+                f"got {','.join(args.objectives)}")
     tag = f"_{args.tag}" if args.tag else ""
     if args.retime:
         retime(args, args.out / f"distill_study{tag}.json")
@@ -398,12 +417,14 @@ def main(argv: list[str] | None = None) -> int:
                 f"mlp {args.mlp_dim}x{args.mlp_dim}": ("mlp", args.mlp_dim)}
     runs: dict[str, Path] = {}
     for label, (student, dim) in students.items():
-        for objective in ("distill", "reinforce"):
+        for objective in args.objectives:
+            # Kickstarting learns from the states the student drives (its RL term needs
+            # them); plain distillation keeps the chosen --regime.
+            regime = "student" if objective == "kickstart" else args.regime
             config = dataclasses.replace(base, student=student, student_dim=dim,
-                                         objective=objective)
-            name = f"{label} {'distilled' if objective == 'distill' else 'from scratch'}"
-            runs[name] = train_run(config, runs_dir / f"{student}-{dim}-{objective}",
-                                   args.seed)
+                                         objective=objective, regime=regime)
+            runs[f"{label} {OBJECTIVE_NAMES[objective]}"] = train_run(
+                config, runs_dir / f"{student}-{dim}-{objective}", args.seed)
 
     sets = {f"{j}x{m}": held_out(j, m, args.held_out, i) for i, (j, m) in enumerate(SIZES)}
     bench = make_sampler(T.instance_config(base))(

@@ -136,6 +136,52 @@ def test_make_train_vmaps_over_seeds_and_settings(trained):
     assert any(not np.allclose(x[0], x[1]) for x in leaves)
 
 
+def test_distill_weight_schedule():
+    kick = DistillConfig(**{**TINY, "objective": "kickstart"})
+    assert kick.anneal_updates == TINY["num_updates"]  # 0 = the whole run
+    kick = DistillConfig(**{**TINY, "objective": "kickstart", "anneal_updates": 2})
+    got = [float(T.distill_weight(kick, jnp.int32(u))) for u in range(4)]
+    assert got == [1.0, 0.5, 0.0, 0.0]
+    for objective, want in (("distill", 1.0), ("reinforce", 0.0)):
+        config = DistillConfig(**{**TINY, "objective": objective})
+        assert float(T.distill_weight(config, jnp.int32(3))) == want
+
+
+def test_reinforce_loss_matches_numpy_over_the_students_episodes():
+    rng = np.random.default_rng(0)
+    log_p = -rng.random((4, 3)).astype(np.float32)
+    live = np.array([[1, 1, 0], [1, 1, 1], [1, 0, 0], [1, 1, 1]], np.float32)
+    cost = np.array([1.2, 1.5, 1.1, 1.4], np.float32)
+    own = np.array([True, False, True, True])
+    got = T.reinforce_loss(jnp.asarray(log_p), jnp.asarray(live), jnp.asarray(cost),
+                           jnp.asarray(own))
+    base = cost[own].mean()
+    want = ((cost - base) * (log_p * live).sum(1))[own].sum() / own.sum()
+    np.testing.assert_allclose(float(got), want, rtol=1e-5)
+
+
+def test_kickstart_loss_is_reinforce_plus_weighted_distillation():
+    """Student-driven episodes, same key: kickstart(w) = reinforce + w * distill."""
+    configs = {o: DistillConfig(**{**TINY, "objective": o, "regime": "student"})
+               for o in ("kickstart", "reinforce", "distill")}
+    teacher = T.load_teacher("pointer")
+    instances = T.make_sampler(T.instance_config(configs["distill"]))(
+        jax.random.PRNGKey(1), TINY["batch_size"])
+    params = T.student_init(configs["distill"], jax.random.PRNGKey(2))
+    hyper = (jnp.float32(1.0), jnp.float32(2.0), jnp.float32(0.0))
+
+    def loss(objective, weight):
+        fn = T.make_loss(configs[objective], teacher.policy)
+        return float(fn(params, teacher.params, instances, jax.random.PRNGKey(3), hyper,
+                        jnp.float32(weight))[0])
+
+    rl, dist = loss("reinforce", 0.0), loss("distill", 1.0)
+    assert abs(dist) > 1e-3 and abs(rl) > 0
+    np.testing.assert_allclose(loss("kickstart", 0.0), rl, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(loss("kickstart", 0.25), rl + 0.25 * dist, rtol=1e-5,
+                               atol=1e-6)
+
+
 def _distill(tmp_path, name, *extra):
     out = tmp_path / name
     argv = ["distill", "--jobs", "3", "--machines", "2", "--batch", "4", "--dim", "4",
@@ -188,6 +234,7 @@ def test_small_pointer_student_loads_as_a_pointer_model(tmp_path, capsys):
     (["--regime", "both"], "--regime"),
     (["--student", "big"], "--student"),
     (["--objective", "sft"], "--objective"),
+    (["--anneal", "-1"], "--anneal"),
     (["--batch", "0"], "--batch"),
     (["--lr", "0"], "--lr"),
     (["--chunk", "0"], "--chunk"),

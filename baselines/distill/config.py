@@ -13,7 +13,11 @@ from jaxshop_baselines.config_io import JSONConfig
 
 TEACHERS = ("pointer", "ddqn")  # teacher kinds; `kind:DIR` names a trained model
 STUDENTS = ("small-pointer", "mlp")
-OBJECTIVES = ("distill", "reinforce")  # reinforce: the student trained from scratch by RL
+#: distill: the distillation loss alone; reinforce: the student trained from scratch by RL
+#: (no teacher); kickstart: the student's REINFORCE loss plus the distillation loss with a
+#: weight that falls linearly from 1 to 0 over `anneal_updates` (Schmitt et al. 2018), so
+#: the teacher speeds up the start and RL may take the student past it.
+OBJECTIVES = ("distill", "reinforce", "kickstart")
 #: Share of the episodes of a batch the teacher drives (acts greedily); the student drives
 #: the rest by sampling its own policy, and the teacher labels every visited state.
 REGIMES = {"teacher": 1.0, "student": 0.0, "mix": 0.5}
@@ -34,6 +38,7 @@ class DistillConfig(JSONConfig):
     alpha: float = 1.0
     tau: float = 2.0
     regime: str = "mix"
+    anneal_updates: int = 0  # kickstart: updates to reach distillation weight 0; 0 = the run
     # Instances.
     num_jobs: int = 10
     num_machines: int = 5
@@ -64,6 +69,8 @@ class DistillConfig(JSONConfig):
                                                 f"{self.mode!r}"),
             (self.alpha >= 0, f"alpha must be >= 0, got {self.alpha}"),
             (self.tau > 0, f"tau must be > 0, got {self.tau}"),
+            (int(self.anneal_updates) >= 0, f"anneal_updates must be >= 0, got "
+                                            f"{self.anneal_updates}"),
         )
         for ok, message in checks:
             if not ok:
@@ -76,6 +83,8 @@ class DistillConfig(JSONConfig):
                 self.checkpoint_every % self.updates_per_chunk:
             raise ValueError("num_updates and checkpoint_every must be multiples of "
                              "updates_per_chunk")
+        if self.objective == "kickstart" and int(self.anneal_updates) == 0:
+            object.__setattr__(self, "anneal_updates", int(self.num_updates))
         object.__setattr__(self, "time_range", tuple(int(x) for x in self.time_range))
         object.__setattr__(self, "mixture", tuple((int(j), int(m)) for j, m in self.mixture))
 

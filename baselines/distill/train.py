@@ -12,6 +12,9 @@ states the student visits, labelled by the teacher): the share the teacher drive
 - `objective="reinforce"`: the student alone, REINFORCE on `makespan / lower bound` with
   the batch mean as baseline: the from-scratch reference at the same budget (updates x
   batch).
+- `objective="kickstart"`: the student's REINFORCE loss on the episodes it drives plus
+  `distill_weight(update)` times the distillation loss, the weight falling linearly from 1
+  to 0 over `anneal_updates` (kickstarting: the teacher shapes the start, RL the finish).
 
 `make_train(config, teacher)` returns `train(key, alpha, tau, teacher_fraction)`, a whole
 run as one pure function (`jax.jit(jax.vmap(train, ...))` over seeds or ablation
@@ -166,15 +169,34 @@ def episode(env, student, s_params, teacher, t_params, state, obs, key, tau,
     return state, decisions
 
 
+def distill_weight(config: DistillConfig, update: jax.Array) -> jax.Array:
+    """Weight of the distillation loss at `update` (0-based): 1 for `distill`, 0 for
+    `reinforce`, `max(0, 1 - update / anneal_updates)` for `kickstart`."""
+    if config.objective != "kickstart":
+        return jnp.float32(config.objective == "distill")
+    return jnp.maximum(0.0, 1.0 - update.astype(jnp.float32) / config.anneal_updates)
+
+
+def reinforce_loss(log_p: jax.Array, live: jax.Array, cost: jax.Array, own: jax.Array
+                   ) -> jax.Array:
+    """REINFORCE on `cost` over the episodes the student drove (`own`, `(B,)` bool), the
+    mean cost of those episodes as baseline. `log_p`, `live`: `(B, T)`; `cost`: `(B,)`."""
+    own = own.astype(jnp.float32)
+    n_own = jnp.maximum(own.sum(), 1.0)
+    advantage = lax.stop_gradient((cost - (cost * own).sum() / n_own) * own)
+    return (advantage * (log_p * live).sum(-1)).sum() / n_own
+
+
 def make_loss(config: DistillConfig, teacher_policy: Any) -> Callable:
-    """`loss(student_params, teacher_params, instances, key, hyper) -> (loss, metrics)`."""
+    """`loss(student_params, teacher_params, instances, key, hyper, weight) -> (loss,
+    metrics)`; `weight` scales the distillation term (`distill_weight`)."""
     env = jaxshop.make("fjsp", mode=config.mode)
     student = student_policy(config)
-    teacher = teacher_policy if config.objective == "distill" else None
+    teacher = teacher_policy if config.objective != "reinforce" else None
     per_decision = jax.vmap(jax.vmap(distill_loss, (0, 0, 0, 0, None, None)),
                             (0, 0, 0, 0, None, None))
 
-    def loss_fn(s_params, t_params, instances, key, hyper):
+    def loss_fn(s_params, t_params, instances, key, hyper, weight):
         alpha, tau, fraction = hyper
         batch = jax.tree_util.tree_leaves(instances)[0].shape[0]
         steps = env.max_steps(jax.tree_util.tree_map(lambda x: x[0], instances))
@@ -189,17 +211,17 @@ def make_loss(config: DistillConfig, teacher_policy: Any) -> Callable:
         n_live = jnp.maximum(live.sum(), 1.0)
         cost = finals.makespan.astype(jnp.float32) / finals.normalizer
         agree = jnp.argmax(d.student_logits, -1) == d.target
-        if teacher is None:
+        loss = ce = kl = jnp.zeros(())
+        if config.objective != "distill":
             log_p = jnp.take_along_axis(
                 jax.vmap(jax.vmap(masked_log_softmax))(d.student_logits, d.mask),
                 d.action[..., None], -1)[..., 0]
-            advantage = lax.stop_gradient(cost - cost.mean())
-            loss = jnp.mean(advantage * (log_p * live).sum(-1))
-            ce = kl = jnp.zeros(())
-        else:
+            own = ~drives if teacher is not None else jnp.ones_like(drives)
+            loss = reinforce_loss(log_p, live, cost, own)
+        if teacher is not None:
             losses, (ces, kls) = per_decision(d.student_logits, d.teacher_logits, d.mask,
                                               d.target, alpha, tau)
-            loss = (losses * live).sum() / n_live
+            loss = loss + weight * (losses * live).sum() / n_live
             ce, kl = (ces * live).sum() / n_live, (kls * live).sum() / n_live
         metrics = {"loss": loss, "ce": ce, "kl": kl,
                    "agreement": (agree * live).sum() / n_live, "norm_makespan": cost.mean()}
@@ -219,8 +241,9 @@ def make_update(config: DistillConfig, teacher_policy: Any) -> Callable:
         # Sharded over the data axis of the mesh in context (none: one device); keys are
         # per instance, so any number of devices gives the one-device run.
         instances = parallel.shard_batch(sampler(k_inst, config.batch_size))
-        grads, metrics = jax.grad(loss_fn, has_aux=True)(runner.params, t_params, instances,
-                                                         k_loss, hyper)
+        grads, metrics = jax.grad(loss_fn, has_aux=True)(
+            runner.params, t_params, instances, k_loss, hyper,
+            distill_weight(config, runner.update))
         updates, opt_state = opt.update(grads, runner.opt_state, runner.params)
         params = optax.apply_updates(runner.params, updates)
         metrics["grad_norm"] = optax.global_norm(grads)
@@ -247,7 +270,7 @@ def make_train(config: DistillConfig, teacher: Teacher | None = None) -> Callabl
 
 
 def _teacher_for(config: DistillConfig) -> Teacher | None:
-    return load_teacher(config.teacher, config.mode) if config.objective == "distill" else None
+    return load_teacher(config.teacher, config.mode) if config.objective != "reinforce" else None
 
 
 def make_train_chunk(config: DistillConfig, teacher_policy: Any) -> Callable:
@@ -319,6 +342,7 @@ def _cached_validation(student: str, dim: int, mode: str, inst: PointerConfig, s
 __all__ = [
     "METRIC_NAMES",
     "Teacher",
+    "distill_weight",
     "episode",
     "greedy_batch",
     "greedy_episode",
@@ -330,6 +354,7 @@ __all__ = [
     "make_update",
     "make_validation",
     "policy_num_params",
+    "reinforce_loss",
     "student_init",
     "student_model_config",
     "student_policy",
@@ -373,7 +398,9 @@ def _run_distill(config, out, seed, resume, progress, command, mesh) -> RunnerSt
     chunk = make_train_chunk(config, teacher.policy if teacher else None)
     hyper = tuple(jnp.float32(x) for x in config.hyper)
     evaluate = make_validation(config) if config.eval_size > 0 else None
-    label = "from scratch (REINFORCE)" if teacher is None else f"distilled from {config.teacher}"
+    label = {"reinforce": "from scratch (REINFORCE)",
+             "kickstart": f"kickstarted from {config.teacher}"}.get(
+        config.objective, f"distilled from {config.teacher}")
     runner, record = run_chunked(
         out=out, runner=parallel.replicate(init_runner(config, jax.random.PRNGKey(seed))),
         chunk=chunk,
@@ -416,6 +443,7 @@ DEFAULTS = DistillConfig()
 _FLAGS = {  # flag -> DistillConfig field
     "teacher": "teacher", "student": "student", "dim": "student_dim",
     "objective": "objective", "alpha": "alpha", "tau": "tau", "regime": "regime",
+    "anneal": "anneal_updates",
     "jobs": "num_jobs", "machines": "num_machines", "steps": "num_updates",
     "batch": "batch_size", "lr": "learning_rate", "chunk": "updates_per_chunk",
     "checkpoint_every": "checkpoint_every",
@@ -443,7 +471,9 @@ def build_parser():
     p.add_argument("--dim", type=int_in(1, 1024), default=None,
                    help=f"student width, 1..1024 (default {DEFAULTS.student_dim})")
     p.add_argument("--objective", choices=OBJECTIVES, default=None,
-                   help="distill (default) or reinforce (the student from scratch, no teacher)")
+                   help="distill (default), reinforce (the student from scratch, no teacher) "
+                   "or kickstart (REINFORCE + the distillation loss, its weight falling from "
+                   "1 to 0 over --anneal updates)")
     p.add_argument("--alpha", type=float_in(0.0, 100.0), default=None,
                    help=f"weight of the KL term, 0..100 (default {DEFAULTS.alpha})")
     p.add_argument("--tau", type=float_in(0.01, 100.0), default=None,
@@ -451,6 +481,9 @@ def build_parser():
     p.add_argument("--regime", choices=tuple(REGIMES), default=None,
                    help="who drives the episodes: teacher, student (DAgger-style) or mix "
                    f"(half each; default {DEFAULTS.regime})")
+    p.add_argument("--anneal", type=int_in(0, 10**9), default=None, metavar="UPDATES",
+                   help="kickstart: updates over which the distillation weight falls to 0 "
+                   "(default 0 = all of --steps)")
     p.add_argument("--jobs", type=int_in(1, 1000), default=None,
                    help=f"jobs of the training instances (default {DEFAULTS.num_jobs})")
     p.add_argument("--machines", type=int_in(1, 200), default=None,
@@ -514,7 +547,7 @@ def main(argv: list[str] | None = None) -> int:
             raise UsageError("--resume keeps the run's config; only --steps may change, got "
                              + ", ".join("--" + c.replace("_", "-") for c in changed))
     config = config_from_args(args, base)
-    if config.objective == "distill":
+    if config.objective != "reinforce":
         load_teacher(config.teacher, config.mode)  # a bad teacher fails before any compile
     out = Path(args.out or f"runs/distill-{config.student}-seed{args.seed}")
     argv_list = list(sys.argv[1:] if argv is None else argv)
