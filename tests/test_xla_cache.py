@@ -7,7 +7,11 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import NamedTuple
 
+import jax
+import jax.numpy as jnp
+import numpy as np
 import pytest
 
 from jaxshop import xla_cache
@@ -50,3 +54,53 @@ def test_a_repeated_command_reads_the_cache_and_answers_the_same(tmp_path):
     rewritten = [f for f in written if after.get(f) != written[f]]
     new = set(after) - set(written)
     assert not [f for f in new | set(rewritten) if "-atime" not in f], (new, rewritten)
+    assert any(f"/{xla_cache.TRACES}/" in f for f in written), "no stored trace"
+
+
+class Pair(NamedTuple):
+    total: jax.Array
+    scaled: jax.Array
+
+
+def _traced_fn(counter: list):
+    def f(x, tree, times):
+        counter.append(1)  # runs only while JAX traces f
+        return Pair(x.sum() + tree["b"].sum(), x * times)
+
+    return jax.jit(f, static_argnums=2)
+
+
+def test_reuse_traces_stores_and_loads_the_lowered_program(monkeypatch, tmp_path):
+    monkeypatch.setattr(xla_cache, "_TRACE_DIR", [tmp_path])
+    x, tree = jnp.arange(6.0).reshape(2, 3), {"b": jnp.ones(4, jnp.int32)}
+    want = _traced_fn([])(x, tree, 3)
+    traces: list = []
+    got = xla_cache.reuse_traces(_traced_fn(traces), "f", static_argnums=(2,))(x, tree, 3)
+    assert len(traces) == 1 and len(list(tmp_path.glob("*.jaxexport"))) == 1
+    assert isinstance(got, Pair)
+    np.testing.assert_array_equal(got.scaled, want.scaled)
+    assert float(got.total) == float(want.total)
+    # A new wrapper (a new process) loads the program: the Python function never runs.
+    again: list = []
+    fresh = xla_cache.reuse_traces(_traced_fn(again), "f", static_argnums=(2,))
+    np.testing.assert_array_equal(fresh(x + 1, tree, 3).scaled, (x + 1) * 3)
+    assert again == []
+    # Another static value, shape or name is another program; a damaged file is rebuilt.
+    fresh(x, tree, 4)
+    fresh(jnp.ones((5, 3)), tree, 3)
+    xla_cache.reuse_traces(_traced_fn(again), "g", static_argnums=(2,))(x, tree, 3)
+    assert len(again) == 3 and len(list(tmp_path.glob("*.jaxexport"))) == 4
+    for file in tmp_path.glob("*.jaxexport"):
+        file.write_bytes(b"broken")
+    rebuilt: list = []
+    out = xla_cache.reuse_traces(_traced_fn(rebuilt), "f", static_argnums=(2,))(x, tree, 3)
+    assert rebuilt == [1] and float(out.total) == float(want.total)
+
+
+def test_reuse_traces_is_a_plain_call_while_off(monkeypatch):
+    monkeypatch.setattr(xla_cache, "_TRACE_DIR", [])
+    traces: list = []
+    wrapped = xla_cache.reuse_traces(_traced_fn(traces), "f", static_argnums=(2,))
+    wrapped(jnp.ones(2), {"b": jnp.ones(1)}, 2)
+    wrapped(jnp.ones(2), {"b": jnp.ones(1)}, 2)
+    assert traces == [1]  # jax.jit's own cache, nothing stored

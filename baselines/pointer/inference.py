@@ -25,6 +25,7 @@ from jaxshop_baselines.pointer.config import PointerConfig, fast_compile, pointe
 from jaxshop_baselines.pointer.decode import batch_episodes, search_episode
 
 import jaxshop
+from jaxshop import xla_cache
 from jaxshop.fjsp.env import timeline_capacity
 from jaxshop.instances.types import FJSPInstance
 
@@ -122,7 +123,12 @@ def _cached_decoders(config: PointerConfig, mode: str, fast: bool, capacity: int
         makespans = makespans.transpose(1, 0, 2).reshape(batch, num_chunks * per_chunk)
         return best_state, makespans[:, :num_samples]
 
-    return env, pointer_jit(greedy, fast), pointer_jit(sample, fast, static_argnums=(4, 5))
+    # Stored lowered programs (`jaxshop.xla_cache`, on in the command line): the name
+    # holds what the decoders close over.
+    name = f"pointer decoders {config!r} {mode} {capacity} {fast}"
+    return (env, xla_cache.reuse_traces(pointer_jit(greedy, fast), f"{name} greedy"),
+            xla_cache.reuse_traces(pointer_jit(sample, fast, static_argnums=(4, 5)),
+                                   f"{name} sample", static_argnums=(4, 5)))
 
 
 def chunk_size(num_samples: int, batch: int, pairs: int,
