@@ -109,7 +109,7 @@ def reuse_traces(fun: Callable, name: str, static_argnums: tuple[int, ...] = ())
     mode, sizes): it is part of the key, with the static arguments, the argument
     structure, shapes and dtypes, the JAX versions, the backend and `source_digest()`.
     """
-    loaded: dict[str, tuple[Callable, Any]] = {}  # key -> (jitted program call, out tree)
+    loaded: dict[str, tuple[Callable, Any] | None] = {}  # key -> (program, out tree)
 
     def call(*args):
         if not _TRACE_DIR or jax.device_count() != 1:
@@ -120,7 +120,12 @@ def reuse_traces(fun: Callable, name: str, static_argnums: tuple[int, ...] = ())
         leaves = [jax.numpy.asarray(x) for x in leaves]
         key = _trace_key(name, static, in_tree, leaves)
         if key not in loaded:
-            loaded[key] = _load_or_export(fun, key, args, static_argnums, in_tree, leaves)
+            try:
+                loaded[key] = _load_or_export(fun, key, args, static_argnums, in_tree, leaves)
+            except Exception:  # a program jax.export cannot store runs the plain way
+                loaded[key] = None
+        if loaded[key] is None:
+            return fun(*args)
         program, out_tree = loaded[key]
         return jax.tree_util.tree_unflatten(out_tree, program(*leaves))
 

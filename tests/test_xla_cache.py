@@ -104,3 +104,18 @@ def test_reuse_traces_is_a_plain_call_while_off(monkeypatch):
     wrapped(jnp.ones(2), {"b": jnp.ones(1)}, 2)
     wrapped(jnp.ones(2), {"b": jnp.ones(1)}, 2)
     assert traces == [1]  # jax.jit's own cache, nothing stored
+
+
+def test_reuse_traces_falls_back_to_the_plain_call(monkeypatch, tmp_path):
+    """A program jax.export cannot store runs as before, and nothing is written."""
+    from jax import export
+
+    def refuse(*_, **__):
+        raise NotImplementedError("not exportable")
+
+    monkeypatch.setattr(xla_cache, "_TRACE_DIR", [tmp_path])
+    monkeypatch.setattr(export, "export", refuse)
+    traces: list = []
+    wrapped = xla_cache.reuse_traces(_traced_fn(traces), "f", static_argnums=(2,))
+    out = wrapped(jnp.ones(3), {"b": jnp.ones(2)}, 2)
+    assert float(out.total) == 5.0 and list(tmp_path.iterdir()) == []
