@@ -71,10 +71,10 @@ def fit(config, data, key):
 
 def main() -> None:
     from jaxshop_baselines.kernel_q.train import (
+        CLI_DEFAULTS,
         DEFAULT_CANDIDATES,
         KernelQConfig,
         make_sampler,
-        save_model,
     )
     from jaxshop_baselines.neh import neh_batch
 
@@ -90,6 +90,10 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=None, help="model directory for the winner")
     ap.add_argument("--report", default=str(ROOT / "results" / "kernel_q_select"))
+    ap.add_argument("--sweeps-only", action="store_true",
+                    help="large sizes: keep the shipped kernel settings (lambda, sigma, "
+                    "features, gamma, ridge, sampling) and choose only the sweep bound "
+                    "(1, 2, 5, 10, 40)")
     args = ap.parse_args()
 
     base = KernelQConfig(jobs=args.jobs, machines=args.machines, instances=args.instances,
@@ -135,6 +139,13 @@ def main() -> None:
                      actions=None, sample=None, sweeps=0)
     print(f"w=0 (Q = r): {reference['vs_neh_pct']:+.3f} % vs NEH", flush=True)
 
+    if args.sweeps_only:
+        shipped = dataclasses.replace(CLI_DEFAULTS, jobs=args.jobs, machines=args.machines,
+                                      instances=args.instances, tol=0.0)
+        for bound in (1, 2, 5, 10, 40):
+            trial("sweeps", dataclasses.replace(shipped, max_iters=bound))
+        _finish(args, base, rows, reference, transitions, sample_s, t0)
+        return
     for lam, sigma, rff in itertools.product((0.2, 0.5, 0.8), (1.0, 2.0, 4.0), (32, 128, 512)):
         trial("1", dataclasses.replace(base, lam=lam, sigma=sigma, rff=rff))
     best1 = min((r for r in rows if r["stage"] == "1"), key=lambda r: r["vs_neh_pct"])
@@ -147,8 +158,14 @@ def main() -> None:
         config = dataclasses.replace(best2["config"], **change)
         data = jax.block_until_ready(jax.jit(make_sampler(config))(jax.random.split(key)[1]))
         trial("3", config)
-    best = min((r for r in rows if r["stage"] != "w=0"), key=lambda r: r["vs_neh_pct"])
+    _finish(args, base, rows, reference, transitions, sample_s, t0)
 
+
+def _finish(args, base, rows, reference, transitions, sample_s, t0) -> None:
+    """Writes the winner (`--out`) and the report."""
+    from jaxshop_baselines.kernel_q.train import save_model
+
+    best = min((r for r in rows if r["stage"] != "w=0"), key=lambda r: r["vs_neh_pct"])
     if args.out:
         meta = {"sweeps": best["sweeps"], "seed": args.seed, "selected_by":
                 "scripts/kernel_q_select.py", "validation": {
