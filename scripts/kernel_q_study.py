@@ -117,9 +117,12 @@ def write_markdown(report: dict, path: Path) -> None:
               "parentheses). Kernel-Q moves per instance and IG iterations in the JSON.", ""]
     for row in report["groups"]:
         if row["model"] != report["model"]:
+            meta_path = ROOT / row["model"] / "meta.json"
+            meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+            script = meta.get("selected_by") or meta.get("trained_by") or "?"
             lines.append(f"- {row['group']}: kernel-Q model `{row['model']}` (trained on "
-                         "random instances of the size in its name by "
-                         "`scripts/kernel_q_curves.py`).")
+                         "random instances of the size in its name, "
+                         f"{meta.get('sweeps', '?')} sweeps, by `{script}`).")
     for row in report["groups"]:
         lines.append(f"- {row['group']}: kernel-Q {row['kernel_q']['moves']} moves, Q = r "
                      f"{row['reward_only']['moves']} moves, IG "
