@@ -123,6 +123,9 @@ def write_markdown(report: dict, path: Path) -> None:
             lines.append(f"- {row['group']}: kernel-Q model `{row['model']}` (trained on "
                          "random instances of the size in its name, "
                          f"{meta.get('sweeps', '?')} sweeps, by `{script}`).")
+    for rerun in report.get("reruns", []):
+        lines.append(f"- {', '.join(rerun['groups'])}: rerun after a model change "
+                     f"(`--merge`), load average {rerun['load_average']}.")
     for row in report["groups"]:
         lines.append(f"- {row['group']}: kernel-Q {row['kernel_q']['moves']} moves, Q = r "
                      f"{row['reward_only']['moves']} moves, IG "
@@ -162,6 +165,9 @@ def main() -> None:
     ap.add_argument("--models", default="",
                     help="per-group models, e.g. 100x20=DIR,200x20=DIR (others: --model)")
     ap.add_argument("--out", default=str(ROOT / "results" / "kernel_q_study"))
+    ap.add_argument("--merge", action="store_true",
+                    help="replace only the --groups rows of the existing report at --out "
+                    "(after changing one group's model)")
     args = ap.parse_args()
     config, params = load_model(args.model)
     per_group = dict(item.split("=", 1) for item in args.models.split(",") if item)
@@ -185,10 +191,19 @@ def main() -> None:
     report["load_average"] = [round(x, 2) for x in os.getloadavg()]
     report["total_s"] = round(time.perf_counter() - t0, 1)
     out = Path(args.out)
+    if args.merge and out.with_suffix(".json").is_file():
+        fresh = {row["group"]: row for row in report["groups"]}
+        old = json.loads(out.with_suffix(".json").read_text())
+        old["groups"] = [fresh.pop(row["group"], row) for row in old["groups"]]
+        old["groups"] += list(fresh.values())
+        old.setdefault("reruns", []).append(
+            {"groups": args.groups.split(","), "load_average": report["load_average"],
+             "total_s": report["total_s"]})
+        report = old
     out.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n")
     write_markdown(report, out.with_suffix(".md"))
     write_png(report, out.with_suffix(".png"))
-    print(f"wrote {out}.json/.md/.png in {report['total_s']} s")
+    print(f"wrote {out}.json/.md/.png in {time.perf_counter() - t0:.1f} s")
 
 
 if __name__ == "__main__":
