@@ -77,11 +77,6 @@ def _enable_traces(folder: Path) -> None:
     _TRACE_DIR[:] = [folder]
 
 
-def disable_traces() -> None:
-    """Stops `reuse_traces` from reading or writing stored programs (this process)."""
-    _TRACE_DIR.clear()
-
-
 @functools.cache
 def source_digest() -> str:
     """sha256 of every `.py` file of `jaxshop` and `jaxshop_baselines` (paths and bytes):
