@@ -105,7 +105,7 @@ def best(rounds: list[dict], batch: int, key: str) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from jaxshop.bench import int_list, write_report
+    from jaxshop.bench import int_list
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--batch", type=int_list, default=[128, 512, 1024, 4096])
@@ -118,8 +118,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default=None, help="JSON report (default: print only)")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
-    if args.worker:
+    if args.worker:  # may run on the baseline's package: import only what it has
         return worker(args)
+    from jaxshop.bench import write_report
 
     versions = {"current": None}
     with tempfile.TemporaryDirectory() as tmp:

@@ -204,6 +204,11 @@ def markdown(report: dict) -> str:
         "10x5 FJSP (Brandimarte-style), as the teacher trained on",
         f"- distillation: alpha {report['alpha']}, tau {report['tau']}, regime "
         f"{report['regime']}; from scratch: REINFORCE with the batch-mean baseline",
+        *([f"- teacher with search: a teacher-driven episode replays the best (lowest "
+           f"makespan) of the teacher's greedy rollout and {report['teacher_samples']} "
+           "rollouts sampled from its policy, and the CE target is that rollout's action "
+           "(distilled students only; the teacher's rollouts are not counted in the "
+           "students' budget)"] if report.get("teacher_samples") else []),
         *(["- kickstarted: REINFORCE on the episodes the student drives (regime student) "
            "plus the distillation loss (same alpha, tau), its weight falling linearly from "
            "1 to 0 over the run"] if any(m["name"].endswith("kickstarted")
@@ -390,6 +395,9 @@ def main(argv: list[str] | None = None) -> int:
                    default=("distill", "reinforce"),
                    help="comma-separated student objectives: distill, reinforce (from "
                    "scratch, always needed for the goals), kickstart")
+    p.add_argument("--teacher-samples", type=int, default=0, metavar="K",
+                   help="distilled students learn from the teacher with search: the best of "
+                   "its greedy and K sampled rollouts (use with --regime teacher)")
     p.add_argument("--ablation-updates", type=int, default=200)
     p.add_argument("--ablation-batch", type=int, default=32)
     p.add_argument("--held-out", type=int, default=100)
@@ -421,8 +429,10 @@ def main(argv: list[str] | None = None) -> int:
             # Kickstarting learns from the states the student drives (its RL term needs
             # them); plain distillation keeps the chosen --regime.
             regime = "student" if objective == "kickstart" else args.regime
+            samples = args.teacher_samples if objective == "distill" else 0
             config = dataclasses.replace(base, student=student, student_dim=dim,
-                                         objective=objective, regime=regime)
+                                         objective=objective, regime=regime,
+                                         teacher_samples=samples)
             runs[f"{label} {OBJECTIVE_NAMES[objective]}"] = train_run(
                 config, runs_dir / f"{student}-{dim}-{objective}", args.seed)
 
@@ -457,7 +467,8 @@ def main(argv: list[str] | None = None) -> int:
     report = {
         "teacher": args.teacher, "updates": args.updates, "batch": args.batch,
         "alpha": args.alpha, "tau": args.tau, "regime": args.regime,
-        "sizes": list(sets), "models": models, "goals": goals, "teacher_val": teacher_val,
+        "teacher_samples": args.teacher_samples, "sizes": list(sets), "models": models,
+        "goals": goals, "teacher_val": teacher_val,
         "ablation": [] if args.skip_ablation else ablation(args, args.teacher),
         "ablation_budget": f"{args.ablation_updates} updates x {args.ablation_batch} episodes",
         "device": jax.devices()[0].device_kind, "jax": jax.__version__, **run_info(),

@@ -39,6 +39,10 @@ class DistillConfig(JSONConfig):
     tau: float = 2.0
     regime: str = "mix"
     anneal_updates: int = 0  # kickstart: updates to reach distillation weight 0; 0 = the run
+    # Teacher with search: > 0 = a teacher-driven episode replays the best (lowest makespan)
+    # of the teacher's greedy rollout and this many rollouts sampled from its policy, and
+    # the CE target is that rollout's action (the teacher's argmax when 0).
+    teacher_samples: int = 0
     # Instances.
     num_jobs: int = 10
     num_machines: int = 5
@@ -71,10 +75,15 @@ class DistillConfig(JSONConfig):
             (self.tau > 0, f"tau must be > 0, got {self.tau}"),
             (int(self.anneal_updates) >= 0, f"anneal_updates must be >= 0, got "
                                             f"{self.anneal_updates}"),
+            (0 <= int(self.teacher_samples) <= 1024, f"teacher_samples must be in "
+                                                      f"0..1024, got {self.teacher_samples}"),
         )
         for ok, message in checks:
             if not ok:
                 raise ValueError(message)
+        if self.objective == "reinforce" and int(self.teacher_samples):
+            raise ValueError("teacher_samples needs a teacher: objective distill or kickstart, "
+                             "not reinforce")
         for name in ("student_dim", "batch_size", "num_updates", "updates_per_chunk",
                      "checkpoint_every", "num_jobs", "num_machines"):
             if int(getattr(self, name)) < 1:

@@ -132,21 +132,26 @@ class Decisions(NamedTuple):
     student_logits: jax.Array  # (T, A) float32
     teacher_logits: jax.Array  # (T, A) float32 (zeros when there is no teacher)
     mask: jax.Array  # (T, A) bool
-    target: jax.Array  # (T,) int32: the teacher's argmax (the student's action without one)
+    target: jax.Array  # (T,) int32: the teacher's argmax, or its search's action when it
+    #                    drives with `teacher_samples` (the student's action without a teacher)
     action: jax.Array  # (T,) int32: the action applied
     alive: jax.Array  # (T,) bool: the schedule was incomplete before the step
 
 
 def episode(env, student, s_params, teacher, t_params, state, obs, key, tau,
-            teacher_drives, num_steps: int) -> tuple[Any, Decisions]:
+            teacher_drives, num_steps: int, forced: jax.Array | None = None
+            ) -> tuple[Any, Decisions]:
     """One episode of one instance from `(state, obs)`: final state and decisions.
 
     The teacher (when given) labels every state with its argmax; the applied action is
-    that label when `teacher_drives`, else a sample of the student's own policy.
+    that label when `teacher_drives`, else a sample of the student's own policy. With
+    `forced` (`(num_steps,)` int32, a rollout of the teacher's search), a teacher-driven
+    episode applies those actions instead and they are its labels.
     """
 
-    def body(carry, key_t):
+    def body(carry, inputs):
         state, obs, s_carry, t_carry = carry
+        key_t, forced_t = inputs
         mask = obs.action_mask
         s_logits, s_mid = student.logits(s_params, s_carry, state, obs)
         sampled = sample_choice(key_t, lax.stop_gradient(s_logits), mask, 1.0)
@@ -156,6 +161,8 @@ def episode(env, student, s_params, teacher, t_params, state, obs, key, tau,
             t_logits, t_mid = teacher.logits(t_params, t_carry, state, obs, tau)
             t_logits = lax.stop_gradient(t_logits)
             target = jnp.argmax(t_logits).astype(jnp.int32)  # masked logits: a valid pair
+            if forced is not None:
+                target = jnp.where(teacher_drives, forced_t, target)
         action = jnp.where(teacher_drives, target, sampled)
         alive = ~env.is_done(state)
         state, ts = env.step(state, action)
@@ -165,8 +172,34 @@ def episode(env, student, s_params, teacher, t_params, state, obs, key, tau,
 
     t_carry = () if teacher is None else teacher.init_carry()
     init = (state, obs, student.init_carry(), t_carry)
-    (state, *_), decisions = lax.scan(body, init, jax.random.split(key, num_steps))
+    keys = jax.random.split(key, num_steps)
+    xs = (keys, forced if forced is not None else jnp.zeros((num_steps,), jnp.int32))
+    (state, *_), decisions = lax.scan(body, init, xs)
     return state, decisions
+
+
+def teacher_search(env, teacher, t_params, state, obs, key, samples: int, num_steps: int
+                   ) -> jax.Array:
+    """Actions `(num_steps,)` int32 of the best (lowest makespan; ties: the greedy one) of
+    the teacher's greedy rollout and `samples` rollouts sampled from its policy (tau 1).
+    No gradient: the search only picks the labels."""
+
+    def rollout(key, greedy):
+        def body(carry, key_t):
+            state, obs, t_carry = carry
+            logits, mid = teacher.logits(t_params, t_carry, state, obs, 1.0)
+            sampled = sample_choice(key_t, logits, obs.action_mask, 1.0)
+            action = jnp.where(greedy, jnp.argmax(logits).astype(jnp.int32), sampled)
+            state, ts = env.step(state, action)
+            return (state, ts.observation, teacher.advance(mid, action)), action
+
+        init = (state, obs, teacher.init_carry())
+        (final, *_), actions = lax.scan(body, init, jax.random.split(key, num_steps))
+        return final.makespan, actions
+
+    greedy = jnp.arange(samples + 1) == 0
+    makespans, actions = jax.vmap(rollout)(jax.random.split(key, samples + 1), greedy)
+    return lax.stop_gradient(actions[jnp.argmin(makespans)])
 
 
 def distill_weight(config: DistillConfig, update: jax.Array) -> jax.Array:
@@ -203,10 +236,17 @@ def make_loss(config: DistillConfig, teacher_policy: Any) -> Callable:
         k_reset, k_drive, k_run = jax.random.split(key, 3)
         states, ts = jax.vmap(env.reset)(jax.random.split(k_reset, batch), instances)
         drives = jax.random.uniform(k_drive, (batch,)) < fraction
+        forced = None
+        if teacher is not None and config.teacher_samples:
+            forced = jax.vmap(
+                lambda s, o, k: teacher_search(env, teacher, t_params, s, o, k,
+                                               config.teacher_samples, steps)
+            )(states, ts.observation, jax.random.split(jax.random.fold_in(k_run, 1), batch))
         finals, d = jax.vmap(
-            lambda s, o, k, dr: episode(env, student, s_params, teacher, t_params, s, o, k,
-                                        tau, dr, steps)
-        )(states, ts.observation, jax.random.split(k_run, batch), drives)
+            lambda s, o, k, dr, f: episode(env, student, s_params, teacher, t_params, s, o, k,
+                                           tau, dr, steps, f),
+            (0, 0, 0, 0, None if forced is None else 0),
+        )(states, ts.observation, jax.random.split(k_run, batch), drives, forced)
         live = d.alive.astype(jnp.float32)  # (B, T)
         n_live = jnp.maximum(live.sum(), 1.0)
         cost = finals.makespan.astype(jnp.float32) / finals.normalizer
@@ -443,7 +483,7 @@ DEFAULTS = DistillConfig()
 _FLAGS = {  # flag -> DistillConfig field
     "teacher": "teacher", "student": "student", "dim": "student_dim",
     "objective": "objective", "alpha": "alpha", "tau": "tau", "regime": "regime",
-    "anneal": "anneal_updates",
+    "anneal": "anneal_updates", "teacher_samples": "teacher_samples",
     "jobs": "num_jobs", "machines": "num_machines", "steps": "num_updates",
     "batch": "batch_size", "lr": "learning_rate", "chunk": "updates_per_chunk",
     "checkpoint_every": "checkpoint_every",
@@ -484,6 +524,10 @@ def build_parser():
     p.add_argument("--anneal", type=int_in(0, 10**9), default=None, metavar="UPDATES",
                    help="kickstart: updates over which the distillation weight falls to 0 "
                    "(default 0 = all of --steps)")
+    p.add_argument("--teacher-samples", type=int_in(0, 1024), default=None, metavar="K",
+                   help="teacher with search: teacher-driven episodes replay the best of "
+                   "the teacher's greedy rollout and K sampled ones, whose actions are the CE "
+                   "targets (default 0: the teacher's argmax)")
     p.add_argument("--jobs", type=int_in(1, 1000), default=None,
                    help=f"jobs of the training instances (default {DEFAULTS.num_jobs})")
     p.add_argument("--machines", type=int_in(1, 200), default=None,
