@@ -35,6 +35,7 @@ from jaxshop.parallel import run_info
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from distill_study import (  # noqa: E402 (the study's sets, scoring and runs)
     OBJECTIVE_NAMES,
+    add_student_options,
     brandimarte_gap,
     held_out_gaps,
     train_run,
@@ -153,12 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seeds", type=int_list, default=[0, 1])
     p.add_argument("--objectives", type=lambda v: tuple(v.split(",")),
                    default=("distill", "reinforce", "kickstart"))
-    p.add_argument("--batch", type=int, default=64)
-    p.add_argument("--sp-dim", type=int, default=16)
-    p.add_argument("--mlp-dim", type=int, default=32)
-    p.add_argument("--alpha", type=float, default=1.0)
-    p.add_argument("--tau", type=float, default=2.0)
-    p.add_argument("--regime", default="mix")
+    add_student_options(p)
     p.add_argument("--held-out", type=int, default=100)
     p.add_argument("--merge", action="store_true",
                    help="add these rows to the existing report (same key: replaced)")

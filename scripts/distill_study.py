@@ -378,6 +378,17 @@ def retime(args, path: Path) -> None:
     print(markdown(report))
 
 
+def add_student_options(p: argparse.ArgumentParser) -> None:
+    """Episodes per update, student widths and the distillation settings (shared with
+    `distill_budget.py`)."""
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--sp-dim", type=int, default=16)
+    p.add_argument("--mlp-dim", type=int, default=32)
+    p.add_argument("--alpha", type=float, default=1.0)
+    p.add_argument("--tau", type=float, default=2.0)
+    p.add_argument("--regime", default="mix")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--teacher", default="pointer")
@@ -385,12 +396,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--runs", type=Path, default=ROOT / "runs" / "distill_study")
     p.add_argument("--out", type=Path, default=ROOT / "results")
     p.add_argument("--updates", type=int, default=1000)
-    p.add_argument("--batch", type=int, default=64)
-    p.add_argument("--sp-dim", type=int, default=16)
-    p.add_argument("--mlp-dim", type=int, default=32)
-    p.add_argument("--alpha", type=float, default=1.0)
-    p.add_argument("--tau", type=float, default=2.0)
-    p.add_argument("--regime", default="mix")
+    add_student_options(p)
     p.add_argument("--objectives", type=lambda v: tuple(v.split(",")),
                    default=("distill", "reinforce"),
                    help="comma-separated student objectives: distill, reinforce (from "
