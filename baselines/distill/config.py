@@ -41,7 +41,8 @@ class DistillConfig(JSONConfig):
     anneal_updates: int = 0  # kickstart: updates to reach distillation weight 0; 0 = the run
     # Teacher with search: > 0 = a teacher-driven episode replays the best (lowest makespan)
     # of the teacher's greedy rollout and this many rollouts sampled from its policy, and
-    # the CE target is that rollout's action (the teacher's argmax when 0).
+    # the CE target is that rollout's action (the teacher's argmax when 0). The search runs
+    # for every instance of the batch (K + 1 teacher rollouts each): use regime `teacher`.
     teacher_samples: int = 0
     # Instances.
     num_jobs: int = 10
