@@ -46,8 +46,13 @@ ROOT = Path(__file__).resolve().parents[1]
 KEY = ("budget", "seed", "student", "objective")
 
 
-def int_list(text: str) -> list[int]:
-    return [int(v) for v in text.split(",") if v]
+def seed_list(text: str) -> list[int]:
+    """`type=` for comma-separated seeds (0 allowed, unlike `jaxshop.bench.int_list`)."""
+    try:
+        return [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}"
+                                         ) from None
 
 
 def train_and_score(args, sets: dict) -> list[dict]:
@@ -141,7 +146,7 @@ def markdown(report: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from jaxshop.bench import write_report
+    from jaxshop.bench import int_list, write_report
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--teacher", default="pointer")
@@ -151,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=ROOT / "results")
     p.add_argument("--budgets", type=int_list, default=[100, 200, 400],
                    help="comma-separated updates per run (multiples of 10)")
-    p.add_argument("--seeds", type=int_list, default=[0, 1])
+    p.add_argument("--seeds", type=seed_list, default=[0, 1])
     p.add_argument("--objectives", type=lambda v: tuple(v.split(",")),
                    default=("distill", "reinforce", "kickstart"))
     add_student_options(p)
