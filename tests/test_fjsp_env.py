@@ -26,6 +26,7 @@ from jaxshop.fjsp import (
     makespan_lower_bound,
 )
 from jaxshop.fjsp.env import timeline_capacity
+from jaxshop.fjsp.features import GROUPS, assemble, group_columns
 from jaxshop.fjsp.generator import random_ranks, uniform_ints
 from jaxshop.instances.types import FJSPInstance
 from jaxshop.types import StepType
@@ -413,6 +414,38 @@ def test_feature_names_and_static_slice():
     np.testing.assert_allclose(named["pair_time_candidates"][mask],
                                (t - t.min()) / max(t.max() - t.min(), 1))
     assert named["progress"][0, 0] == pytest.approx(1 / int(instance.num_ops.sum()))
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_feature_groups_repeat_along_the_axes_they_do_not_vary_on(mode):
+    """`GROUPS` partition the features; in the observation (checked against the NumPy
+    reference above) a job feature repeats along machines, a machine feature along jobs,
+    a global one everywhere, and `env.feature_parts` holds the values once."""
+    names = STATIC_FEATURES + DYNAMIC_FEATURES
+    assert sorted(sum(GROUPS.values(), ())) == sorted(names)
+    positions = sorted(p for g in GROUPS for p in group_columns(g)[1])
+    assert positions == list(range(NUM_FEATURES))
+    static = sorted(p for g in GROUPS for p in group_columns(g, len(STATIC_FEATURES))[1])
+    assert static == list(range(len(STATIC_FEATURES)))
+    env = ENVS[mode]
+    instance = _padded(random_instance(np.random.default_rng(4), 4, 3, 3), 3)
+    state, ts = env.reset(KEY, instance)
+    for _ in range(3):
+        state, ts = env.step(state, jnp.int32(-1))
+    feats = np.asarray(ts.observation.pair_features)
+    parts = env.feature_parts(state)
+    np.testing.assert_array_equal(np.asarray(assemble(parts)), feats)
+    expand = {  # a group's values laid out along (J, M)
+        "glob": lambda v: v[None, None, :],
+        "job": lambda v: v[:, None, :],
+        "machine": lambda v: v[None, :, :],
+        "pair": lambda v: v,
+    }
+    for group, lay_out in expand.items():
+        values = np.asarray(getattr(parts, group))
+        assert values.shape[-1] == len(GROUPS[group])
+        columns = feats[..., list(group_columns(group)[1])]  # (J, M, F_group)
+        np.testing.assert_array_equal(columns, np.broadcast_to(lay_out(values), columns.shape))
 
 
 @pytest.mark.parametrize(

@@ -31,7 +31,14 @@ from jaxshop_baselines.pointer import (
 from jaxshop_baselines.pointer.checkpoint import latest_checkpoint, load_model
 from jaxshop_baselines.pointer.config import FAST_COMPILE_ENV, pointer_jit
 from jaxshop_baselines.pointer.inference import SAMPLE_CHUNK_PAIRS, chunk_size
-from jaxshop_baselines.pointer.model import actor_step, choose, init_params, sample_choice
+from jaxshop_baselines.pointer.model import (
+    actor_step,
+    choose,
+    chosen_row,
+    init_params,
+    sample_choice,
+    select_features,
+)
 from jaxshop_baselines.pointer.train import (
     config_from_args,
     grad_chunks,
@@ -40,6 +47,8 @@ from jaxshop_baselines.pointer.train import (
 )
 from jaxshop_baselines.training import get_trainer
 
+import jaxshop
+from jaxshop.fjsp import FJSPGenerator
 from jaxshop.instances.types import FJSPInstance, problem_of, stack
 from jaxshop.schedule import validate
 
@@ -148,6 +157,47 @@ def test_actor_step_equals_explicit_embedding_reference():
         prev, prev_ref = hidden[action], emb_ref[action]
 
 
+@pytest.mark.parametrize("variant", ["sd", "s"])
+def test_actor_step_from_feature_parts_equals_the_pair_features_step(variant):
+    """Decoding reads `env.feature_parts` (the first layer per group) and `chosen_row`:
+    the same step, chosen rows and gradients as from the observation's `pair_features`."""
+    config = dataclasses.replace(TINY, variant=variant)
+    env = jaxshop.make("fjsp")
+    gen = FJSPGenerator(4, 3, ops_per_job=(2, 4), machines_per_op=(1, 3), max_jobs=5,
+                        max_ops=5, max_machines=4)
+    state, ts = env.reset(jax.random.PRNGKey(0), gen(jax.random.PRNGKey(5)))
+    state, ts = env.step(state, jnp.int32(-1))  # a partial schedule: dynamic features move
+    params = init_params(config, jax.random.PRNGKey(8))
+    h = prev = jnp.full((config.embed_dim,), 0.1)
+    mask = ts.observation.action_mask
+    pairs = jnp.arange(mask.shape[0])
+
+    def run(params, feats):
+        out = actor_step(config, params, h, prev, jnp.array(False), feats, mask)
+        rows = jax.vmap(lambda a: chosen_row(config, params, feats, a))(pairs)
+        return out, rows
+
+    def objective(params, feats):
+        (h_new, logits, _), rows = run(params, feats)
+        return (jnp.where(mask, logits, 0.0) ** 2).sum() + h_new.sum() + rows.sum()
+
+    full = select_features(config, ts.observation.pair_features)
+    parts = env.feature_parts(state)
+    (h_a, logits_a, hidden_a), rows_a = run(params, full)
+    (h_b, logits_b, hidden_b), rows_b = run(params, parts)
+    np.testing.assert_allclose(h_b, h_a, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(logits_b)[mask], np.asarray(logits_a)[mask],
+                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(hidden_b, hidden_a, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(rows_a, hidden_a, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(rows_b, hidden_a, rtol=1e-5, atol=1e-6)
+    grads = [jax.grad(objective)(params, f) for f in (full, parts)]
+    for a, b in zip(*map(jax.tree_util.tree_leaves, grads), strict=True):
+        np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-5)
+    assert any(np.abs(np.asarray(g)).max() > 0
+               for g in jax.tree_util.tree_leaves(grads[1]["actor"]["embedding"]))
+
+
 def test_grad_chunks_split_the_batch_evenly():
     assert grad_chunks(128, 128) == 1 and grad_chunks(1024, 0) == 1
     assert grad_chunks(1024, 128) == 8 and grad_chunks(4096, 128) == 32
@@ -188,7 +238,8 @@ def step_fn():
         _, logits, _ = actor_step(TINY, params, h, h, jnp.array(True), feats, mask)
         cold = sample_choice(key, logits, mask, jnp.float32(1e-3))
         hot = sample_choice(key, logits, mask, jnp.float32(1e3))
-        return choose(key, logits, True), (choose(key, logits, False), cold, hot), logits
+        sampled = (choose(key, logits, mask, False), cold, hot)
+        return choose(key, logits, mask, True), sampled, logits
 
     return pointer_jit(step)
 

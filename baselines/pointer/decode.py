@@ -1,8 +1,10 @@
 """Whole-episode decoding with the pointer policy (one instance; `vmap` for batches).
 
 `episode` runs `env.max_steps` decisions in `lax.scan`. Each step reads the current
-observation's pair features (so dynamic features follow the partial schedule), takes one
-`Actor` step, picks a pair (greedy or sampled) and steps the env. Steps after the
+state's pair features by group (`env.feature_parts`: the observation's `pair_features`
+without their repetition, so dynamic features follow the partial schedule and the first
+layer runs per group) and action mask, takes one `Actor` step, picks a pair (greedy or
+sampled) and advances the env with `env.transition` (no observation is built). Steps after the
 schedule is complete are no-ops and add nothing to the log-likelihood or entropy.
 `search_episode` is the lean variant of best-of-N search: greedy or sampled per episode
 (a traced flag, so both share one compiled program), an optional temperature, one
@@ -19,7 +21,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 from jaxshop_baselines.pointer.config import PointerConfig
-from jaxshop_baselines.pointer.model import actor_step, choose, sample_choice, select_features
+from jaxshop_baselines.pointer.model import actor_step, choose, chosen_row, sample_choice
 
 
 class Episode(NamedTuple):
@@ -31,50 +33,54 @@ class Episode(NamedTuple):
     invalid: jax.Array  # () int32: live steps whose chosen pair was masked (always 0)
 
 
-def _advance(env, state, action, alive, h, h_new, prev, hidden, first) -> tuple:
+def _inputs(env, state) -> tuple[Any, jax.Array]:
+    """What the actor reads at `state`: `(FeatureParts, (P,) action mask)`."""
+    return env.feature_parts(state), env.action_mask(state)
+
+
+def _advance(config, env, params, state, feats, action, alive, h, h_new, prev, first) -> tuple:
     """Steps the env and the decoder state (frozen once the episode is done)."""
-    state, ts = env.step(state, action)
-    return (state, ts.observation, jnp.where(alive, h_new, h),
-            jnp.where(alive, hidden[action], prev), first & ~alive)
+    row = chosen_row(config, params, feats, action)
+    state, _ = env.transition(state, action)
+    return (state, jnp.where(alive, h_new, h), jnp.where(alive, row, prev), first & ~alive)
 
 
-def episode(config: PointerConfig, env, params: dict, state: Any, obs: Any, key: jax.Array,
+def episode(config: PointerConfig, env, params: dict, state: Any, key: jax.Array,
             greedy: bool, num_steps: int, step: Callable | None = None) -> Episode:
-    """Decodes one schedule from `(state, obs)` (as returned by `env.reset`); `step` is
+    """Decodes one schedule from `state` (as returned by `env.reset`); `step` is
     `actor_step` with `config` bound (default), or a transform of it."""
     dim = config.embed_dim
     step = step or functools.partial(actor_step, config)
 
     def body(carry, step_key):
-        state, obs, h, prev, first, logp, ent, invalid = carry
+        state, h, prev, first, logp, ent, invalid = carry
         alive = ~env.is_done(state)
-        feats = select_features(config, obs.pair_features)
-        mask = obs.action_mask
-        h_new, logits, hidden = step(params, h, prev, first, feats, mask)
-        action = choose(step_key, logits, greedy)
+        feats, mask = _inputs(env, state)
+        h_new, logits, _ = step(params, h, prev, first, feats, mask)
+        action = choose(step_key, logits, mask, greedy)
         live = alive.astype(jnp.float32)
         invalid = invalid + (alive & ~mask[action]).astype(jnp.int32)
         if not greedy:
             log_p = jax.nn.log_softmax(logits)
             logp = logp + live * log_p[action]
             ent = ent - live * (jnp.exp(log_p) * log_p).sum()
-        carry = (*_advance(env, state, action, alive, h, h_new, prev, hidden, first),
+        carry = (*_advance(config, env, params, state, feats, action, alive, h, h_new, prev,
+                           first),
                  logp, ent, invalid)
         return carry, None
 
     zeros = jnp.zeros((dim,), jnp.float32)
-    init = (state, obs, zeros, zeros, jnp.array(True), jnp.zeros((), jnp.float32),
+    init = (state, zeros, zeros, jnp.array(True), jnp.zeros((), jnp.float32),
             jnp.zeros((), jnp.float32), jnp.zeros((), jnp.int32))
-    (state, _, _, _, _, logp, ent, invalid), _ = lax.scan(
+    (state, _, _, _, logp, ent, invalid), _ = lax.scan(
         body, init, jax.random.split(key, num_steps)
     )
     return Episode(state, logp, ent, invalid)
 
 
-def search_episode(config: PointerConfig, env, params: dict, state: Any, obs: Any,
-                   key: jax.Array, greedy: jax.Array, temperature: jax.Array,
-                   num_steps: int) -> Any:
-    """Decodes one schedule from `(state, obs)`; returns the final env state.
+def search_episode(config: PointerConfig, env, params: dict, state: Any, key: jax.Array,
+                   greedy: jax.Array, temperature: jax.Array, num_steps: int) -> Any:
+    """Decodes one schedule from `state`; returns the final env state.
 
     `greedy` (a bool array) takes the argmax pair at every step, as `episode` does with
     `greedy=True`; otherwise each pair is drawn from `softmax(logits / temperature)`
@@ -83,17 +89,17 @@ def search_episode(config: PointerConfig, env, params: dict, state: Any, obs: An
     dim = config.embed_dim
 
     def body(carry, step_key):
-        state, obs, h, prev, first = carry
+        state, h, prev, first = carry
         alive = ~env.is_done(state)
-        feats = select_features(config, obs.pair_features)
-        mask = obs.action_mask
-        h_new, logits, hidden = actor_step(config, params, h, prev, first, feats, mask)
+        feats, mask = _inputs(env, state)
+        h_new, logits, _ = actor_step(config, params, h, prev, first, feats, mask)
         sampled = sample_choice(step_key, logits, mask, temperature)
         action = jnp.where(greedy, jnp.argmax(logits).astype(jnp.int32), sampled)
-        return _advance(env, state, action, alive, h, h_new, prev, hidden, first), None
+        return _advance(config, env, params, state, feats, action, alive, h, h_new, prev,
+                        first), None
 
     zeros = jnp.zeros((dim,), jnp.float32)
-    init = (state, obs, zeros, zeros, jnp.array(True))
+    init = (state, zeros, zeros, jnp.array(True))
     (state, *_), _ = lax.scan(body, init, jax.random.split(key, num_steps))
     return state
 
@@ -117,10 +123,8 @@ def run_episodes(config: PointerConfig, env, params: dict, instances: Any,
     num_steps = env.max_steps(jax.tree_util.tree_map(lambda x: x[0], instances))
     states, ts = jax.vmap(env.reset)(reset_keys, instances)
     step = jax.checkpoint(functools.partial(actor_step, config))
-    run = jax.vmap(
-        lambda s, o, k: episode(config, env, params, s, o, k, greedy, num_steps, step)
-    )
-    return run(states, ts.observation, run_keys), ts.observation
+    run = jax.vmap(lambda s, k: episode(config, env, params, s, k, greedy, num_steps, step))
+    return run(states, run_keys), ts.observation
 
 
 def batch_episodes(config: PointerConfig, env, params: dict, instances: Any, key: jax.Array,

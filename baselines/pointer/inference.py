@@ -93,9 +93,9 @@ def _cached_decoders(config: PointerConfig, mode: str, fast: bool, capacity: int
         size = batch * per_chunk  # episodes per chunk, instance-major
         tiled = jax.tree_util.tree_map(lambda x: jnp.repeat(x, per_chunk, axis=0), instances)
         k_reset, k_run = jax.random.split(key)
-        states, ts = jax.vmap(env.reset)(jax.random.split(k_reset, size), tiled)
-        run = jax.vmap(lambda s, o, k, g: search_episode(
-            config, env, params, s, o, k, g, temperature, num_steps))
+        states, _ = jax.vmap(env.reset)(jax.random.split(k_reset, size), tiled)
+        run = jax.vmap(lambda s, k, g: search_episode(
+            config, env, params, s, k, g, temperature, num_steps))
         slot_in_chunk = jnp.tile(jnp.arange(per_chunk, dtype=jnp.int32), batch)
         rows = jnp.arange(batch, dtype=jnp.int32)
 
@@ -103,7 +103,7 @@ def _cached_decoders(config: PointerConfig, mode: str, fast: bool, capacity: int
             best_makespan, best_state = best
             slot = c * per_chunk + slot_in_chunk  # candidate index; 0 is the greedy one
             keys = jax.random.split(jax.random.fold_in(k_run, c), size)
-            final = run(states, ts.observation, keys, slot == 0)
+            final = run(states, keys, slot == 0)
             real = (slot < num_samples).reshape(batch, per_chunk)
             makespans = jnp.where(real, final.makespan.reshape(batch, per_chunk), INT32_MAX)
             pick = jnp.argmin(makespans, axis=1)  # ties: the lowest slot (greedy first)

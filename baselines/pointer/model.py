@@ -5,6 +5,8 @@ flat index `job * M + machine`, as the env's action space). Per decision:
 
 1. A shared MLP embeds every pair's feature vector into `D` dims (no recurrent encoder:
    the set has no order, and dynamic features are re-read from the env at every step).
+   Given the features by group (`jaxshop.fjsp.features.FeatureParts`), its first layer
+   runs per group: a job's features meet the kernel once per job, not once per pair.
 2. A GRU cell advances the decoder state on the embedding of the previously chosen pair
    (a learned start vector at the first step).
 3. Attention from the decoder state over the pair embeddings: an optional glimpse
@@ -34,9 +36,19 @@ from __future__ import annotations
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxshop_baselines.pointer.config import PointerConfig
 
+from jaxshop.fjsp.features import FeatureParts, assemble, group_columns
 from jaxshop.rollout import MASKED_LOGIT, first_exceeding, masked_logits
+
+# How each feature group's per-group term broadcasts onto `(..., J, M, D)`.
+_GROUP_EXPAND = {
+    "pair": lambda t: t,
+    "job": lambda t: t[..., :, None, :],
+    "machine": lambda t: t[..., None, :, :],
+    "glob": lambda t: t[..., None, None, :],
+}
 
 
 class PairEmbedding(nn.Module):
@@ -52,9 +64,48 @@ class PairEmbedding(nn.Module):
         self.dense0 = nn.Dense(self.dim)
         self.dense1 = nn.Dense(self.dim)
 
-    def hidden(self, x: jax.Array) -> jax.Array:
-        """`(..., F) -> (..., D)` first-layer activations."""
+    def hidden(self, x: jax.Array | FeatureParts) -> jax.Array:
+        """`(..., P, F) -> (..., P, D)` first-layer activations; from `FeatureParts` (the
+        same features by group, `P = J * M`) the layer runs per group (`hidden_parts`)."""
+        if isinstance(x, FeatureParts):
+            return self.hidden_parts(x)
         return nn.relu(self.dense0(x))
+
+    def hidden_parts(self, parts: FeatureParts) -> jax.Array:
+        """`hidden(assemble(parts))` flattened to `(..., J * M, D)`, computed per group.
+
+        The first layer is linear before the ReLU, so a job's features meet the kernel
+        once per job instead of once per pair (`x W = sum_g x_g W_g`, repeated along the
+        axes the group does not vary on). The layer reads the first `F` features, `F` its
+        kernel's rows; a group's columns outside them are never read (nor computed under
+        `jit`).
+        """
+        if self.is_initializing():
+            x = assemble(parts)
+            return self.hidden(x.reshape(*x.shape[:-3], -1, x.shape[-1]))
+        weights = self.dense0.variables["params"]
+        kernel = weights["kernel"]  # (F, D)
+        pre = weights["bias"]
+        for group, expand in _GROUP_EXPAND.items():
+            columns, rows = group_columns(group, kernel.shape[0])
+            if not columns:
+                continue
+            x = getattr(parts, group)
+            if columns != tuple(range(x.shape[-1])):
+                x = x[..., np.asarray(columns)]
+            pre = pre + expand(x @ kernel[np.asarray(rows)])
+        shape = (*parts.pair.shape[:-1], kernel.shape[1])  # (..., J, M, D)
+        pre = jnp.broadcast_to(pre, shape)
+        return nn.relu(pre.reshape(*shape[:-3], shape[-3] * shape[-2], shape[-1]))
+
+    def hidden_row(self, parts: FeatureParts, pair: jax.Array) -> jax.Array:
+        """`hidden_parts(parts)[pair]` `(D,)` for one flat pair index `j * M + m`, from
+        that pair's features alone (unbatched `parts`)."""
+        M = parts.machine.shape[-2]  # noqa: N806
+        j, m = pair // M, pair % M
+        one = FeatureParts(glob=parts.glob, job=parts.job[j][None], machine=parts.machine[m][None],
+                           pair=parts.pair[j, m][None, None])
+        return self.hidden_parts(one)[0]
 
     def project(self, z: jax.Array) -> jax.Array:
         """`(..., D) -> (..., D)` the second (linear) layer."""
@@ -92,9 +143,18 @@ class Actor(nn.Module):
             self.glimpse_out = nn.Dense(self.dim)
         self.pointer_query = nn.Dense(self.dim)
 
-    def embed(self, features: jax.Array) -> jax.Array:
-        """`(..., P, F) -> (..., P, D)` the pairs' first-layer activations."""
+    def embed(self, features: jax.Array | FeatureParts) -> jax.Array:
+        """`(..., P, F)` (or `FeatureParts`) `-> (..., P, D)` the pairs' first-layer
+        activations."""
         return self.embedding.hidden(features)
+
+    def chosen(self, features: jax.Array | FeatureParts, pair: jax.Array) -> jax.Array:
+        """`embed(features)[pair]` `(D,)`: the chosen pair's row (the next step's `prev`),
+        computed from its own features, so no `(P, D)` gather (nor, in a backward pass,
+        scatter) is needed."""
+        if isinstance(features, FeatureParts):
+            return self.embedding.hidden_row(features, pair)
+        return self.embedding.hidden(features[pair])
 
     def advance(self, h: jax.Array, prev: jax.Array, first: jax.Array) -> jax.Array:
         """GRU step on the previous pair's embedding (the learned start vector if `first`);
@@ -172,16 +232,24 @@ def actor_step(config: PointerConfig, params: dict, h: jax.Array, prev: jax.Arra
     return actor_module(config).apply({"params": params["actor"]}, h, prev, first, features, mask)
 
 
+def chosen_row(config: PointerConfig, params: dict, features: jax.Array | FeatureParts,
+               pair: jax.Array) -> jax.Array:
+    """`(D,)` the chosen pair's first-layer activations (`Actor.chosen`), one instance."""
+    return actor_module(config).apply({"params": params["actor"]}, features, pair,
+                                      method=Actor.chosen)
+
+
 def critic_value(config: PointerConfig, params: dict, features: jax.Array,
                  mask: jax.Array) -> jax.Array:
     return critic_module(config).apply({"params": params["critic"]}, features, mask)
 
 
-def choose(key: jax.Array, logits: jax.Array, greedy: bool) -> jax.Array:
-    """Greedy argmax or a categorical sample of masked logits, as int32."""
+def choose(key: jax.Array, logits: jax.Array, mask: jax.Array, greedy: bool) -> jax.Array:
+    """Greedy argmax, or a sample of the policy (`sample_choice` at temperature 1: one
+    uniform per decision rather than a Gumbel draw per pair), as int32."""
     if greedy:
         return jnp.argmax(logits).astype(jnp.int32)
-    return jax.random.categorical(key, logits).astype(jnp.int32)
+    return sample_choice(key, logits, mask, jnp.float32(1.0))
 
 
 def sample_choice(key: jax.Array, logits: jax.Array, mask: jax.Array,
@@ -214,6 +282,7 @@ __all__ = [
     "PairEmbedding",
     "actor_step",
     "choose",
+    "chosen_row",
     "critic_value",
     "init_params",
     "num_params",

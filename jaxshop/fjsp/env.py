@@ -177,6 +177,11 @@ class FlexibleJobShop(Environment):
             return jnp.maximum(state.job_ready[:, None], state.machine_free[None, :])
         return state.timeline.pair_start  # kept up to date by every step
 
+    def feature_parts(self, state: FJSPState) -> F.FeatureParts:
+        """`observe(state).pair_features` by group, without the repetition
+        (`jaxshop.fjsp.features.feature_parts`): what a per-group first layer reads."""
+        return F.feature_parts(state, self.pair_start_times(state))
+
     def observe(self, state: FJSPState) -> FJSPObservation:
         return compiled_call(self, "_observe_impl", state)
 

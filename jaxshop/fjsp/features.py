@@ -16,8 +16,11 @@ for padded instances, a single job and zero variance. Masking uses finite sentin
 
 from __future__ import annotations
 
+from typing import Any
+
 import jax
 import jax.numpy as jnp
+from flax import struct
 
 from jaxshop.fjsp.types import FJSPState
 from jaxshop.instances.types import FJSPInstance
@@ -53,6 +56,44 @@ DYNAMIC_FEATURES: tuple[str, ...] = (
 
 NUM_FEATURES = len(STATIC_FEATURES) + len(DYNAMIC_FEATURES)
 
+GROUPS: dict[str, tuple[str, ...]] = {
+    "glob": ("jobs_per_machine", "ops_per_machine", "flexibility", "time_cv", "progress",
+             "makespan_ratio"),
+    "pair": ("pair_time_z", "pair_time", "pair_time_vs_alternatives", "pair_time_candidates",
+             "pair_start", "pair_end"),
+    "job": ("op_flexibility", "job_remaining_work", "job_remaining_ops", "job_progress",
+            "job_ready"),
+    "machine": ("machine_eligible_ops", "machine_load", "machine_available",
+                "machine_utilization", "machine_remaining_ops", "machine_candidates"),
+}
+"""Every feature by the axis it varies along: a `glob` feature is one value per state, a
+`job` feature one per job (its next operation), a `machine` one per machine, a `pair` one
+per `(job, machine)`. `pair_features` repeats each along the axes it does not vary on."""
+
+
+@struct.dataclass
+class FeatureParts:
+    """The pair features without repetition: `pair_features` is `assemble(parts)`.
+
+    A model whose first layer is linear in the features can apply it per group and
+    broadcast the sums (`J*M*Fp + J*Fj + M*Fm + Fg` inputs instead of `J*M*F`).
+    """
+
+    glob: Any  # (Fg,) float32: GROUPS["glob"]
+    job: Any  # (J, Fj) float32: GROUPS["job"]
+    machine: Any  # (M, Fm) float32: GROUPS["machine"]
+    pair: Any  # (J, M, Fp) float32: GROUPS["pair"]
+
+
+def group_columns(group: str, num_features: int = NUM_FEATURES
+                  ) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """`(columns, positions)`: which columns of `FeatureParts.<group>` belong to the first
+    `num_features` features of `STATIC_FEATURES + DYNAMIC_FEATURES`, and their positions
+    along `pair_features`' last axis."""
+    names = (STATIC_FEATURES + DYNAMIC_FEATURES)[:num_features]
+    picked = [(k, names.index(n)) for k, n in enumerate(GROUPS[group]) if n in names]
+    return tuple(k for k, _ in picked), tuple(p for _, p in picked)
+
 _BIG_INT = jnp.iinfo(jnp.int32).max
 _BIG_FLOAT = float(jnp.finfo(jnp.float32).max)
 
@@ -85,11 +126,53 @@ def pair_features(state: FJSPState, pair_start: jax.Array) -> jax.Array:
     """(J, M, F) float32 features of every (next op, machine) pair; see the module doc.
 
     `pair_start` is the `(J, M)` start each pair would get (the env's mode decides it).
-    Every feature is first laid out as a `(J, M)` column; all min-max scalings then
-    share one masked min and one masked max over `(J, M)` (a job-level column repeats
-    along machines, so its min over pairs is its min over jobs). Few, large reductions
-    keep the compiled program small.
+    This is `assemble(feature_parts(state, pair_start))`.
     """
+    return assemble(feature_parts(state, pair_start))
+
+
+def assemble(parts: FeatureParts) -> jax.Array:
+    """`(..., J, M, F)`: every group repeated along the axes it does not vary on, the
+    columns in `STATIC_FEATURES + DYNAMIC_FEATURES` order."""
+    shape = parts.pair.shape[:-1]  # (..., J, M)
+    expanded = {
+        "glob": parts.glob[..., None, None, :],
+        "job": parts.job[..., :, None, :],
+        "machine": parts.machine[..., None, :, :],
+        "pair": parts.pair,
+    }
+    columns = [None] * NUM_FEATURES
+    for group, x in expanded.items():
+        _, positions = group_columns(group)
+        for k, position in enumerate(positions):
+            columns[position] = jnp.broadcast_to(x[..., k], shape)
+    return jnp.stack(columns, -1)
+
+
+def _scaled(columns: list[tuple[Any, Any]], shape: tuple[int, ...]) -> jax.Array:
+    """`(*shape, len(columns))` float32 from `(raw column, scope)` pairs: a column with a
+    scope (a bool array broadcastable to `shape`) is min-max scaled over it, 0 outside it;
+    one without (None) is used as is."""
+    x = jnp.stack([jnp.broadcast_to(jnp.asarray(c, jnp.float32), shape) for c, _ in columns], -1)
+    if all(sc is None for _, sc in columns):
+        return x
+    scope = jnp.stack(
+        [jnp.zeros(shape, bool) if sc is None else jnp.broadcast_to(sc, shape)
+         for _, sc in columns], -1)
+    scaled = jnp.array([sc is not None for _, sc in columns])  # (F,)
+    axes = tuple(range(len(shape)))
+    lo = jnp.where(scope, x, _BIG_FLOAT).min(axes)
+    hi = jnp.where(scope, x, -_BIG_FLOAT).max(axes)
+    lo, hi = jnp.where(lo <= hi, lo, 0.0), jnp.where(lo <= hi, hi, 0.0)  # empty scopes
+    minmax = jnp.where(scope, _div(x - lo, hi - lo), 0.0)
+    return jnp.where(scaled, minmax, x)
+
+
+def feature_parts(state: FJSPState, pair_start: jax.Array) -> FeatureParts:
+    """The pair features of `state` by group (`GROUPS`), each computed and scaled at its own
+    shape: `(J,)` per job, `(M,)` per machine, `(J, M)` per pair, `()` global. A job
+    feature's min-max scope is a set of jobs (its min over pairs is its min over jobs), a
+    machine feature's a set of machines."""
     inst = state.instance
     J, O, M = inst.shape  # noqa: E741
     elig, p = inst.eligible, inst.processing_times  # (J, O, M)
@@ -117,51 +200,44 @@ def pair_features(state: FJSPState, pair_start: jax.Array) -> jax.Array:
         jnp.arange(O, dtype=jnp.int32)[None, :] >= state.next_op[:, None]
     )  # (J, O)
 
-    def per_job(x):  # (J,) -> (J, M)
-        return jnp.broadcast_to(jnp.asarray(x, jnp.float32)[:, None], (J, M))
-
-    def per_mach(x):  # (M,) -> (J, M)
-        return jnp.broadcast_to(jnp.asarray(x, jnp.float32)[None, :], (J, M))
-
-    def glob(x):  # () -> (J, M)
-        return jnp.full((J, M), x, jnp.float32)
-
-    pairs, jobs, machines = valid, per_job(open_jobs) > 0, per_mach(mach_mask) > 0
-    # name -> (raw (J, M) column, where it is min-max scaled; None: used as is)
+    # name -> (raw column at the group's shape, where it is min-max scaled; None: as is)
     columns = {
-        "jobs_per_machine": (glob(_div(n_jobs, n_mach)), None),
-        "ops_per_machine": (glob(_div(_div(total_ops, n_jobs), n_mach)), None),
-        "flexibility": (glob(_div(_div(n_pairs, total_ops), n_mach)), None),
-        "time_cv": (glob(_div(std, mean)), None),
-        "pair_time_z": (jnp.where(valid, _div(tf - mean, std), 0.0), None),
-        "pair_time": (jnp.where(valid, _div(t - t_lo, t_hi - t_lo), 0.0), None),
-        "pair_time_vs_alternatives": (
-            jnp.where(valid, _div(t - op_lo, op_hi - op_lo), 0.0), None),
-        "op_flexibility": (per_job(_div(valid.sum(-1), n_mach)), None),
-        "machine_eligible_ops": (per_mach(elig.sum((0, 1))), machines),
-        "progress": (glob(_div(state.num_scheduled, total_ops)), None),
-        "makespan_ratio": (glob(_div(state.makespan, state.normalizer)), None),
-        "pair_time_candidates": (t, pairs),
-        "pair_start": (pair_start, pairs),
-        "pair_end": (pair_start + t, pairs),
-        "job_remaining_work": (per_job(remaining_work(state)), jobs),
-        "job_remaining_ops": (per_job(remaining_ops(state)), jobs),
-        "job_progress": (per_job(_div(state.next_op, inst.num_ops)), None),
-        "job_ready": (per_job(state.job_ready), jobs),
-        "machine_load": (per_mach(state.machine_busy), machines),
-        "machine_available": (per_mach(state.machine_free), machines),
-        "machine_utilization": (per_mach(_div(state.machine_busy, state.machine_free)), None),
-        "machine_remaining_ops": (
-            per_mach((elig & unscheduled[:, :, None]).sum((0, 1))), machines),
-        "machine_candidates": (per_mach(valid.sum(0)), machines),
+        "glob": {
+            "jobs_per_machine": (_div(n_jobs, n_mach), None),
+            "ops_per_machine": (_div(_div(total_ops, n_jobs), n_mach), None),
+            "flexibility": (_div(_div(n_pairs, total_ops), n_mach), None),
+            "time_cv": (_div(std, mean), None),
+            "progress": (_div(state.num_scheduled, total_ops), None),
+            "makespan_ratio": (_div(state.makespan, state.normalizer), None),
+        },
+        "pair": {
+            "pair_time_z": (jnp.where(valid, _div(tf - mean, std), 0.0), None),
+            "pair_time": (jnp.where(valid, _div(t - t_lo, t_hi - t_lo), 0.0), None),
+            "pair_time_vs_alternatives": (
+                jnp.where(valid, _div(t - op_lo, op_hi - op_lo), 0.0), None),
+            "pair_time_candidates": (t, valid),
+            "pair_start": (pair_start, valid),
+            "pair_end": (pair_start + t, valid),
+        },
+        "job": {
+            "op_flexibility": (_div(valid.sum(-1), n_mach), None),
+            "job_remaining_work": (remaining_work(state), open_jobs),
+            "job_remaining_ops": (remaining_ops(state), open_jobs),
+            "job_progress": (_div(state.next_op, inst.num_ops), None),
+            "job_ready": (state.job_ready, open_jobs),
+        },
+        "machine": {
+            "machine_eligible_ops": (elig.sum((0, 1)), mach_mask),
+            "machine_load": (state.machine_busy, mach_mask),
+            "machine_available": (state.machine_free, mach_mask),
+            "machine_utilization": (_div(state.machine_busy, state.machine_free), None),
+            "machine_remaining_ops": ((elig & unscheduled[:, :, None]).sum((0, 1)), mach_mask),
+            "machine_candidates": (valid.sum(0), mach_mask),
+        },
     }
-    assert tuple(columns) == STATIC_FEATURES + DYNAMIC_FEATURES
-    columns = list(columns.values())
-    x = jnp.stack([jnp.asarray(c, jnp.float32) for c, _ in columns], -1)
-    scope = jnp.stack([jnp.zeros((J, M), bool) if sc is None else sc for _, sc in columns], -1)
-    scaled = jnp.array([sc is not None for _, sc in columns])  # (F,)
-    lo = jnp.where(scope, x, _BIG_FLOAT).min((0, 1))
-    hi = jnp.where(scope, x, -_BIG_FLOAT).max((0, 1))
-    lo, hi = jnp.where(lo <= hi, lo, 0.0), jnp.where(lo <= hi, hi, 0.0)  # empty scopes
-    minmax = jnp.where(scope, _div(x - lo, hi - lo), 0.0)
-    return jnp.where(scaled, minmax, x)
+    shapes = {"glob": (), "pair": (J, M), "job": (J,), "machine": (M,)}
+    parts = {}
+    for group, cols in columns.items():
+        assert tuple(cols) == GROUPS[group]
+        parts[group] = _scaled(list(cols.values()), shapes[group])
+    return FeatureParts(**parts)
