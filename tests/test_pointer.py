@@ -8,6 +8,7 @@ between tests through module-scoped fixtures.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from pathlib import Path
 
@@ -36,6 +37,7 @@ from jaxshop_baselines.pointer.model import (
     choose,
     chosen_row,
     init_params,
+    instance_linear,
     sample_choice,
     select_features,
 )
@@ -196,6 +198,24 @@ def test_actor_step_from_feature_parts_equals_the_pair_features_step(variant):
         np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-5)
     assert any(np.abs(np.asarray(g)).max() > 0
                for g in jax.tree_util.tree_leaves(grads[1]["actor"]["embedding"]))
+
+
+def test_instance_linear_has_the_gradients_of_a_matmul():
+    """`instance_linear` forms the kernel's gradient per instance: the same values as
+    autodiff of `x @ w` for both arguments, alone and under `vmap` (summed over it)."""
+    rng = np.random.default_rng(3)
+    x = jnp.asarray(rng.normal(size=(4, 5, 3, 6)), jnp.float32)  # (batch, J, M, F)
+    w = jnp.asarray(rng.normal(size=(6, 8)), jnp.float32)
+    g = jnp.asarray(rng.normal(size=(4, 5, 3, 8)), jnp.float32)
+    np.testing.assert_allclose(instance_linear(x[0], w), x[0] @ w, rtol=1e-6)
+
+    def loss(fn, x, w):
+        return (jax.vmap(fn, in_axes=(0, None))(x, w) * g).sum()
+
+    got = jax.grad(functools.partial(loss, instance_linear), argnums=(0, 1))(x, w)
+    want = jax.grad(functools.partial(loss, lambda a, b: a @ b), argnums=(0, 1))(x, w)
+    for a, b in zip(got, want, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
 
 
 def test_grad_chunks_split_the_batch_evenly():
