@@ -58,8 +58,9 @@ def instance_linear(x: jax.Array, w: jax.Array) -> jax.Array:
     The same function and gradients as `x @ w`; only the kernel's gradient is formed per
     instance (`x^T g` over the instance's rows), so under `vmap` it is a batched product
     followed by a sum over the batch. Autodiff of `x @ w` contracts over every row of the
-    batch at once, for which XLA's CPU backend first transposes the `(rows, D)` cotangent:
-    about a tenth of a pointer training update at 10x5 (measured, `bench_train.py`).
+    batch at once, for which XLA's CPU backend first transposes the `(rows, D)` cotangent;
+    avoiding that made pointer training at 10x5, batch 128, 1.1-1.2x faster
+    (`scripts/bench_train.py`, against the same code with `x @ w`).
     """
     return x @ w
 
@@ -153,7 +154,8 @@ class Actor(nn.Module):
     `(h, prev, first, features, mask) -> (h', logits, hidden)`, composed of the methods
     `embed`, `advance` and `scores`. `hidden (P, D)` are the pairs' first-layer
     activations (see the module doc); the caller passes the chosen pair's row back as
-    `prev` at the next step.
+    `prev` at the next step (`hidden[pair]`, or `chosen`, which computes it from that
+    pair's features alone).
     """
 
     dim: int
@@ -202,7 +204,8 @@ class Actor(nn.Module):
         u = self.embedding.read(hidden, self.pointer_query(q)) * scale
         return masked_logits(self.tanh_clip * jnp.tanh(u), mask)
 
-    def __call__(self, h: jax.Array, prev: jax.Array, first: jax.Array, features: jax.Array,
+    def __call__(self, h: jax.Array, prev: jax.Array, first: jax.Array,
+                 features: jax.Array | FeatureParts,
                  mask: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
         hidden = self.embed(features)
         h = self.advance(h, prev, first)
@@ -253,8 +256,9 @@ def init_params(config: PointerConfig, key: jax.Array) -> dict:
 
 
 def actor_step(config: PointerConfig, params: dict, h: jax.Array, prev: jax.Array,
-               first: jax.Array, features: jax.Array, mask: jax.Array):
-    """One decoding step on one instance; see `Actor`."""
+               first: jax.Array, features: jax.Array | FeatureParts, mask: jax.Array):
+    """One decoding step on one instance; see `Actor`. `features` are `(P, F)` model
+    inputs (`select_features`) or the env's `FeatureParts` (the first layer per group)."""
     return actor_module(config).apply({"params": params["actor"]}, h, prev, first, features, mask)
 
 
