@@ -39,16 +39,8 @@ import jax.numpy as jnp
 import numpy as np
 from jaxshop_baselines.pointer.config import PointerConfig
 
-from jaxshop.fjsp.features import FeatureParts, assemble, group_columns
+from jaxshop.fjsp.features import GROUPS, FeatureParts, assemble, group_columns, lay_out
 from jaxshop.rollout import MASKED_LOGIT, first_exceeding, masked_logits
-
-# How each feature group's per-group term broadcasts onto `(..., J, M, D)`.
-_GROUP_EXPAND = {
-    "pair": lambda t: t,
-    "job": lambda t: t[..., :, None, :],
-    "machine": lambda t: t[..., None, :, :],
-    "glob": lambda t: t[..., None, None, :],
-}
 
 
 @jax.custom_vjp
@@ -113,14 +105,14 @@ class PairEmbedding(nn.Module):
         weights = self.dense0.variables["params"]
         kernel = weights["kernel"]  # (F, D)
         pre = weights["bias"]
-        for group, expand in _GROUP_EXPAND.items():
+        for group in GROUPS:
             columns, rows = group_columns(group, kernel.shape[0])
             if not columns:
                 continue
             x = getattr(parts, group)
             if columns != tuple(range(x.shape[-1])):
                 x = x[..., np.asarray(columns)]
-            pre = pre + expand(instance_linear(x, kernel[np.asarray(rows)]))
+            pre = pre + lay_out(group, instance_linear(x, kernel[np.asarray(rows)]))
         shape = (*parts.pair.shape[:-1], kernel.shape[1])  # (..., J, M, D)
         pre = jnp.broadcast_to(pre, shape)
         return nn.relu(pre.reshape(*shape[:-3], shape[-3] * shape[-2], shape[-1]))

@@ -6,7 +6,9 @@ global (problem-wide ratios and processing-time statistics), job/operation (time
 remaining work, readiness) and machine (load, availability, demand). Static features
 (`STATIC_FEATURES`) depend only on the instance and the pair's operation; dynamic ones
 (`DYNAMIC_FEATURES`) depend on the partial schedule. Statics come first along the last
-axis, so `[..., :len(STATIC_FEATURES)]` is the static-only view.
+axis, so `[..., :len(STATIC_FEATURES)]` is the static-only view. `feature_parts` gives
+the same values without repetition, by the axis each feature varies on (`GROUPS`);
+`pair_features` is `assemble` of them.
 
 Scaling: "min-max" features are `(x - min) / (max - min)` over the named set (0 when the
 set is empty or constant); entries outside the set (finished or padded jobs, padded
@@ -131,18 +133,26 @@ def pair_features(state: FJSPState, pair_start: jax.Array) -> jax.Array:
     return assemble(feature_parts(state, pair_start))
 
 
+def lay_out(group: str, x: jax.Array) -> jax.Array:
+    """A group's array (`FeatureParts.<group>`, or anything with the same leading axes and
+    one trailing axis) with singleton `J` / `M` axes where the group does not vary, so it
+    broadcasts onto `(..., J, M, C)`."""
+    if group == "glob":
+        return x[..., None, None, :]
+    if group == "job":
+        return x[..., :, None, :]
+    if group == "machine":
+        return x[..., None, :, :]
+    return x
+
+
 def assemble(parts: FeatureParts) -> jax.Array:
     """`(..., J, M, F)`: every group repeated along the axes it does not vary on, the
     columns in `STATIC_FEATURES + DYNAMIC_FEATURES` order."""
     shape = parts.pair.shape[:-1]  # (..., J, M)
-    expanded = {
-        "glob": parts.glob[..., None, None, :],
-        "job": parts.job[..., :, None, :],
-        "machine": parts.machine[..., None, :, :],
-        "pair": parts.pair,
-    }
     columns = [None] * NUM_FEATURES
-    for group, x in expanded.items():
+    for group in GROUPS:
+        x = lay_out(group, getattr(parts, group))
         _, positions = group_columns(group)
         for k, position in enumerate(positions):
             columns[position] = jnp.broadcast_to(x[..., k], shape)
