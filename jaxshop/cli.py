@@ -8,6 +8,7 @@ shows its traceback.
 
 from __future__ import annotations
 
+import argparse
 import csv
 import json
 import sys
@@ -31,10 +32,12 @@ from jaxshop.options import (
     output_file,
     positive_int,
     seed,
+    unwritable,
 )
 
 EXIT_USAGE = 2
 EXIT_INTERNAL = 1
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a Ctrl-C
 MAX_SAMPLES = 1024
 TEMPERATURE_RANGE = (1e-3, 1e3)  # = jaxshop_baselines.pointer.inference.TEMPERATURE_RANGE
 MAX_TIME_LIMIT = 7 * 24 * 3600.0  # seconds: a week bounds any budget a user means
@@ -66,6 +69,7 @@ def gap_percent(makespan: int, ub: int | None) -> float | None:
 def _add_method_options(p: ArgumentParser) -> None:
     p.add_argument(
         "--method",
+        type=method_spec,
         default=None,
         help="neh, ig, random, rule:JOB-MACHINE, pointer[:DIR] (default: neh for flow shops, "
         "rule:MWKR-EF for job shops); see `jaxshop list methods`",
@@ -102,6 +106,13 @@ def _method_spec(args, problem: str) -> str:
     from jaxshop_baselines.methods import default_method
 
     return args.method or default_method(problem)
+
+
+def method_spec(text: str) -> str:
+    """`type=` of --method: a non-empty spec (an empty one would silently mean the default)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("is empty; see `jaxshop list methods`")
+    return text.strip()
 
 
 def _method_options(args) -> dict[str, Any]:
@@ -177,10 +188,16 @@ def _load_instance(args):
     from jaxshop.instances.registry import builtin_names, load
 
     spec = args.spec
+    if not spec.strip():
+        raise CLIError("solve: SPEC is empty; give a built-in instance (see `jaxshop list "
+                       "instances`) or an instance file")
     builtin = spec.strip().lower() in builtin_names()
     if builtin and args.format is not None:
         raise CLIError(f"--format applies to instance files, but {spec!r} is a built-in instance")
     path = Path(spec)
+    if builtin and path.is_file():  # the name wins; say so, and how to read the file instead
+        print(f"jaxshop: note: {spec!r} is the built-in instance; for the file of that name "
+              f"here, write ./{spec}", file=sys.stderr)
     if not builtin and path.is_dir():
         raise CLIError(f"{spec}: is a folder, not an instance file (use `eval --suite {spec}`)")
     instance = load(spec, data_dir=args.data_dir, format=args.format)
@@ -265,14 +282,17 @@ def _is_group(text: str) -> bool:
     return bool(x) and jobs.isdigit() and machines.isdigit()
 
 
-FAB_ONLY = {"seeds": "--seeds", "days": "--days", "warmup_days": "--warmup-days"}
+FAB_ONLY = {"seeds": "--seeds", "days": "--days", "warmup_days": "--warmup-days",
+            "fab_release": "--fab-release", "fab_weekly": "--fab-weekly",
+            "fab_setups": "--fab-setups", "fab_maintenance": "--fab-maintenance",
+            "fab_breakdowns": "--fab-breakdowns", "fab_params": "--fab-params"}
 GENERATED_ONLY = {"chunk": "--chunk", "mesh": "--mesh"}
 NOT_FOR_GENERATED = {"groups": "--groups", "limit": "--limit", "data_dir": "--data-dir",
-                     **FAB_ONLY}
+                     "format": "--format", **FAB_ONLY}
 NOT_FOR_FAB = {"groups": "--groups", "limit": "--limit", "mode": "--mode",
                "sample": "--sample", "temperature": "--temperature",
                "iterations": "--iterations",
-               "time_limit": "--time-limit", "data_dir": "--data-dir"}
+               "time_limit": "--time-limit", "data_dir": "--data-dir", "format": "--format"}
 
 
 def cmd_eval(args) -> int:
@@ -297,8 +317,12 @@ def cmd_eval(args) -> int:
     from jaxshop.instances.types import problem_of
     from jaxshop.schedule import validate
 
+    if args.out is not None:  # the CSV beside the JSON must be writable too, before any work
+        problem = unwritable(args.out.with_suffix(".csv"))
+        if problem:
+            raise CLIError(f"--out: cannot write {args.out.with_suffix('.csv')}: {problem}")
     groups_wanted = _parse_groups(args.groups) if args.groups is not None else None
-    entries = suite(args.suite, data_dir=args.data_dir, groups=groups_wanted)
+    entries = suite(args.suite, data_dir=args.data_dir, groups=groups_wanted, format=args.format)
     if args.limit is not None:
         entries = entries[: args.limit]
     problems = {problem_of(e.instance) for e in entries}
@@ -319,50 +343,55 @@ def cmd_eval(args) -> int:
     err = Console(stderr=True)
     started = time.perf_counter()
     validate_seconds = 0.0
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(),
-        console=err,
-        disable=args.no_progress or args.quiet or args.json,
-    ) as bar:
-        task = bar.add_task(f"{args.suite} · {spec}", total=len(entries))
-        for group, members in groups.items():
-            key, sub = jax.random.split(key)
-            t0 = time.perf_counter()
-            solutions = method.solve([m.instance for m in members], sub)
-            seconds = time.perf_counter() - t0
-            for m, sol in zip(members, solutions, strict=True):
-                t1 = time.perf_counter()
-                check = validate(m.instance, sol.schedule)
-                validate_seconds += time.perf_counter() - t1
-                if not check:
-                    raise RuntimeError(
-                        f"{m.name}: infeasible schedule from {spec}: {check.reason}"
-                    )
-                ub = None if m.bounds is None else m.bounds[1]
-                row = {
-                    "instance": m.name,
-                    "group": group,
-                    "problem": problem_of(m.instance),
-                    "makespan": sol.makespan,
-                    "best_known_upper_bound": ub,
-                    "gap_percent": gap_percent(sol.makespan, ub),
-                    "group_seconds": round(seconds, 4),
-                    "permutation": sol.permutation,
-                }
-                if args.schedules:
-                    row["schedule"] = sol.schedule.to_records()
-                rows.append(row)
-            bar.advance(task, len(members))
+    interrupted = False
+    try:  # Ctrl-C keeps every instance solved so far (written below, marked incomplete)
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total}"),
+            TimeElapsedColumn(),
+            console=err,
+            disable=args.no_progress or args.quiet or args.json,
+        ) as bar:
+            task = bar.add_task(f"{args.suite} · {spec}", total=len(entries))
+            for group, members in groups.items():
+                key, sub = jax.random.split(key)
+                t0 = time.perf_counter()
+                solutions = method.solve([m.instance for m in members], sub)
+                seconds = time.perf_counter() - t0
+                for m, sol in zip(members, solutions, strict=True):
+                    t1 = time.perf_counter()
+                    check = validate(m.instance, sol.schedule)
+                    validate_seconds += time.perf_counter() - t1
+                    if not check:
+                        raise RuntimeError(
+                            f"{m.name}: infeasible schedule from {spec}: {check.reason}"
+                        )
+                    ub = None if m.bounds is None else m.bounds[1]
+                    row = {
+                        "instance": m.name,
+                        "group": group,
+                        "problem": problem_of(m.instance),
+                        "makespan": sol.makespan,
+                        "best_known_upper_bound": ub,
+                        "gap_percent": gap_percent(sol.makespan, ub),
+                        "group_seconds": round(seconds, 4),
+                        "permutation": sol.permutation,
+                    }
+                    if args.schedules:
+                        row["schedule"] = sol.schedule.to_records()
+                    rows.append(row)
+                bar.advance(task, len(members))
+    except KeyboardInterrupt:
+        interrupted = True
     total_seconds = time.perf_counter() - started
 
     def mean_gap(rs):
         gaps = [r["gap_percent"] for r in rs if r["gap_percent"] is not None]
         return round(sum(gaps) / len(gaps), 4) if gaps else None
 
-    by_group = {g: mean_gap([r for r in rows if r["group"] == g]) for g in groups}
+    solved_groups = dict.fromkeys(r["group"] for r in rows)
+    by_group = {g: mean_gap([r for r in rows if r["group"] == g]) for g in solved_groups}
     out = {
         "suite": args.suite,
         "method": spec,
@@ -372,6 +401,8 @@ def cmd_eval(args) -> int:
         "mean_gap_percent": mean_gap(rows),
         "num_params": method.num_params,
         "solved": len(rows),
+        "total": len(entries),
+        "complete": not interrupted,
         "seconds": round(total_seconds, 3),
         "validate_seconds": round(validate_seconds, 3),
         "options": _run_options(args, spec, method),
@@ -380,6 +411,11 @@ def cmd_eval(args) -> int:
     if args.out is not None:
         _write_json(args.out, out)
         _write_csv(args.out.with_suffix(".csv"), rows)
+    if interrupted:
+        where = f"; the {len(rows)} solved are in {args.out}" if args.out is not None else ""
+        print(f"jaxshop: interrupted after {len(rows)} of {len(entries)} instances{where} "
+              "(marked \"complete\": false)", file=sys.stderr)
+        return EXIT_INTERRUPTED
     if args.json:
         print(json.dumps(out))
         return 0
@@ -411,46 +447,79 @@ def cmd_eval(args) -> int:
     return 0
 
 
+def _add_fab_options(p: ArgumentParser) -> None:
+    """The fab's regime (`--fab-release LO,HI`, `--fab-weekly`, `--fab-setups`,
+    `--fab-maintenance`, `--fab-breakdowns`: `jaxshop.fab.regime`, as `train ddqn --env
+    fab` has them) or a parameters file (`--fab-params FILE.json`)."""
+    from jaxshop.fab.regime import add_regime_options
+
+    add_regime_options(p, "--suite fab (default: the fab a ddqn model was trained on, "
+                       "else the default fab): ")
+    p.add_argument("--fab-params", type=Path, default=None, metavar="FILE.json",
+                   help="--suite fab: the fab's parameters from a JSON object of FabParams "
+                   "fields (the others default; the eval JSON's fab_params is one), instead "
+                   "of the --fab-release/--fab-... options")
+
+
 def _eval_fab(args) -> int:
-    """`eval --suite fab`: a fab policy over `--seeds` fabs for `--days` days."""
-    from jaxshop_baselines.fab_eval import FAB_DEFAULTS, evaluate_fab
+    """`eval --suite fab`: a fab policy over `--seeds` fabs for `--days` days, on the fab
+    of `--fab-params`, else of the regime options, else the one a learned policy was
+    trained on, else the default fab."""
+    from jaxshop_baselines.fab_eval import FAB_DEFAULTS, evaluate_fab, fab_setting
     from rich.console import Console
     from rich.table import Table
+
+    from jaxshop.fab import FabEnv, params_to_json
+    from jaxshop.fab.regime import DEFAULT_REGIME, FLAGS, dest, regime_given
 
     wrong = [flag for name, flag in NOT_FOR_FAB.items() if getattr(args, name) is not None]
     wrong += ["--schedules"] if args.schedules else []
     if wrong:
         raise CLIError(f"{', '.join(wrong)} do(es) not apply to --suite fab "
-                       "(it takes --method, --seeds, --days, --warmup-days, --seed)")
+                       "(it takes --method, --seeds, --days, --warmup-days, --seed, "
+                       "--fab-release and the other --fab-... options)")
+    regime = regime_given(args)
+    if regime and args.fab_params is not None:
+        raise CLIError(f"give --fab-params or {', '.join(FLAGS[k] for k in regime)}, not both "
+                       "(the parameters file defines the whole fab)")
     spec = args.method or "fab-rule:d4"
     method = _build_method(spec, {}, {"fab"}, "suite 'fab'")
     seeds = args.seeds or FAB_DEFAULTS["seeds"]
     days = args.days or FAB_DEFAULTS["days"]
     warmup = FAB_DEFAULTS["warmup_days"] if args.warmup_days is None else args.warmup_days
-    from jaxshop.fab import FabEnv
-
+    setting = fab_setting(method, regime=regime, params_file=args.fab_params,
+                          total_days=days + warmup)
+    if setting.note is not None:
+        print(f"jaxshop: {setting.note}", file=sys.stderr)
     try:
-        env = FabEnv(days=days, warmup_days=warmup)
+        env = FabEnv(setting.params, days=days, warmup_days=warmup)
     except ValueError as err:
         raise CLIError(str(err)) from None
     with _status(args, f"fab · {spec}: {seeds} fabs x {days} days"):
         out = evaluate_fab(method.act, seeds=seeds, seed=args.seed or 0, env=env)
     out["method"] = spec
-    out["num_params"] = method.num_params
+    out["num_params"] = setting.num_params
+    out["fab"] = setting.description
+    out["fab_params_source"] = setting.source
+    out["fab_params"] = params_to_json(setting.params)
     out["options"] = {"method": spec, "method_version": method.version,
-                      "num_params": method.num_params, "seed": args.seed or 0}
+                      "num_params": setting.num_params, "seed": args.seed or 0,
+                      **{dest(key): regime.get(key) for key in DEFAULT_REGIME},
+                      "fab_params": None if args.fab_params is None else str(args.fab_params)}
     out.update(_run_info())
     if args.out is not None:
         _write_json(args.out, out)
     if args.json:
         print(json.dumps(out))
         return 0
-    table = Table(title=f"fab · {spec} · {seeds} seeds x {days} days (warm-up {warmup})")
+    table = Table(title=f"fab · {spec} · {seeds} seeds x {days} days (warm-up {warmup}) · "
+                  f"{setting.description}")
     table.add_column("metric")
     table.add_column("mean", justify="right")
     table.add_column("std over seeds", justify="right")
-    for label, name in (("days with OEE in [0.8, 0.9]", "days_in_band"),
-                        ("mean |OEE - 0.85|", "mean_abs_deviation"),
+    lo, hi = out["band"]
+    for label, name in ((f"days with OEE in [{lo:g}, {hi:g}]", "days_in_band"),
+                        (f"mean |OEE - {(lo + hi) / 2:g}|", "mean_abs_deviation"),
                         ("daily output (lots)", "daily_output"),
                         ("mean cycle time (min)", "mean_cycle_time")):
         table.add_row(label, f"{out[name]:.3f}", f"{out[name + '_std']:.3f}")
@@ -632,8 +701,6 @@ COMMANDS: dict[str, Callable[[Any], int]] = {
 
 
 def build_parser() -> ArgumentParser:
-    from jaxshop.instances.formats import FORMATS
-
     parser = ArgumentParser(prog="jaxshop", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"jaxshop {jaxshop.__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
@@ -645,11 +712,7 @@ def build_parser() -> ArgumentParser:
                    metavar="FILE.png", help="write a Gantt chart (.png, .pdf or .svg)")
     p.add_argument("--out", type=output_file((".json",)), default=None, metavar="FILE.json",
                    help="also write the JSON result to this file")
-    p.add_argument(
-        "--format", choices=tuple(FORMATS), default=None,
-        help="file layout when SPEC is a file (default: sniffed; plain `n m` + pairs files "
-        "read as job shops, use pfsp-std for a flow shop)",
-    )
+    _add_format_option(p, "when SPEC is a file")
     p = sub.add_parser("eval", help="solve a benchmark suite (or a folder) and report gaps")
     p.add_argument(
         "--suite", default=None,
@@ -670,6 +733,7 @@ def build_parser() -> ArgumentParser:
                    help="--suite fab: days after the warm-up (default 10)")
     p.add_argument("--warmup-days", type=int_in(0, 365), default=None,
                    help="--suite fab: warm-up days with rule d4 (default 5)")
+    _add_fab_options(p)
     p.add_argument("--limit", type=positive_int, default=None, help="only the first N instances")
     p.add_argument("--groups", default=None, metavar="JxM,...",
                    help="only these size groups, e.g. 20x20,50x20")
@@ -678,6 +742,7 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--out", type=output_file((".json",)), default=None, metavar="FILE.json",
                    help="also write the JSON result there and a CSV of the rows beside it")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    _add_format_option(p, "of the files when --suite is a folder")
     _add_method_options(p)
     p = sub.add_parser("list", help="list instances, suites, methods, envs or formats")
     p.add_argument("what", nargs="?", choices=("instances", "suites", "methods", "envs",
@@ -690,12 +755,21 @@ def build_parser() -> ArgumentParser:
     return parser
 
 
+def _add_format_option(p: ArgumentParser, where: str) -> None:
+    from jaxshop.instances.formats import FORMATS
+
+    p.add_argument(
+        "--format", choices=tuple(FORMATS), default=None,
+        help=f"file layout {where} (default: sniffed; a file that two layouts read as "
+        "different problems is refused; plain `n m` + pairs files read as job shops, use "
+        "pfsp-std for a flow shop)",
+    )
+
+
 PASSTHROUGH = ("train", "distill", "bench")  # subcommands that parse their own options
 
 
 def _parse(argv: list[str]):
-    import argparse
-
     parser = build_parser()
     top = argv[: next((i for i, a in enumerate(argv) if not a.startswith("-")), len(argv))]
     rest = argv[len(top):]
@@ -721,7 +795,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(exit_.code or 0) if not isinstance(exit_.code, str) else EXIT_USAGE
     except KeyboardInterrupt:
         print("jaxshop: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except (ValueError, OSError, KeyError) as err:
         if debug:
             traceback.print_exc()

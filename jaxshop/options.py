@@ -91,9 +91,30 @@ def output_file(suffixes: tuple[str, ...] = ()) -> Callable[[str], Path]:
         parent = path.parent
         if not parent.is_dir():
             raise argparse.ArgumentTypeError(f"folder {str(parent)!r} of {text!r} does not exist")
+        problem = unwritable(path)
+        if problem:
+            raise argparse.ArgumentTypeError(f"cannot write {text!r}: {problem}")
         return path
 
     return parse
+
+
+def unwritable(path: Path) -> str | None:
+    """Why `path` cannot be written, or None: tried for real (an existing file is opened
+    for appending, a new one created and removed), since permission bits say nothing for
+    root or on read-only and virtual file systems. Checked before any work, so a long run
+    never ends in "Permission denied"."""
+    try:
+        if path.exists():
+            with path.open("ab"):
+                pass
+        else:
+            with path.open("xb"):
+                pass
+            path.unlink()
+    except OSError as err:
+        return err.strerror or str(err)
+    return None
 
 
 def existing_dir(text: str) -> Path:

@@ -1,7 +1,8 @@
 #!/usr/bin/env python
 """Env throughput report: jaxshop's cases (`jaxshop.bench`), with `--peers` Jumanji's
-`JobShop` on the job-shop sizes, written to the repository's report
-`results/bench_envs.json` unless `--out` names another file.
+`JobShop` on the job-shop sizes, written to `runs/results/bench_envs.json` (git-ignored)
+unless `--out` names another file: the tracked `results/bench_envs.json` changes only
+when `--out` names it.
 
     python scripts/bench_envs.py --cases jssp_10x10_t6 --batch 1024,4096 --peers
     python scripts/bench_envs.py --cases pfsp --out /tmp/b.json --append --markdown /tmp/b.md
@@ -45,7 +46,7 @@ from jax import lax
 from jaxshop import bench
 from jaxshop.options import ArgumentParser, UsageError, output_file
 
-DEFAULT_OUT = "results/bench_envs.json"
+DEFAULT_OUT = "runs/results/bench_envs.json"  # git-ignored; tracked figures: --out results/...
 GOAL = {
     "description": (
         ">= 30x Jumanji JobShop's complete schedules/s on 10x10 at batch 1024-4096 on a "
@@ -335,7 +336,7 @@ def build_parser() -> ArgumentParser:
     bench.add_measure_options(p)
     p.add_argument("--peers", action="store_true",
                    help="also measure Jumanji's JobShop on the job-shop cases (needs jumanji)")
-    p.add_argument("--out", type=output_file((".json",)), default=DEFAULT_OUT,
+    p.add_argument("--out", type=output_file((".json",)), default=None,
                    help=f"the JSON report (default {DEFAULT_OUT})")
     p.add_argument("--append", action="store_true",
                    help="add this run's results to the report already in --out (the Markdown "
@@ -358,6 +359,9 @@ def _previous_report(path: Path) -> dict | None:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    if args.out is None:
+        args.out = Path(DEFAULT_OUT)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
     previous = _previous_report(Path(args.out)) if args.append else None
     peers = args.peers and any(bench.CASES[c].jumanji for c in args.cases)
     notes = []

@@ -15,8 +15,9 @@ sampled training schedules. Compile times are measured apart and never in a thro
 
 Measurements run by priority (random-policy env, training, first-policy env) and none
 starts once `--time-cap` seconds have passed, so the whole run stays under about 5
-minutes; the skipped ones are listed. The report goes to `results/bench_gpu.json` (the
-repository's report) unless `--out` names another file; `--quick` writes only to `--out`.
+minutes; the skipped ones are listed. The report goes to `runs/results/bench_gpu.json`
+(git-ignored) unless `--out` names another file (`--out results/bench_gpu.json` updates the
+repository's report); `--quick` writes only to `--out`.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from jaxshop.options import ArgumentParser, float_in, int_in, output_file
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling scripts
 from bench_train import train_row as pointer_train_row  # noqa: E402
 
-DEFAULT_OUT = Path(__file__).resolve().parents[1] / "results" / "bench_gpu.json"
+DEFAULT_OUT = Path(__file__).resolve().parents[1] / "runs" / "results" / "bench_gpu.json"
 ENV_CASES = ("jssp_10x10_t99", "fjsp_10x5")
 ENV_BATCHES = tuple(2**k for k in range(10, 18))
 TRAIN_BATCHES = (512, 1024, 2048, 4096)

@@ -2,7 +2,7 @@
 # GPU throughput benchmark, under 5 minutes on a GPU: env decisions/s of 10x10 job shops
 # and 10x5 flexible job shops at batch 2^10..2^17 (random and first policies), pointer
 # training schedules/s at batch 512..4096, compile times apart. Prints a table and writes
-# the JSON report (results/bench_gpu.json unless --out; --quick writes only to --out).
+# the JSON report (runs/results/bench_gpu.json unless --out; --quick writes only to --out).
 #
 #   bash scripts/bench_gpu.sh                                          # on a GPU machine
 #   bash scripts/bench_gpu.sh --quick --out /tmp/bench_gpu_quick.json  # CPU smoke test

@@ -176,7 +176,7 @@ def main() -> None:
     p.add_argument("--eval-method", default="random,rule:MWKR-EF",
                    help="methods of the eval runs (comma-separated)")
     p.add_argument("--eval-chunk", type=int, default=8192)
-    p.add_argument("--out", default="results/bench_scale", help="writes OUT.json and OUT.md")
+    p.add_argument("--out", default="runs/results/bench_scale", help="writes OUT.json and OUT.md")
     args = p.parse_args()
 
     import jax

@@ -84,7 +84,7 @@ def main() -> None:
                    if DEFAULT_MODEL.is_relative_to(Path.cwd()) else str(DEFAULT_MODEL))
     p.add_argument("--count", type=int, default=100)
     p.add_argument("--sizes", default="10x5,20x10")
-    p.add_argument("--out", default="results/ddqn_study")
+    p.add_argument("--out", default="runs/results/ddqn_study")
     p.add_argument("--seed-spread", type=int, default=0,
                    help="also retrain the model's config with seeds 0..N-1 in one vmapped "
                    "call and report each seed's Brandimarte gap")
@@ -126,6 +126,7 @@ def main() -> None:
         report["held_out"][size] = rows
 
     out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n")
     rules = [k for k in methods if k != "ddqn"]
     best_rule = min(rules, key=lambda k: bra["methods"][k]["mean_gap"])

@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tag", default="", help="suffix of the report and the runs folder")
     p.add_argument("--runs", type=Path, default=None,
                    help="runs folder (default runs/distill_budget/<tag or default>)")
-    p.add_argument("--out", type=Path, default=ROOT / "results")
+    p.add_argument("--out", type=Path, default=ROOT / "runs" / "results")
     p.add_argument("--budgets", type=int_list, default=[100, 200, 400],
                    help="comma-separated updates per run (multiples of 10)")
     p.add_argument("--seeds", type=seed_list, default=[0, 1])
@@ -173,6 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     sets = {f"{j}x{m}": held_out(j, m, args.held_out, i) for i, (j, m) in enumerate(SIZES)}
     rows = train_and_score(args, sets)
     path = args.out / f"distill_budget{tag}.json"
+    args.out.mkdir(parents=True, exist_ok=True)
     if args.merge and path.is_file():
         new = {tuple(r[k] for k in KEY) for r in rows}
         rows = [r for r in json.loads(path.read_text())["rows"]

@@ -394,7 +394,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--teacher", default="pointer")
     p.add_argument("--tag", default="", help="suffix of the result files and run folders")
     p.add_argument("--runs", type=Path, default=ROOT / "runs" / "distill_study")
-    p.add_argument("--out", type=Path, default=ROOT / "results")
+    p.add_argument("--out", type=Path, default=ROOT / "runs" / "results")
     p.add_argument("--updates", type=int, default=1000)
     add_student_options(p)
     p.add_argument("--objectives", type=lambda v: tuple(v.split(",")),

@@ -228,7 +228,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", default=None, help="ddqn model/run folder (default: shipped)")
     p.add_argument("--seeds", type=int, default=100)
-    p.add_argument("--out", type=Path, default=Path("results"))
+    p.add_argument("--out", type=Path, default=Path("runs/results"))
     p.add_argument("--quick", action="store_true", help="small sizes (smoke run)")
     p.add_argument("--release", default=None, metavar="LO,HI",
                    help="fab variant: Pa and Pb lots per day uniform in [LO, HI] (default "

@@ -105,7 +105,7 @@ def main() -> None:
     ap.add_argument("--instances", type=int, default=64)
     ap.add_argument("--counts", default="4,8,16,32,64", help="training-instance counts")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--out", default=str(ROOT / "results" / "kernel_q_curves"))
+    ap.add_argument("--out", default=str(ROOT / "runs" / "results" / "kernel_q_curves"))
     ap.add_argument("--save-dir", default=None,
                     help="write each size's full-budget model to DIR/<n>x20")
     args = ap.parse_args()
@@ -120,6 +120,7 @@ def main() -> None:
     report["load_average"] = [round(x, 2) for x in os.getloadavg()]
     report["total_s"] = round(time.perf_counter() - t0, 1)
     out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n")
     lines = ["# Kernel-Q learning curves (Taillard 100x20 and 200x20)", "",
              "Search from NEH with a fixed move budget, batch of the 10 instances (solve time "

@@ -89,7 +89,7 @@ def main() -> None:
     ap.add_argument("--moves", type=int, default=150, help="search moves per evaluation")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=None, help="model directory for the winner")
-    ap.add_argument("--report", default=str(ROOT / "results" / "kernel_q_select"))
+    ap.add_argument("--report", default=str(ROOT / "runs" / "results" / "kernel_q_select"))
     ap.add_argument("--sweeps-only", action="store_true",
                     help="large sizes: keep the shipped kernel settings (lambda, sigma, "
                     "features, gamma, ridge, sampling) and choose only the sweep bound "
@@ -185,6 +185,7 @@ def _finish(args, base, rows, reference, transitions, sample_s, t0) -> None:
               "load_average": [round(x, 2) for x in os.getloadavg()],
               "total_s": round(time.perf_counter() - t0, 1)}
     out = Path(args.report)
+    out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n")
     lines = ["# Kernel-Q: lambda, sigma, feature count (and gamma, ridge) by validation", "",
              f"Training: {args.instances} random {args.jobs}x{args.machines} instances, "

@@ -164,7 +164,7 @@ def main() -> None:
     ap.add_argument("--model", default=str(DEFAULT_MODEL))
     ap.add_argument("--models", default="",
                     help="per-group models, e.g. 100x20=DIR,200x20=DIR (others: --model)")
-    ap.add_argument("--out", default=str(ROOT / "results" / "kernel_q_study"))
+    ap.add_argument("--out", default=str(ROOT / "runs" / "results" / "kernel_q_study"))
     ap.add_argument("--merge", action="store_true",
                     help="replace only the --groups rows of the existing report at --out "
                     "(after changing one group's model)")
@@ -191,6 +191,7 @@ def main() -> None:
     report["load_average"] = [round(x, 2) for x in os.getloadavg()]
     report["total_s"] = round(time.perf_counter() - t0, 1)
     out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
     if args.merge and out.with_suffix(".json").is_file():
         fresh = {row["group"]: row for row in report["groups"]}
         old = json.loads(out.with_suffix(".json").read_text())

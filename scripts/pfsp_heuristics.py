@@ -193,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         help="compile each group at its exact size (default: pad machines to 20, so groups "
         "with the same number of jobs share one compilation)",
     )
-    ap.add_argument("--out", default="results/pfsp_heuristics.json", help="JSON output path")
+    ap.add_argument("--out", default="runs/results/pfsp_heuristics.json", help="JSON output path")
     args = ap.parse_args(argv)
     selected = [g.strip() for g in args.groups.split(",") if g.strip()]
     unknown = sorted(set(selected) - set(GROUPS))

@@ -192,7 +192,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="batch sizes of the training-speed table ('' to skip)")
     p.add_argument("--speed-updates", type=int, default=3, help="timed updates per batch")
     p.add_argument("--speed-timeout", type=int, default=900, help="seconds per batch size")
-    p.add_argument("--out", default="results", help="output folder")
+    p.add_argument("--out", default="runs/results",
+                   help="output folder (tracked figures: --out results)")
     p.add_argument("--speed-only", action="store_true",
                    help="keep the evaluations in OUT/pointer_study.json, redo the speed table")
     p.add_argument("--render-only", action="store_true",

@@ -444,3 +444,27 @@ def best_known_for(instance: Instance) -> tuple[str, tuple[int, int]] | None:
     if name is None or name not in _ALL:
         return None
     return name, _ALL[name]
+
+
+def trivial_lower_bound(instance: Instance) -> int:
+    """A makespan lower bound every schedule of `instance` meets, from its data alone (NumPy,
+    no compile): the longest job (each operation at its shortest time) and the busiest
+    machine (a flow shop's machine loads; in a flexible job shop the load of operations that
+    can run on one machine only, and the total shortest work spread over the machines,
+    rounded up: `jaxshop.fjsp.env.makespan_lower_bound`). Bounds files are checked against
+    it: an upper bound below it is a typo, not a result."""
+    if isinstance(instance, PFSPInstance):
+        p = np.asarray(instance.processing_times, np.int64)  # (J, M)
+        return int(max(p.sum(0).max(initial=0), p.sum(1).max(initial=0)))
+    p = np.asarray(instance.processing_times, np.int64)  # (J, O, M)
+    eligible = np.asarray(instance.eligible, bool)
+    shortest = np.where(eligible, p, np.iinfo(np.int64).max).min(-1, initial=np.iinfo(np.int64).max)
+    shortest = np.where(eligible.any(-1), shortest, 0)  # (J, O)
+    machines = max(int(np.asarray(instance.machine_mask, bool).sum()), 1)
+    single = eligible & (eligible.sum(-1, keepdims=True) == 1)
+    return int(max(
+        shortest.sum(-1).max(initial=0),
+        -(-int(shortest.sum()) // machines),
+        np.where(single, p, 0).sum((0, 1)).max(initial=0),
+    ))
+

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
 
+import jax
 import numpy as np
 
 from jaxshop.instances.types import FJSPInstance, Instance, PFSPInstance
@@ -561,20 +562,44 @@ def parse_instance(text: str, source: str = "<string>", format: str | None = Non
     """Parses `text` in `format`, or sniffs it: the first candidate format that parses.
 
     Without a format, `n m` + pair files read as job shops (`jssp`), never as `pfsp-std`.
-    On failure the error of the most plausible format is raised.
+    On failure the error of the most plausible format is raised. Text that two candidate
+    formats read as different problems is refused (`ValueError` naming both): the same
+    bytes must not silently mean another instance under another file name.
     """
     if format is not None:
         return get_format(format).parse(text, source)
     if Path(source).suffix.lower() == ".fjs":
         return parse_fjs(text, source)
     first_error: ValueError | None = None
+    readings: dict[str, Instance] = {}
     for name in _candidates(text):
         try:
-            return FORMATS[name].parse(text, source)
+            readings[name] = FORMATS[name].parse(text, source)
         except ValueError as err:
             first_error = first_error or err
-    assert first_error is not None
-    raise first_error
+    if not readings:
+        assert first_error is not None
+        raise first_error
+    (first, instance), *others = readings.items()
+    differ = [name for name, other in others if not _same_instance(instance, other)]
+    if differ:
+        names = " and as ".join(f"{n} ({FORMATS[n].problem})" for n in [first, *differ])
+        raise ValueError(
+            f"{source}: ambiguous layout: it reads as {names}, different problems; name the "
+            f"layout with --format (one of {', '.join(FORMATS)}) or use a .fjs suffix for fjs"
+        )
+    return instance
+
+
+def _same_instance(a: Instance, b: Instance) -> bool:
+    """Whether two parsed instances are the same problem with the same data."""
+    if type(a) is not type(b):
+        return False
+    leaves_a, leaves_b = jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)
+    return len(leaves_a) == len(leaves_b) and all(
+        np.shape(x) == np.shape(y) and np.array_equal(x, y)
+        for x, y in zip(leaves_a, leaves_b, strict=True)
+    )
 
 
 def read_instance(path: str | PathLike, format: str | None = None) -> Instance:

@@ -283,6 +283,7 @@ def suite(
     data_dir: DataDir = None,
     group: str | None = None,
     groups: Iterable[str] | None = None,
+    format: str | None = None,
 ) -> list[NamedInstance]:
     """The instances of a built-in suite (see `SUITES`) or of a folder of instance files.
 
@@ -294,7 +295,8 @@ def suite(
     with '.', whose extension is one of `INSTANCE_SUFFIXES` (case-insensitive; '' = no
     extension) and whose stem is not bounds/README/LICENSE/NOTES/SOURCES/CHANGELOG/COPYING;
     everything else (`*.json`, `*.csv`, `*.md`, subfolders, ...) is skipped. Each such file
-    must parse (format sniffed by `read_instance`). Files are taken sorted by name and
+    must parse (in `format`, else sniffed by `read_instance`, which refuses a file two
+    layouts read as different problems). Files are taken sorted by name and
     named by their stem (stems must differ case-insensitively). Bounds come from a
     `bounds.json` (`{"instances": {name: {"lb": .., "ub": ..}}}`, `{name: ub}` or
     `{name: {"ub": ..}}`) or a `bounds.csv` (header `name,lb,ub` or `name,ub`) in the
@@ -305,6 +307,9 @@ def suite(
     groups; a group the suite does not have raises `ValueError` listing those it has.
     """
     folder = _suite_folder(name_or_path)
+    if folder is None and format is not None:
+        raise ValueError(f"--format applies to a folder of instance files, but "
+                         f"{str(name_or_path)!r} is a built-in suite")
     if folder is None:
         key = str(name_or_path).strip().lower()
         label = f"suite {key!r}"
@@ -314,7 +319,7 @@ def suite(
             items.append(_named(inst_name, instance, None, None))
     else:
         label = f"suite folder {str(folder)!r}"
-        items = _folder_suite(folder)
+        items = _folder_suite(folder, format)
     return _select_groups(items, group, groups, label)
 
 
@@ -377,7 +382,7 @@ def _instance_files(folder: Path) -> list[Path]:
     return files
 
 
-def _folder_suite(folder: Path) -> list[NamedInstance]:
+def _folder_suite(folder: Path, format: str | None = None) -> list[NamedInstance]:
     files = _instance_files(folder)
     if not files:
         raise ValueError(
@@ -397,7 +402,13 @@ def _folder_suite(folder: Path) -> list[NamedInstance]:
     for path in files:
         given = table.get(path.stem.lower())
         source = None if given is None else f"file:{bounds_path}"
-        items.append(_named(path.stem, read_instance(path), given, source))
+        instance = read_instance(path, format)
+        if given is not None and given[1] < (floor := _bounds.trivial_lower_bound(instance)):
+            raise ValueError(
+                f"{bounds_path}: instance {path.stem!r}: ub {given[1]} is below the "
+                f"instance's own lower bound {floor} (no schedule can be that short)"
+            )
+        items.append(_named(path.stem, instance, given, source))
     return items
 
 
