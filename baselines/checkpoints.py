@@ -22,6 +22,7 @@ import functools
 import hashlib
 import json
 import logging
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -39,10 +40,39 @@ META_FILE = "meta.json"
 CHECKPOINT_DIR = "checkpoints"
 
 
+def _closed_loop_callback(unraisable: Any) -> bool:
+    """Whether an unraisable error is a late tensorstore callback into orbax's closed event
+    loop (`RuntimeError: Event loop is closed` in asyncio's `call_soon_threadsafe`)."""
+    err, tb = unraisable.exc_value, unraisable.exc_traceback
+    if not isinstance(err, RuntimeError) or str(err) != "Event loop is closed":
+        return False
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb is None or "asyncio" in tb.tb_frame.f_code.co_filename
+
+
+def _drop_closed_loop_callbacks() -> None:
+    """After a failed restore (a truncated checkpoint), the reads still in flight finish
+    later and hand their results to orbax's event loop, closed by then: each would print an
+    `Event loop is closed` traceback (through `sys.unraisablehook`) after the one-line
+    error. Those, and only those, are dropped, for the rest of the process."""
+    previous = sys.unraisablehook
+    if getattr(previous, "drops_closed_loop_callbacks", False):
+        return
+
+    def hook(unraisable: Any) -> None:
+        if not _closed_loop_callback(unraisable):
+            previous(unraisable)
+
+    hook.drops_closed_loop_callbacks = True  # type: ignore[attr-defined]
+    sys.unraisablehook = hook
+
+
 @contextlib.contextmanager
 def _quiet_orbax() -> Iterator[None]:
     """Silences orbax's and asyncio's log lines (warnings, unretrieved-future tracebacks of
     a failed read): a failure reaches the caller as one exception instead."""
+    _drop_closed_loop_callbacks()
     absl = logging.getLogger("absl")
     level = absl.level
     for name in ("absl", "asyncio", "orbax"):
@@ -143,11 +173,15 @@ def restore_checkpoint(run_dir: str | Path, template: Any, step: int | None = No
 
 
 def read_config(cls: type, path: str | Path) -> Any:
-    """`cls.from_json(path)`; a ValueError naming the file when it is unreadable."""
+    """`cls.from_json(path)`; a one-line ValueError naming the file when it is unreadable."""
     path = Path(path)
     try:
         return cls.from_json(path)
-    except (ValueError, TypeError, KeyError, OSError) as err:
+    except ValueError as err:
+        if str(path) in str(err):  # `JSONConfig.from_json` names the file already
+            raise ValueError(one_line(err)) from None
+        raise ValueError(f"{path}: not a valid {cls.__name__} ({one_line(err, 200)})") from None
+    except (TypeError, KeyError, OSError) as err:
         raise ValueError(f"{path}: not a valid {cls.__name__} ({one_line(err, 200)})") from None
 
 
@@ -181,34 +215,172 @@ def save_model(model_dir: str | Path, config: Any, params: Any,
         (model_dir / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
 
 
+# --- What kind of model a folder holds -------------------------------------------------
+
+DISTILL_FILE = "distill.json"  # a distillation run's config (its student's is config.json)
+KERNEL_Q_FILE = "model.npz"  # a kernel-Q model's arrays (next to its config.json)
+
+#: Every kind of model folder `model_kind` tells apart: how messages name it, and the
+#: `--method` that reads it.
+MODEL_KINDS: dict[str, tuple[str, str]] = {
+    "pointer": ("a pointer model", "pointer"),
+    "ppo": ("a ppo model", "ppo"),
+    "ddqn": ("a ddqn model", "ddqn"),
+    "ddqn-fab": ("a fab ddqn model", "ddqn"),
+    "kernel-q": ("a kernel-q model", "kernel-q"),
+    "student": ("a distilled student model", "student"),
+    "mlp": ("an mlp student model", "mlp"),
+}
+
+#: `config.json` fields that only one agent's config has (checked against the config
+#: classes by tests/test_model_loading.py). An MLP student's config is `hidden` + `mode`.
+MARKER_FIELDS: dict[str, frozenset[str]] = {
+    "pointer": frozenset({"variant", "embed_dim", "glimpse", "tanh_clip"}),
+    "ppo": frozenset({"clip_eps", "gae_lambda", "num_steps", "update_epochs", "vf_coef"}),
+    "ddqn": frozenset({"rules", "buffer_size", "target_update_every", "eps_start"}),
+    "kernel-q": frozenset({"rff", "lam", "sigma", "walk"}),
+}
+MLP_FIELDS = frozenset({"hidden", "mode"})
+
+#: What a model folder of each method holds (messages for a folder that is no model).
+MODEL_FILES: dict[str, tuple[str, ...]] = {
+    "kernel-q": (CONFIG_FILE, KERNEL_Q_FILE),
+    "student": (CONFIG_FILE, PARAMS_FILE, DISTILL_FILE),
+    "mlp": (CONFIG_FILE, PARAMS_FILE, DISTILL_FILE),
+}
+
+
+def _json_object(path: Path) -> dict | None:
+    """The JSON object in `path`; None when absent, unreadable or not an object."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def identify_model(path: str | Path) -> tuple[str | None, str]:
+    """`(kind, evidence)`: the key of `MODEL_KINDS` the folder holds (None: none known)
+    and the file that tells. Reads only small JSON files, never parameters:
+
+    - `distill.json` (or a `meta.json` naming a student and teacher): a distilled student,
+      `mlp` when its model config (or the run's `student`) is the MLP;
+    - `model.npz`: kernel-q;
+    - otherwise `config.json`'s fields: an MLP config is exactly `hidden` (+ `mode`), the
+      other agents' by their `MARKER_FIELDS`; a ddqn config of env "fab" is `ddqn-fab`.
+    """
+    path = Path(path)
+    if not path.is_dir():
+        return None, ""
+    config = _json_object(path / CONFIG_FILE)
+    fields = set(config) if config is not None else set()
+    is_mlp = "hidden" in fields and fields <= MLP_FIELDS
+    meta = _json_object(path / META_FILE) or {}
+    if (path / DISTILL_FILE).is_file() or {"student", "teacher"} <= set(meta):
+        evidence = DISTILL_FILE if (path / DISTILL_FILE).is_file() else META_FILE
+        run = _json_object(path / DISTILL_FILE) or meta
+        mlp = is_mlp if config is not None else run.get("student") == "mlp"
+        return ("mlp" if mlp else "student"), evidence
+    if (path / KERNEL_Q_FILE).is_file():
+        return "kernel-q", KERNEL_Q_FILE
+    if config is None:
+        return None, ""
+    if is_mlp:
+        return "mlp", CONFIG_FILE
+    kind = max(MARKER_FIELDS, key=lambda k: len(fields & MARKER_FIELDS[k]))
+    if not fields & MARKER_FIELDS[kind]:
+        return None, ""
+    if kind == "ddqn" and config.get("env") == "fab":
+        kind = "ddqn-fab"
+    return kind, CONFIG_FILE
+
+
+def model_kind(path: str | Path) -> str | None:
+    """The kind of model (a key of `MODEL_KINDS`) the folder holds; None when it is no
+    folder or holds no model of any agent (see `identify_model`)."""
+    return identify_model(path)[0]
+
+
+def check_model_kind(path: str | Path, method: str,
+                     accepts: tuple[str, ...] | None = None) -> Path:
+    """`Path(path)` when it is a folder of a kind `method` reads (`accepts`, default
+    `(method,)`); else a one-line ValueError that says what the folder is: missing, not
+    a folder, no model (and the files expected), or another agent's model and the
+    `--method` that reads it. A folder whose `config.json` is unreadable passes: the
+    loader names that file."""
+    path = Path(path)
+    accepts = accepts or (method,)
+    what = MODEL_KINDS.get(method, (f"a {method} model", method))[0]
+    if not path.exists():
+        raise ValueError(f"{method} model folder {path} does not exist")
+    if not path.is_dir():
+        raise ValueError(f"{path} is a file, not {what} folder")
+    kind, evidence = identify_model(path)
+    if kind in accepts:
+        return path
+    if kind is None:
+        if (path / CONFIG_FILE).is_file():
+            return path
+        files = " + ".join(MODEL_FILES.get(method, (CONFIG_FILE, PARAMS_FILE)))
+        run = "" if method == "kernel-q" else f", or a training run's {CHECKPOINT_DIR}/"
+        raise ValueError(f"{path} holds no model: {what} folder has {files}{run}")
+    name, reader = MODEL_KINDS[kind]
+    raise ValueError(f"{path} is {name} (use --method {reader}:{path}), not {what} "
+                     f"(judging by its {evidence})")
+
+
+def abstract_key() -> jax.ShapeDtypeStruct:
+    """The shape of `jax.random.PRNGKey(0)` without making one (which compiles): what a
+    parameter template's `jax.eval_shape(init, key)` needs."""
+    return jax.eval_shape(lambda: jax.random.PRNGKey(0))
+
+
+def read_params(path: Path) -> Any:
+    """The parameter tree of a `params.msgpack`; a one-line ValueError naming the file
+    when it is damaged (truncated, garbage, not a tree of numeric arrays)."""
+    try:
+        tree = serialization.msgpack_restore(path.read_bytes())
+    except Exception as err:  # msgpack raises several unrelated types on bad bytes
+        raise ValueError(f"{path}: damaged or not a parameter file ({type(err).__name__}: "
+                         f"{one_line(err, 120)})") from None
+    leaves = jax.tree_util.tree_leaves(tree)
+    if not isinstance(tree, dict) or not leaves or not all(
+            isinstance(x, np.ndarray | np.number) and x.dtype.kind in "biuf" for x in leaves):
+        raise ValueError(f"{path}: damaged or not a parameter file (no tree of numeric "
+                         "arrays)")
+    return tree
+
+
 def load_model(model_dir: str | Path, config_cls: type, params_template: Callable[[Any], Any],
-               params_from_checkpoint: Callable[[Path, Any], Any], kind: str
-               ) -> tuple[Any, Any]:
+               params_from_checkpoint: Callable[[Path, Any], Any], kind: str,
+               accepts: tuple[str, ...] | None = None) -> tuple[Any, Any]:
     """`(config, params)` of a model folder or of a (possibly unfinished) training run.
 
     `params_template(config)` gives the parameters' shapes (`jax.eval_shape` is enough);
     `params_from_checkpoint(run_dir, config)` restores them from the latest checkpoint.
+    `kind` is the method reading it, `accepts` the `model_kind`s it reads (default
+    `(kind,)`). Every problem is a one-line ValueError naming the folder or file (another
+    agent's folder says which), found before anything is compiled.
     """
-    model_dir = Path(model_dir)
-    if not model_dir.is_dir():
-        raise ValueError(f"{kind} model folder {model_dir} does not exist")
+    model_dir = check_model_kind(model_dir, kind, accepts)
     if not (model_dir / CONFIG_FILE).is_file():
-        raise ValueError(f"{model_dir} is not a {kind} model directory (no {CONFIG_FILE})")
-    config = read_config(config_cls, model_dir / CONFIG_FILE)
+        if (model_dir / DISTILL_FILE).is_file():
+            raise ValueError(f"{model_dir} is an unfinished distillation run (no student "
+                             f"{CONFIG_FILE} yet; finish it with `jaxshop distill --resume "
+                             f"--out {model_dir}`)")
+        raise ValueError(f"{model_dir} is not a {kind} model folder (no {CONFIG_FILE})")
+    config_path = model_dir / CONFIG_FILE
+    config = read_config(config_cls, config_path)
     params_path = model_dir / PARAMS_FILE
     if params_path.is_file():
+        params = read_params(params_path)
         template = params_template(config)
-        try:
-            params = serialization.msgpack_restore(params_path.read_bytes())
-            params = jax.tree_util.tree_map(jnp.asarray, params)
-        except Exception as err:  # msgpack raises several unrelated types on bad bytes
-            raise ValueError(f"{params_path}: unreadable parameters ({one_line(err, 200)})"
-                             ) from None
-        shapes = jax.tree_util.tree_map(lambda x: (x.shape, x.dtype), params)
-        if shapes != jax.tree_util.tree_map(lambda x: (x.shape, x.dtype), template):
-            raise ValueError(f"{params_path} does not match {model_dir / CONFIG_FILE}")
+        shapes = jax.tree_util.tree_map(lambda x: (np.shape(x), np.dtype(x.dtype)), params)
+        if shapes != jax.tree_util.tree_map(lambda x: (x.shape, np.dtype(x.dtype)), template):
+            raise ValueError(f"{params_path} does not match {config_path} (other layers or "
+                             "shapes: a damaged file or an edited config?)")
         check_finite(params, params_path)
-        return config, params
+        return config, jax.device_put(params)  # no compile (jnp.asarray compiles a copy)
     if latest_checkpoint(model_dir) is not None:
         params = params_from_checkpoint(model_dir, config)
         check_finite(params, model_dir / CHECKPOINT_DIR)

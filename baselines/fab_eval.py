@@ -8,12 +8,18 @@ row K) always play one row; learned agents (`ddqn`) register their own `act`.
 episode each (warm-up, then `days` decisions) and returns the JSON object of
 `jaxshop eval --suite fab`: `days_in_band`, `mean_abs_deviation`, `daily_output`,
 `mean_cycle_time` (means over seeds, with their spread) and `daily` records.
+
+`fab_setting(method, regime=..., params_file=...)` says which fab a method is evaluated
+on: a parameters file, else a regime given (`jaxshop.fab.regime`), else the fab a learned
+policy was trained on (`Method.act_info`), else the default fab.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import jax
@@ -22,6 +28,7 @@ import numpy as np
 from jaxshop_baselines.methods import Method, register_method
 
 from jaxshop.fab import FIXED_RULES, FabEnv, FabParams
+from jaxshop.fab.regime import DEFAULT_REGIME, describe_regime, load_params, regime_params
 
 FAB_DEFAULTS = {"seeds": 100, "days": 10, "warmup_days": 5}
 Act = Callable[[Any], jax.Array]
@@ -67,6 +74,48 @@ def fab_rule_method(arg: str | None = None, **_: Any) -> Method:
     return fab_method(f"fab-rule:{arg}", lambda obs: jnp.int32(row))
 
 
+@dataclasses.dataclass(frozen=True)
+class FabSetting:
+    """The fab a policy is evaluated on, and what the eval JSON says about it.
+
+    `source`: "file" (`params_file`), "regime" (a regime given), "model" (the fab a
+    learned policy was trained on) or "default"; `description` says which fab in words;
+    `note` says, when a learned policy plays another fab than its own, which (None
+    otherwise); `num_params` is the acting network's parameter count (None for rules).
+    """
+
+    params: FabParams
+    source: str
+    description: str
+    note: str | None = None
+    num_params: int | None = None
+
+
+def fab_setting(method: Method, *, regime: dict[str, Any] | None = None,
+                params_file: str | Path | None = None, total_days: int = 15) -> FabSetting:
+    """Which fab `method` plays: `params_file`, else the (non-empty) `regime`, else the
+    fab a learned policy was trained on, else the default fab. ValueError (naming the
+    file and field) for a bad parameters file."""
+    if regime and params_file is not None:
+        raise ValueError("give a parameters file or a regime, not both")
+    info = method.act_info() if method.act_info is not None else None
+    num_params = method.num_params if info is None else info[0]
+    if params_file is not None:
+        setting = FabSetting(load_params(params_file, total_days), "file",
+                             f"the parameters of {params_file}")
+    elif regime:
+        full = {**DEFAULT_REGIME, **regime}
+        setting = FabSetting(regime_params(full), "regime", describe_regime(full))
+    elif info is not None:
+        return FabSetting(info[2], "model", info[1], num_params=num_params)
+    else:
+        return FabSetting(regime_params(DEFAULT_REGIME), "default",
+                          describe_regime(DEFAULT_REGIME), num_params=num_params)
+    note = None if info is None else (
+        f"evaluating {method.name}, a model trained on {info[1]}, under {setting.description}")
+    return dataclasses.replace(setting, note=note, num_params=num_params)
+
+
 _EPISODES: dict[tuple, Callable] = {}
 
 
@@ -83,8 +132,8 @@ def _episodes(env: FabEnv, act: Act):
                 s, t = carry
                 s, t = env.step(s, act(t.observation))
                 e = t.extras
-                return (s, t), (e["fab_oee"], e["oee"], e["released"], e["completed"],
-                                e["wip"], s.last_cycle_sum, t.reward)
+                return (s, t), (e["fab_oee"], e["invalid_action"], e["released"],
+                                e["completed"], e["wip"], s.last_cycle_sum, t.reward)
 
             _, out = jax.lax.scan(day, (state, ts), None, length=env.days)
             return wip0, out
@@ -109,7 +158,12 @@ def evaluate_fab(act: Act, *, seeds: int = 100, days: int = 10, warmup_days: int
     wip0, out = jax.block_until_ready(run(keys, jax.tree_util.tree_map(jnp.asarray,
                                                                          env.params)))
     seconds = time.perf_counter() - t0
-    fab_oee, _, released, completed, wip, cycle_sum, reward = (np.asarray(x) for x in out)
+    fab_oee, invalid, released, completed, wip, cycle_sum, reward = (np.asarray(x)
+                                                                      for x in out)
+    if invalid.any():
+        raise ValueError(f"the policy chose {int(invalid.sum())} of {invalid.size} days an "
+                         f"action that is no row of this fab's weights "
+                         f"({env.num_actions(env.params)} rows)")
     lo = float(env.params.oee_target) - float(env.params.oee_half_width)
     hi = float(env.params.oee_target) + float(env.params.oee_half_width)
     in_band = (fab_oee >= lo) & (fab_oee <= hi)

@@ -3,8 +3,9 @@
 `evaluate_generated(method, suite, key)` draws instance `i` from key `i` of
 `jax.random.split(key, N)` (split again into instance and solve keys), solves it with the
 method's pure `batch_makespans`, and runs the whole suite through
-`jaxshop.parallel.map_chunks`: fixed-size jitted chunks (one compile), each sharded over
-the data axis of the mesh in context. Only the keys (8 bytes per instance) and the
+`jaxshop.parallel.map_chunks`: fixed-size jitted chunks (one compile) of about a second's
+work each (progress and Ctrl-C between them), each sharded over the data axis of the mesh
+in context. Only the keys (8 bytes per instance) and the
 makespans (4 bytes) ever exist for the whole suite; instances and env states exist one
 chunk at a time. The result does not depend on the chunk size or the number of devices.
 """
@@ -22,7 +23,7 @@ from jaxshop_baselines.methods import Method
 from jaxshop import parallel
 from jaxshop.instances.generated import GeneratedSuite
 
-DEFAULT_CHUNK = 4096  # instances per jitted call
+DEFAULT_CHUNK = 4096  # instances per jitted call at most (small instances)
 
 
 def generated_chunk(method: Method, suite: GeneratedSuite) -> Callable[[jax.Array], jax.Array]:
@@ -41,9 +42,16 @@ def generated_chunk(method: Method, suite: GeneratedSuite) -> Callable[[jax.Arra
 
 
 def evaluate_generated(method: Method, suite: GeneratedSuite, key: jax.Array,
-                       chunk_size: int = DEFAULT_CHUNK,
-                       progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+                       chunk_size: int | None = None,
+                       progress: Callable[[int], None] | None = None,
+                       options: dict[str, Any] | None = None) -> dict[str, Any]:
     """Solves every instance of `suite`; returns the summary and the `(N,)` makespans.
+
+    `chunk_size`: instances per jitted call; default `jaxshop.limits.generated_chunk_size`
+    of the method (with its `options`), about a second's work, at most `DEFAULT_CHUNK`.
+    `progress(instances done)` after every chunk: between chunks the host also gets
+    Ctrl-C. (`jaxshop eval --random` refuses, before this, a suite estimated beyond
+    `jaxshop.limits.MAX_TOTAL_SECONDS`.)
 
     Keys: `makespans` (int32 numpy, -1 = unfinished), `solved`, `mean_makespan`,
     `std_makespan`, `seconds` (solving), `compile_seconds`, `instances_per_second`,
@@ -51,6 +59,11 @@ def evaluate_generated(method: Method, suite: GeneratedSuite, key: jax.Array,
     fields of `jaxshop.parallel`.
     """
     run = generated_chunk(method, suite)
+    if chunk_size is None:
+        from jaxshop.limits import generated_chunk_size
+
+        example = suite.generator()(jax.random.PRNGKey(0))
+        chunk_size = generated_chunk_size(example, method.name, options or {}, DEFAULT_CHUNK)
     keys = np.asarray(jax.random.split(key, suite.count))  # (N, 2) uint32, 8 bytes each
     stats: dict[str, float] = {}
     t0 = time.perf_counter()

@@ -20,8 +20,12 @@ advance in lockstep without waiting for each other in nested loops, and the inse
 kernel is compiled once. Randomness: each step splits the state's PRNG key and draws one
 32-bit seed from the subkey; per-job choices come from a counter hash of that seed, so a
 padded instance makes exactly the same choices as the unpadded one. Budgets: a number of
-iterations (traced, so changing it does not recompile) in one jitted call, or a wall time
-(`iterated_greedy_timed`: a host loop over jitted chunks of iterations, carrying the state).
+iterations (traced, so changing it does not recompile) in one jitted call
+(`iterated_greedy_batch`) or in a host loop over jitted chunks of a bounded number of
+steps (`iterated_greedy_chunked`, what the `ig` method runs: the same steps, so the same
+answer, with progress reports and room for Ctrl-C between chunks of about
+`CHUNK_SECONDS`), or a wall time (`iterated_greedy_timed`: chunks of iterations, carrying
+the state).
 """
 
 from __future__ import annotations
@@ -35,7 +39,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
-from jaxshop_baselines.methods import Method, Solution, register_method
+from jaxshop_baselines.methods import (
+    CHUNK_SECONDS,
+    Method,
+    Solution,
+    next_chunk,
+    register_method,
+)
 from jaxshop_baselines.neh import (
     best_insertion,
     insert_at,
@@ -61,6 +71,7 @@ __all__ = [
     "ig_run_batch",
     "iterated_greedy",
     "iterated_greedy_batch",
+    "iterated_greedy_chunked",
     "iterated_greedy_timed",
     "local_search_insertion",
     "temperature",
@@ -250,6 +261,28 @@ def _advance(
     temp = temperature(p, job_mask, machine_mask, t_factor)
     return lax.while_loop(
         lambda s: s.iterations < target, lambda s: _step(s, p, job_mask, n, temp, d), state
+    )
+
+
+def _advance_bounded(
+    state: IGState,
+    target: jax.Array,
+    max_steps: jax.Array,
+    processing_times: jax.Array,
+    job_mask: jax.Array,
+    machine_mask: jax.Array,
+    d: int,
+    t_factor: float,
+) -> tuple[IGState, jax.Array]:
+    """`_advance`, but at most `max_steps` steps: `(state, steps done)`. The steps are
+    those `_advance` takes, so a host loop of such calls ends in the very same state."""
+    p = jnp.asarray(processing_times, jnp.int32)
+    n = jnp.sum(job_mask, dtype=jnp.int32)
+    temp = temperature(p, job_mask, machine_mask, t_factor)
+    return lax.while_loop(
+        lambda c: (c[0].iterations < target) & (c[1] < max_steps),
+        lambda c: (_step(c[0], p, job_mask, n, temp, d), c[1] + 1),
+        (state, jnp.int32(0)),
     )
 
 
@@ -450,6 +483,87 @@ def compile_ig_batch(
     return CompiledIG(init_fn, run_fn, time.perf_counter() - t0)
 
 
+@partial(jax.jit, static_argnames=("d", "t_factor"))
+def _ig_steps_batch(
+    state: IGState,
+    processing_times: jax.Array,
+    job_mask: jax.Array,
+    machine_mask: jax.Array,
+    target: jax.Array,
+    max_steps: jax.Array,
+    d: int,
+    t_factor: float,
+) -> tuple[IGState, jax.Array]:
+    """`_advance_bounded` over a `(B, R)` state batch: each run steps towards `target`
+    iterations, at most `max_steps` steps (both traced: one compile per shape)."""
+    run = lambda s, p, jm, mm: _advance_bounded(s, target, max_steps, p, jm, mm, d, t_factor)
+    per_instance = jax.vmap(run, in_axes=(0, None, None, None))
+    return jax.vmap(per_instance)(state, processing_times, job_mask, machine_mask)
+
+
+class _Stepper:
+    """Host loop over `_ig_steps_batch` calls of about `chunk_seconds` each (the chunk
+    size, in steps, adapts to the measured time per step), so that progress, time limits
+    and Ctrl-C get a turn between calls. Compiles on creation (a call of 0 steps)."""
+
+    def __init__(self, state, args, d, t_factor, chunk_seconds):
+        self.state, self.args, self.d, self.t_factor = state, args, d, t_factor
+        self.chunk_seconds, self.steps, self.reported = chunk_seconds, 8, -1.0
+        t0 = time.perf_counter()
+        self.call(0, 0)
+        self.compile_s = time.perf_counter() - t0
+
+    def call(self, target: int, max_steps: int) -> np.ndarray:
+        t0 = time.perf_counter()
+        state, steps = _ig_steps_batch(self.state, *self.args, jnp.int32(target),
+                                       jnp.int32(max_steps), d=self.d, t_factor=self.t_factor)
+        iterations = np.asarray(state.iterations)  # waits for the call
+        self.state = state
+        if max_steps:
+            done = int(np.max(steps))
+            self.steps = next_chunk(self.steps, done, time.perf_counter() - t0,
+                                    self.chunk_seconds)
+        return iterations
+
+    def run_to(self, target: int, progress=None) -> None:
+        """Steps every run to `target` iterations (`progress(fraction)` after each call:
+        iterations done, the NEH + local search start counted as one)."""
+        iterations = np.asarray(self.state.iterations)
+        while iterations.min() < target:
+            iterations = self.call(target, self.steps)
+            done = float((np.minimum(iterations, target) + 1).mean()) / (target + 1)
+            if progress is not None and done > self.reported:  # increasing fractions
+                self.reported = done
+                progress(done)
+
+
+def iterated_greedy_chunked(
+    processing_times: jax.Array,
+    job_mask: jax.Array,
+    machine_mask: jax.Array,
+    keys: jax.Array,
+    num_iters: int,
+    d: int = 4,
+    t_factor: float = 0.4,
+    progress: Any = None,
+    chunk_seconds: float = CHUNK_SECONDS,
+) -> IGState:
+    """`iterated_greedy_batch` as a host loop over jitted chunks of about `chunk_seconds`
+    (bounded numbers of steps, the PRNG state carried), so a long budget reports
+    `progress(fraction done)` and can be interrupted between chunks. The runs take the
+    very same steps: the final `(B, R)` state's best permutations and makespans are
+    those of `iterated_greedy_batch` with the same keys and budget."""
+    if not 0 <= int(num_iters) <= MAX_ITERATIONS:
+        raise ValueError(f"num_iters must be in 0..{MAX_ITERATIONS}, got {num_iters}")
+    args = (processing_times, job_mask, machine_mask)
+    state = _fresh_batch(processing_times, job_mask, keys)
+    stepper = _Stepper(state, args, d, t_factor, chunk_seconds)
+    stepper.run_to(int(num_iters), progress)
+    if progress is not None and stepper.reported < 1.0:
+        progress(1.0)
+    return stepper.state
+
+
 def iterated_greedy_timed(
     processing_times: jax.Array,
     job_mask: jax.Array,
@@ -459,27 +573,34 @@ def iterated_greedy_timed(
     d: int = 4,
     t_factor: float = 0.4,
     max_chunk: int = 1000,
+    progress: Any = None,
+    chunk_seconds: float = CHUNK_SECONDS,
 ) -> tuple[IGState, dict[str, float | int]]:
     """Batched IG under a wall-time budget (host loop over jitted chunks of iterations).
 
-    Both jitted functions are compiled ahead of time, so `time_limit_s` covers only the
-    search (NEH + local search start, then iterations). Chunk sizes adapt to the measured
-    time per iteration (each aims at half the remaining time), so the budget is overrun by
-    about one iteration at most; at least one iteration always runs. Returns the final
-    `(B, R)` state and timings (`compile_s`, `search_s`, `iterations` per run).
+    The jitted step function is compiled first, so `time_limit_s` covers only the search
+    (NEH + local search start, then iterations). Chunk sizes adapt to the measured time
+    per iteration (each aims at half the remaining time, at most `max_chunk` iterations,
+    and every jitted call runs about `chunk_seconds` at most), so the budget is overrun by
+    about one iteration at most; at least one iteration always runs, and every run does
+    the same number. `progress(fraction of the time limit used)` after each chunk.
+    Returns the final `(B, R)` state and timings (`compile_s`, `search_s`, `iterations`
+    per run).
     """
     args = (processing_times, job_mask, machine_mask)
-    compiled = compile_ig_batch(*args, keys, d, t_factor)
-
+    stepper = _Stepper(_fresh_batch(processing_times, job_mask, keys), args, d, t_factor,
+                       chunk_seconds)
     start = time.perf_counter()
-    state = jax.block_until_ready(compiled.init(*args, keys))
+    stepper.run_to(0)
     chunk, done = 1, 0
     while True:
         t_chunk = time.perf_counter()
-        state = jax.block_until_ready(compiled.run(state, *args, jnp.int32(chunk)))
+        stepper.run_to(done + chunk)
         done += chunk
         now = time.perf_counter()
         remaining = time_limit_s - (now - start)
+        if progress is not None:
+            progress(min(1.0, (now - start) / time_limit_s))
         if remaining <= 0:
             break
         per_iter = (now - t_chunk) / chunk
@@ -487,11 +608,11 @@ def iterated_greedy_timed(
         # than measured chunk overshoots by little.
         chunk = int(min(max_chunk, max(1, 0.5 * remaining // max(per_iter, 1e-9))))
     timings = {
-        "compile_s": compiled.compile_s,
+        "compile_s": stepper.compile_s,
         "search_s": time.perf_counter() - start,
         "iterations": done,
     }
-    return state, timings
+    return stepper.state, timings
 
 
 @register_method(
@@ -520,18 +641,18 @@ def _ig_method(
     if not 1 <= restarts <= 1024:
         raise ValueError(f"ig: restarts must be in 1..1024, got {restarts}")
 
-    def solve(instances: list[PFSPInstance], key: jax.Array) -> list[Solution]:
+    def solve(instances: list[PFSPInstance], key: jax.Array, progress=None) -> list[Solution]:
         batch = stack(instances)
         args = (batch.processing_times, batch.job_mask, batch.machine_mask)
         keys = jax.random.split(key, (len(instances), restarts))
         if time_limit is not None and iterations is None:
-            state, _ = iterated_greedy_timed(*args, keys, time_limit)
-            perms, spans = state.best_sequence, state.best_makespan
+            state, _ = iterated_greedy_timed(*args, keys, time_limit, progress=progress)
         else:
             n_iter = DEFAULT_ITERATIONS if iterations is None else iterations
-            perms, spans = iterated_greedy_batch(*args, keys, n_iter)
+            state = iterated_greedy_chunked(*args, keys, n_iter, progress=progress)
+        perms, spans = state.best_sequence, state.best_makespan
         best = jnp.argmin(spans, axis=1)  # best restart of each instance
         best_perms = jnp.take_along_axis(perms, best[:, None, None], axis=1)[:, 0]
         return permutation_solutions(instances, best_perms)
 
-    return Method("ig", ("pfsp",), solve)
+    return Method("ig", ("pfsp",), solve, reports_progress=True)

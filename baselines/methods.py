@@ -5,6 +5,8 @@ A method spec is `name` or `name:arg` (`neh`, `ig`, `random`, `rule:MWKR-EF`,
 of exact-size instances (one problem), pads them into shape buckets (`shape_buckets`: no
 instance pays more than `MAX_PADDING_COST` times its own cost), solves each bucket in one
 jitted, vmapped call and returns a `Solution` per instance with its cropped schedule.
+Long searches (ig, kernel-q, best-of-N pointer) run each bucket as a host loop over jitted
+chunks of about `CHUNK_SECONDS`, reporting `solve(..., progress=fn)` between them.
 """
 
 from __future__ import annotations
@@ -88,8 +90,21 @@ class Method:
     # -> makespans`, a stacked batch of same-shape instances and one key per instance to
     # (B,) int32 makespans, -1 for an unfinished schedule. None: the method has none.
     batch_makespans: Callable[[Any, jax.Array], jax.Array] | None = None
+    # Learned fab policies (`act`): `act_info()` loads the acting model (on first use) and
+    # returns `(num_params, trained_on, fab_params)`: the parameter count of the network
+    # `act` runs (not `num_params` when a method has one model per env), a description
+    # of the fab it was trained on and that fab's `FabParams`, where `jaxshop eval
+    # --suite fab` evaluates it unless told otherwise. None: a rule, at home on any fab.
+    act_info: Callable[[], tuple[int, str, Any]] | None = None
+    # Long searches (ig, kernel-q, sampled pointer) run in jitted chunks and take
+    # `solve_batch(instances, key, progress=fn)`, calling `fn(fraction done)` between
+    # chunks; the others are reported done bucket by bucket.
+    reports_progress: bool = False
 
-    def solve(self, instances: Sequence[Instance], key: jax.Array | None = None) -> list[Solution]:
+    def solve(self, instances: Sequence[Instance], key: jax.Array | None = None,
+              progress: ProgressFn | None = None) -> list[Solution]:
+        """Solves `instances` (one problem), one padded batch per `shape_buckets` bucket;
+        `progress(fraction done)` between chunks of work, 1.0 at the end."""
         instances = list(instances)
         for i, inst in enumerate(instances):
             validate_instance(inst, source=f"{self.name}: instance {i}")
@@ -99,18 +114,66 @@ class Method:
                     f"method {self.name!r} solves {'/'.join(self.problems)}, not {problem}"
                 )
         key = jax.random.PRNGKey(0) if key is None else key
+        if progress is not None:
+            progress = _increasing(progress)
         buckets = shape_buckets([inst.shape for inst in instances])
-        if len(buckets) == 1:
-            return self.solve_batch(instances, key)
+        # Each bucket's share of the progress: its instances times their padded cost.
+        weights = [len(m) * padded_cost(np.max([instances[i].shape for i in m], axis=0))
+                   for m in buckets]
+        total, before = float(sum(weights)), 0.0
         solutions: list[Solution | None] = [None] * len(instances)
         for b, members in enumerate(buckets):  # each bucket one padded batch, its own key
-            solved = self.solve_batch([instances[i] for i in members], jax.random.fold_in(key, b))
+            part = [instances[i] for i in members]
+            sub = key if len(buckets) == 1 else jax.random.fold_in(key, b)
+            if progress is not None and self.reports_progress:
+                share, start = weights[b] / total, before
+                solved = self.solve_batch(
+                    part, sub, progress=lambda f, s=share, a=start: progress(a + s * f))
+            else:
+                solved = self.solve_batch(part, sub)
+            before = 1.0 if b == len(buckets) - 1 else min(1.0, before + weights[b] / total)
+            if progress is not None:
+                progress(before)
+            if len(buckets) == 1:
+                return solved
             for i, sol in zip(members, solved, strict=True):
                 solutions[i] = sol
-        return solutions
+        return solutions  # type: ignore[return-value]
 
 
 MethodFactory = Callable[..., Method]
+
+
+#: What a long solve reports between its jitted chunks: the fraction done, 0..1
+#: (non-decreasing, 1 at the end). Called on the host, so it may draw a progress bar.
+ProgressFn = Callable[[float], None]
+#: Wall time a chunked search aims at per jitted call: between calls the host reports
+#: progress, checks time limits and can be interrupted (Ctrl-C), so no single device call
+#: should run much longer than this.
+CHUNK_SECONDS = 0.5
+
+
+def _increasing(progress: ProgressFn) -> ProgressFn:
+    """`progress`, called only with fractions above the last one reported."""
+    last = [-1.0]
+
+    def report(fraction: float) -> None:
+        if fraction > last[0]:
+            last[0] = fraction
+            progress(fraction)
+
+    return report
+
+
+def next_chunk(chunk: int, units: int, seconds: float, target: float = CHUNK_SECONDS,
+               most: int = 1 << 20) -> int:
+    """The next chunk size (in units of work: steps, moves) of a host loop over jitted
+    calls, after a call did `units` of them in `seconds`: aims at `target` seconds per
+    call, grows at most 4x per call (a noisy fast call does not overshoot much), and stays
+    within `1..most`."""
+    per_unit = seconds / max(1, units)
+    aim = int(target / per_unit) if per_unit > 0 else most
+    return max(1, min(most, 4 * max(1, chunk), aim))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -281,7 +344,7 @@ def policy_makespans(make_policy: Callable, mode: str = "append"
             k_reset, k_run = jax.random.split(key)
             state, _ = env.reset(k_reset, instance)
             final, _, _ = rollout(env, state, k_run, make_policy(env), steps)
-            return jax.numpy.where(env.is_done(final), final.makespan, -1)
+            return jax.numpy.where(env.is_done(final), env.current_makespan(final), -1)
 
         return jax.vmap(one)(instances, keys)
 

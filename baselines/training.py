@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+import sys
 from collections.abc import Callable
 
 
@@ -20,10 +22,39 @@ TRAINERS: dict[str, Callable[[list[str]], int]] = {
 }
 
 
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a Ctrl-C
+
+
+def _interruptible(name: str, main: Callable[[list[str]], int]) -> Callable[[list[str]], int]:
+    """`main` with Ctrl-C as one line: a run stopped by `TrainingInterrupted` (its work
+    saved) prints how to resume it and returns 130."""
+
+    def run(argv: list[str]) -> int:
+        from jaxshop_baselines.loop import TrainingInterrupted
+
+        try:
+            return main(argv)
+        except TrainingInterrupted as stop:
+            from jaxshop import parallel
+
+            if parallel.is_main_process():
+                mesh = [a for a in argv if a.split("=")[0] in _MESH_FLAGS]
+                again = (" (with the same --mesh/--distributed options)" if mesh else "")
+                print(f"jaxshop: {stop}; resume with: jaxshop train {name} --out "
+                      f"{shlex.quote(str(stop.out))} --resume{again}", file=sys.stderr)
+            return EXIT_INTERRUPTED
+
+    return run
+
+
+_MESH_FLAGS = ("--mesh", "--distributed", "--coordinator", "--num-processes", "--process-id")
+
+
 def get_trainer(name: str) -> Callable[[list[str]], int]:
-    """The trainer registered under `name`; ValueError for an unknown name."""
+    """The trainer registered under `name` (Ctrl-C handled, see `_interruptible`);
+    ValueError for an unknown name."""
     try:
-        return TRAINERS[name]
+        return _interruptible(name, TRAINERS[name])
     except KeyError:
         raise ValueError(
             f"unknown trainer {name!r}; available: {', '.join(sorted(TRAINERS))}"

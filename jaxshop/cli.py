@@ -71,8 +71,11 @@ def _add_method_options(p: ArgumentParser) -> None:
         "--method",
         type=method_spec,
         default=None,
-        help="neh, ig, random, rule:JOB-MACHINE, pointer[:DIR] (default: neh for flow shops, "
-        "rule:MWKR-EF for job shops); see `jaxshop list methods`",
+        help="flow shops: neh, ig, kernel-q[:DIR], random, ppo:DIR (a run trained on pfsp); "
+        "job shops: rule:JOB-MACHINE, random, pointer[:DIR], student[:DIR], mlp:DIR, "
+        "ppo[:DIR], ddqn[:DIR]; eval --suite fab: fab-rule:RULE, ddqn[:DIR] (default: neh "
+        "for flow shops, rule:MWKR-EF for job shops, fab-rule:d4 for the fab); "
+        "`jaxshop list methods` shows each with its problems and options",
     )
     p.add_argument("--seed", type=seed, default=None, help="PRNG seed, 0..2^32-1 (default 0)")
     p.add_argument(
@@ -169,11 +172,21 @@ def _status(args, message: str):
     return Console(stderr=True).status(message)
 
 
-def _check_size(instances, spec: str, options: dict[str, Any]) -> None:
-    """Refuses, before any compile, work that would not finish in reasonable time."""
+def _check_size(instances, spec: str, options: dict[str, Any], **generated: Any) -> None:
+    """Refuses, before any compile, work that would not finish in reasonable time (or
+    `count=N` instances like `instances[0]` in chunks of `chunk`, `eval --random`)."""
     from jaxshop.limits import check_workload
 
-    check_workload(instances, spec, options)
+    check_workload(instances, spec, options, **generated)
+
+
+def _solve(method, instances, key, progress):
+    """`method.solve`, with `progress(fraction)` between its chunks where it takes one."""
+    import inspect
+
+    if "progress" in inspect.signature(method.solve).parameters:
+        return method.solve(instances, key, progress=progress)
+    return method.solve(instances, key)
 
 
 def _write_json(path: Path | None, payload: dict) -> None:
@@ -310,7 +323,13 @@ def cmd_eval(args) -> int:
         raise CLIError(f"{', '.join(given)} only apply to --suite fab")
     import jax
     from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
     from rich.table import Table
 
     from jaxshop.instances.registry import suite
@@ -348,16 +367,21 @@ def cmd_eval(args) -> int:
         with Progress(
             TextColumn("{task.description}"),
             BarColumn(),
-            TextColumn("{task.completed}/{task.total}"),
+            TextColumn("{task.fields[solved]}/{task.total}"),
             TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
             console=err,
             disable=args.no_progress or args.quiet or args.json,
         ) as bar:
-            task = bar.add_task(f"{args.suite} · {spec}", total=len(entries))
+            task = bar.add_task(f"{args.suite} · {spec}", total=len(entries), solved=0)
             for group, members in groups.items():
                 key, sub = jax.random.split(key)
                 t0 = time.perf_counter()
-                solutions = method.solve([m.instance for m in members], sub)
+                before, size = len(rows), len(members)  # the bar moves within a group
+                solutions = _solve(method, [m.instance for m in members], sub,
+                                   lambda f, a=before, n=size:
+                                   bar.update(task, completed=a + f * n))
                 seconds = time.perf_counter() - t0
                 for m, sol in zip(members, solutions, strict=True):
                     t1 = time.perf_counter()
@@ -381,7 +405,7 @@ def cmd_eval(args) -> int:
                     if args.schedules:
                         row["schedule"] = sol.schedule.to_records()
                     rows.append(row)
-                bar.advance(task, len(members))
+                bar.update(task, completed=len(rows), solved=len(rows))
     except KeyboardInterrupt:
         interrupted = True
     total_seconds = time.perf_counter() - started
@@ -453,12 +477,12 @@ def _add_fab_options(p: ArgumentParser) -> None:
     fab` has them) or a parameters file (`--fab-params FILE.json`)."""
     from jaxshop.fab.regime import add_regime_options
 
-    add_regime_options(p, "--suite fab (default: the fab a ddqn model was trained on, "
-                       "else the default fab): ")
+    add_regime_options(p, "--suite fab: ")
     p.add_argument("--fab-params", type=Path, default=None, metavar="FILE.json",
                    help="--suite fab: the fab's parameters from a JSON object of FabParams "
                    "fields (the others default; the eval JSON's fab_params is one), instead "
-                   "of the --fab-release/--fab-... options")
+                   "of the --fab-... options; without either, a ddqn model plays the fab it "
+                   "was trained on, a rule the default fab")
 
 
 def _eval_fab(args) -> int:
@@ -493,8 +517,9 @@ def _eval_fab(args) -> int:
         print(f"jaxshop: {setting.note}", file=sys.stderr)
     try:
         env = FabEnv(setting.params, days=days, warmup_days=warmup)
-    except ValueError as err:
-        raise CLIError(str(err)) from None
+    except ValueError as err:  # what only the env checks (warm-up row, days): name the file
+        where = "" if args.fab_params is None else f"{args.fab_params}: "
+        raise CLIError(f"{where}{err}") from None
     with _status(args, f"fab · {spec}: {seeds} fabs x {days} days"):
         out = evaluate_fab(method.act, seeds=seeds, seed=args.seed or 0, env=env)
     out["method"] = spec
@@ -548,12 +573,19 @@ def _eval_generated(args) -> int:
     """`eval --random PROBLEM:JxM:N`: the mean makespan of N random instances, solved in
     fixed-size jitted chunks (bounded memory) over the devices of `--mesh`."""
     import jax
-    from jaxshop_baselines.generated_eval import DEFAULT_CHUNK, evaluate_generated
+    from jaxshop_baselines.generated_eval import evaluate_generated
     from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     from jaxshop import parallel
     from jaxshop.instances.generated import parse_generated
+    from jaxshop.limits import generated_chunk_size
 
     wrong = [flag for name, flag in NOT_FOR_GENERATED.items() if getattr(args, name) is not None]
     wrong += ["--schedules"] if args.schedules else []
@@ -574,14 +606,15 @@ def _eval_generated(args) -> int:
         raise CLIError(f"method {spec!r} cannot solve --random suites (no batched solver"
                        f"{' with --sample' if args.sample else ''}); use random, rule:..., "
                        "neh or greedy pointer")
-    chunk = args.chunk or DEFAULT_CHUNK
     example = suite.generator()(jax.random.PRNGKey(0))
-    _check_size([example] * min(chunk, suite.count), spec, options)  # per jitted chunk
+    # Chunks of about a second (progress and Ctrl-C between them) unless --chunk says.
+    chunk = args.chunk or generated_chunk_size(example, spec, options)
+    _check_size([example], spec, options, count=suite.count, chunk=chunk)
     key = jax.random.PRNGKey(0 if args.seed is None else args.seed)
     with parallel.use_mesh(mesh), Progress(
         TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(), console=Console(stderr=True),
-        disable=args.no_progress or args.quiet or args.json,
+        TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+        console=Console(stderr=True), disable=args.no_progress or args.quiet or args.json,
     ) as bar:
         task = bar.add_task(f"{suite.name} · {spec}", total=suite.count)
         result = evaluate_generated(method, suite, key, chunk,

@@ -20,10 +20,13 @@
 - `check_terminal`: a finished state is a no-op, its mask is all False, and
   `random_valid_action` returns 0 on it.
 - `check_auto_reset` (envs wrapped in `AutoReset` only, instead of the padding, terminal
-  and completion checks): a LAST step reports the finished makespan and returns a new episode.
+  and completion checks): a LAST step returns a new episode and reports the finished
+  makespan (`final_makespan`, only for envs that report a makespan; none for the fab).
 - `check_render`: `env.render(state)` gives a matplotlib figure at reset and at the end.
 
-Wrappers are checked like envs; `VmapWrapper` (a batched API) gets `check_vmap_wrapper`.
+Wrappers are checked like envs; `VmapWrapper` (a batched API) gets `check_vmap_wrapper`
+(with exactly `num_envs` instances). Every failed check raises an `AssertionError` whose
+message says what failed.
 """
 
 from __future__ import annotations
@@ -120,7 +123,8 @@ class CheckContext:
 
     @classmethod
     def build(cls, env, instances: list, seed: int = 0) -> CheckContext:
-        assert len(instances) >= 2, "give instances of at least two sizes"
+        assert len(instances) >= 2, (
+            f"check_env needs instances of at least two sizes, got {len(instances)} instance(s)")
         batch = _stack(instances)
         padded = _unstack(batch)
         steps = env.max_steps(padded[0])
@@ -154,15 +158,22 @@ def check_specs(env, ctx: CheckContext) -> None:
     state, ts = ctx.reset(ctx.key, inst)
     chex.assert_trees_all_equal_shapes_and_dtypes((state, ts), env.specs(inst))
     mask = ts.observation.action_mask
-    assert mask.dtype == jnp.bool_ and mask.shape == (env.num_actions(inst),)
-    assert bool(ts.first()) and float(ts.reward) == 0.0 and float(ts.discount) == 1.0
-    assert finite(ts.observation)
+    assert mask.dtype == jnp.bool_ and mask.shape == (env.num_actions(inst),), (
+        f"reset: the action mask must be a flat bool array of num_actions = "
+        f"{env.num_actions(inst)}, got {mask.dtype} {mask.shape}")
+    assert bool(ts.first()) and float(ts.reward) == 0.0 and float(ts.discount) == 1.0, (
+        f"reset: the timestep must be FIRST with reward 0 and discount 1, got step type "
+        f"{int(ts.step_type)}, reward {float(ts.reward)}, discount {float(ts.discount)}")
+    assert finite(ts.observation), "reset: the observation holds NaN or infinite values"
     action_spec = env.action_spec(inst)
-    assert action_spec.num_values == env.num_actions(inst)
+    assert action_spec.num_values == env.num_actions(inst), (
+        f"action_spec has {action_spec.num_values} values, num_actions is "
+        f"{env.num_actions(inst)}")
     obs_spec = env.observation_spec(inst)
     # The declared spec agrees with the traced shapes, also for an abstract instance.
     abstract = jax.tree_util.tree_map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), inst)
-    assert env.observation_spec(abstract) == obs_spec
+    assert env.observation_spec(abstract) == obs_spec, (
+        "observation_spec differs for an abstract (shape-only) instance")
     chex.assert_trees_all_equal_shapes_and_dtypes(S.shape_dtypes(obs_spec), ts.observation)
 
     timesteps = ctx.play(state, ctx.key)[3]  # every step of a random episode
@@ -170,8 +181,12 @@ def check_specs(env, ctx: CheckContext) -> None:
     step_type = timesteps.step_type
     S.validate(obs_spec, ts.observation)
     S.validate(obs_spec, obs, batch_dims=1)
-    assert finite(reward) and set(np.unique(np.asarray(discount))) <= {0.0, 1.0}
-    assert set(np.unique(np.asarray(step_type))) <= {1, 2}
+    assert finite(reward), "a random episode's rewards hold NaN or infinite values"
+    assert set(np.unique(np.asarray(discount))) <= {0.0, 1.0}, (
+        f"discounts must be 0 or 1, got {sorted(set(np.unique(np.asarray(discount))))}")
+    assert set(np.unique(np.asarray(step_type))) <= {1, 2}, (
+        f"steps after reset must be MID (1) or LAST (2), got step types "
+        f"{sorted(set(np.unique(np.asarray(step_type)).tolist()))}")
     action_spec.validate(jnp.int32(env.num_actions(inst) - 1))
 
 
@@ -183,7 +198,8 @@ def check_jit_matches_eager(env, ctx: CheckContext) -> None:
     for a in np.asarray(actions)[:EAGER_STEPS]:
         s_eager, t = env.step(s_eager, jnp.asarray(a))
         s_jit, _ = ctx.step(s_jit, jnp.asarray(a))
-        assert finite(t.reward) and finite(t.observation)
+        assert finite(t.reward) and finite(t.observation), (
+            "an eager step gave a NaN or infinite reward or observation")
     assert tree_equal(s_eager, s_jit), "eager and jitted steps differ"
     assert tree_equal(eager_ts, ts), "eager and jitted resets differ"
 
@@ -202,7 +218,8 @@ def check_batch_matches_single(env, ctx: CheckContext) -> None:
         f, r, _ = ctx.run_random(single, keys[i])
         one = jax.tree_util.tree_map(lambda x, i=i: x[i], finals)
         assert tree_equal(one, f), f"vmapped episode {i} differs from the single one"
-        assert float(rets[i]) == float(r)
+        assert float(rets[i]) == float(r), (
+            f"vmapped episode {i} returned {float(rets[i])}, the single one {float(r)}")
         if ctx.auto_reset:
             continue
         if not _builds_schedule(env):
@@ -213,10 +230,14 @@ def check_batch_matches_single(env, ctx: CheckContext) -> None:
         if not bool(complete):  # truncated by a wrapper
             continue
         check = jaxshop.validate(inst, jax.device_get(schedule))
-        assert check, check.reason
-        assert check.makespan == int(makespan)
+        assert check, f"instance {i}: the finished schedule is infeasible: {check.reason}"
+        assert check.makespan == int(makespan), (
+            f"instance {i}: current_makespan {int(makespan)} differs from the schedule's "
+            f"makespan {check.makespan}")
         if inner.reward_mode == "dense":
-            assert float(r) == -check.makespan, (float(r), check.makespan)
+            assert float(r) == -check.makespan, (
+                f"instance {i}: the dense return {float(r)} is not -makespan "
+                f"{-check.makespan}")
 
 
 def check_padding_invariance(env, ctx: CheckContext) -> None:
@@ -248,19 +269,22 @@ def check_determinism(env, ctx: CheckContext) -> None:
     if env.generator is not None and not _builds_schedule(env):
         # params are fixed; the key draws the episode (releases, failures): it must matter
         reset_state = jax.jit(lambda k: unwrap_state(env, env.reset(k)[0]))
-        assert tree_equal(reset_state(key), reset_state(key))
-        assert not tree_equal(reset_state(key), reset_state(jax.random.fold_in(key, 1)))
+        assert tree_equal(reset_state(key), reset_state(key)), (
+            "two resets with the same key gave different states")
+        assert not tree_equal(reset_state(key), reset_state(jax.random.fold_in(key, 1))), (
+            "resets with different keys gave the same episode (the key must draw it)")
     elif env.generator is not None:
         reset_generated = jax.jit(lambda k: unwrap_state(env, env.reset(k)[0]).instance)
         a = reset_generated(key)
         b = reset_generated(key)
         c = reset_generated(jax.random.fold_in(key, 1))
-        assert tree_equal(a, b)
-        assert not tree_equal(a, c)
+        assert tree_equal(a, b), "the generator drew different instances from one key"
+        assert not tree_equal(a, c), "the generator drew the same instance from two keys"
     state, _ = ctx.reset(key, ctx.padded[0])
     s1, r1, _ = ctx.run_random(state, key)
     s2, r2, _ = ctx.run_random(state, key)
-    assert tree_equal(s1, s2) and float(r1) == float(r2)
+    assert tree_equal(s1, s2) and float(r1) == float(r2), (
+        "the same key and policy gave two different episodes")
 
 
 def check_invalid_action(env, ctx: CheckContext) -> None:
@@ -270,34 +294,50 @@ def check_invalid_action(env, ctx: CheckContext) -> None:
     if invalid.size:
         bad_state, bad_ts = ctx.step(st, jnp.int32(invalid[0]))
         good_state, good_ts = ctx.step(st, jnp.int32(np.argmax(m)))
-        assert bool(bad_ts.extras["invalid_action"])
-        assert not bool(good_ts.extras["invalid_action"])
-        assert tree_equal(unwrap_state(env, bad_state), unwrap_state(env, good_state))
-        assert float(bad_ts.reward) == float(good_ts.reward)
+        assert bool(bad_ts.extras["invalid_action"]), (
+            f"masked action {int(invalid[0])} was not flagged as invalid_action")
+        assert not bool(good_ts.extras["invalid_action"]), (
+            f"valid action {int(np.argmax(m))} was flagged as invalid_action")
+        assert tree_equal(unwrap_state(env, bad_state), unwrap_state(env, good_state)), (
+            f"masked action {int(invalid[0])} did not act as the lowest valid action "
+            f"{int(np.argmax(m))}")
+        assert float(bad_ts.reward) == float(good_ts.reward), (
+            "a masked action's reward differs from that of the lowest valid action")
     for out_of_range in (-1, env.num_actions(ctx.padded[0])):
         _, nt = ctx.step(st, jnp.int32(out_of_range))
-        assert bool(nt.extras["invalid_action"]) and finite(nt.observation)
+        assert bool(nt.extras["invalid_action"]), (
+            f"out-of-range action {out_of_range} was not flagged as invalid_action")
+        assert finite(nt.observation), (
+            f"out-of-range action {out_of_range} gave a NaN or infinite observation")
 
 
 def check_terminal(env, ctx: CheckContext) -> None:
     state, _ = ctx.reset(ctx.key, ctx.padded[0])
     done_state, _, _ = ctx.run_random(state, ctx.key)
-    assert bool(env.is_done(done_state))
+    assert bool(env.is_done(done_state)), "episode not finished after max_steps decisions"
     mask = env.action_mask(done_state)
     assert not bool(mask.any()), "the mask of a finished state must be all False"
-    assert int(random_valid_action(ctx.key, mask)) == 0
+    assert int(random_valid_action(ctx.key, mask)) == 0, (
+        "random_valid_action must return 0 on an all-False mask")
     again, t = ctx.step(done_state, jnp.int32(0))
-    assert tree_equal(unwrap_state(env, again), unwrap_state(env, done_state))
-    assert float(t.reward) == 0.0 and bool(t.last())
+    assert tree_equal(unwrap_state(env, again), unwrap_state(env, done_state)), (
+        "a step on a finished state changed it (it must be a no-op)")
+    assert float(t.reward) == 0.0 and bool(t.last()), (
+        f"a step on a finished state must be LAST with reward 0, got step type "
+        f"{int(t.step_type)} and reward {float(t.reward)}")
     S.validate(env.observation_spec(ctx.padded[0]), t.observation)  # a step past the end
-    assert not bool(t.observation.action_mask.any())
-    assert not bool(t.extras["invalid_action"])
+    assert not bool(t.observation.action_mask.any()), (
+        "the mask after a step on a finished state must be all False")
+    assert not bool(t.extras["invalid_action"]), (
+        "a step on a finished state must not be flagged invalid_action")
     if bool(env.unwrapped.is_done(unwrap_state(env, done_state))):
-        assert bool(t.terminated())
+        assert bool(t.terminated()), (
+            "a step on a terminated state must report termination (discount 0)")
 
 
 def check_auto_reset(env, ctx: CheckContext) -> None:
-    """Runs one episode and a bit through `AutoReset`: LAST, then a fresh episode."""
+    """Runs one episode and a bit through `AutoReset`: LAST, then a fresh episode; the
+    finished makespan in `final_makespan` (only for envs that report a `makespan`)."""
     inner = env.unwrapped
     inst = ctx.padded[0]
 
@@ -309,19 +349,36 @@ def check_auto_reset(env, ctx: CheckContext) -> None:
             s, t = env.step(s, random_valid_action(k, env.action_mask(s)))
             return s, (t, env.current_makespan(s))
 
-        return jax.lax.scan(body, state, jax.random.split(key, ctx.steps + 2))
+        return env.current_makespan(state), jax.lax.scan(
+            body, state, jax.random.split(key, ctx.steps + 2))
 
-    _, (ts, makespans) = play(ctx.key)
-    last = np.flatnonzero(np.asarray(ts.step_type) == 2)
+    at_reset, (_, (ts, makespans)) = play(ctx.key)
+    step_type = np.asarray(ts.step_type)
+    last = np.flatnonzero(step_type == 2)
     assert last.size >= 1, "no episode ended within max_steps + 2 decisions"
     i = int(last[0])
+    assert int(makespans[i]) == int(at_reset), (
+        f"the state after the LAST step {i} must be a new episode (current_makespan "
+        f"{int(at_reset)} as after reset), got {int(makespans[i])}")
+    assert bool(np.asarray(ts.observation.action_mask[i]).any()), (
+        f"the observation after the LAST step {i} (the new episode's first) has no valid "
+        "action")
+    if "makespan" not in ts.extras:
+        assert "final_makespan" not in ts.extras, (
+            "AutoReset reported a final_makespan for an env that reports no makespan")
+        return
     final = int(ts.extras["final_makespan"][i])
-    assert final > 0 and final == int(ts.extras["makespan"][i])
-    assert int(makespans[i]) == 0, "the state after a LAST step must be a new episode"
-    assert bool(np.asarray(ts.observation.action_mask[i]).any())
-    assert (np.asarray(ts.extras["final_makespan"])[np.asarray(ts.step_type) != 2] == 0).all()
+    assert final > 0 and final == int(ts.extras["makespan"][i]), (
+        f"final_makespan {final} on the LAST step {i} must be the finished makespan "
+        f"{int(ts.extras['makespan'][i])} (> 0)")
+    others = np.asarray(ts.extras["final_makespan"])[step_type != 2]
+    assert (others == 0).all(), (
+        f"final_makespan must be 0 on steps that are not LAST, got {others.tolist()}")
     if inner.reward_mode == "dense":
-        assert float(np.asarray(ts.reward[: i + 1]).sum()) == -final
+        total = float(np.asarray(ts.reward[: i + 1]).sum())
+        assert total == -final, (
+            f"the dense return {total} of the finished episode is not -final_makespan "
+            f"{-final}")
 
 
 def check_render(env, ctx: CheckContext) -> None:
@@ -330,32 +387,42 @@ def check_render(env, ctx: CheckContext) -> None:
 
     state, _ = ctx.reset(ctx.key, ctx.padded[0])
     fig = env.render(state)
-    assert isinstance(fig, Figure)
+    assert isinstance(fig, Figure), (
+        f"render at reset must give a matplotlib Figure, got {type(fig).__name__}")
     plt.close(fig)
     final, _, _ = ctx.run_random(state, ctx.key)
     fig = env.render(final)
-    assert isinstance(fig, Figure) and fig.axes
+    assert isinstance(fig, Figure) and fig.axes, (
+        "render at the end must give a matplotlib Figure with axes")
     plt.close(fig)
 
 
 def check_vmap_wrapper(env, instances: list, seed: int = 0) -> None:
     """A `VmapWrapper` (num_envs == len(instances)) equals vmapping the wrapped env."""
+    assert env.num_envs == len(instances), (
+        f"check the VmapWrapper with as many instances as its num_envs = {env.num_envs}, "
+        f"got {len(instances)}")
     batch = _stack(instances)
-    assert env.num_envs == len(instances)
     key = jax.random.PRNGKey(seed)
-    states, ts = jax.jit(env.reset)(key, batch)
+    states, ts = env.reset(key, batch)  # eager: the batch is checked as reset checks it
     ref_states, ref_ts = jax.jit(jax.vmap(env.env.reset))(
         jax.random.split(key, env.num_envs), batch
     )
-    assert tree_equal((states, ts), (ref_states, ref_ts))
+    assert tree_equal((states, ts), (ref_states, ref_ts)), (
+        "VmapWrapper.reset differs from vmapping the wrapped env's reset over split keys")
     inst = _unstack(batch)[0]
     S.validate(env.observation_spec(inst), ts.observation, batch_dims=1)
     actions = jax.vmap(jnp.argmax)(ts.observation.action_mask).astype(jnp.int32)
     s1, t1 = jax.jit(env.step)(states, actions)
     s2, t2 = jax.jit(jax.vmap(env.env.step))(ref_states, actions)
-    assert tree_equal((s1, t1), (s2, t2))
-    assert t1.reward.shape == (env.num_envs,)
-    assert env.action_mask(s1).shape == (env.num_envs, env.num_actions(inst))
+    assert tree_equal((s1, t1), (s2, t2)), (
+        "VmapWrapper.step differs from vmapping the wrapped env's step")
+    assert t1.reward.shape == (env.num_envs,), (
+        f"VmapWrapper rewards must have shape ({env.num_envs},), got {t1.reward.shape}")
+    mask_shape = env.action_mask(s1).shape
+    assert mask_shape == (env.num_envs, env.num_actions(inst)), (
+        f"VmapWrapper.action_mask must have shape ({env.num_envs}, "
+        f"{env.num_actions(inst)}), got {mask_shape}")
 
 
 def check_env(env, instances: list, seed: int = 0) -> None:

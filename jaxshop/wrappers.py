@@ -5,7 +5,14 @@ A wrapper is itself an `Environment`: it implements `start` and `transition` (re
 step without the observation) and, when it has its own state, `inner_state`; the base
 class then gives `reset`/`step` with exactly one `observe` of the returned state.
 Attributes a wrapper does not define are read from the wrapped env (`wrapper.mode`,
-`wrapper.generator`, ...); `wrapper.unwrapped` is the innermost env.
+`wrapper.generator`, ...); `wrapper.unwrapped` is the innermost env. `reset(key, instance)`
+checks a concrete instance as the innermost env's own `reset` does (`check_instance`: a
+scheduling instance, or the fab's `FabParams`), so every wrapper works on every env.
+
+Makespans: envs that build a schedule report `extras["makespan"]`; envs that do not (the
+fab, whose "instances" are parameters and whose episodes are days) report none, and the
+wrappers then add no makespan figure either (`AutoReset`'s `final_makespan`,
+`EpisodeStats`'s `returned_episode_makespans`) rather than report a clock as one.
 
 Typical stack for an on-policy agent (PureJaxRL style)::
 
@@ -21,14 +28,20 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import struct
 
-from jaxshop.env import Environment
+from jaxshop.env import Environment, compiled_call
+from jaxshop.instances.types import validate_instance
 from jaxshop.types import StepType, TimeStep
 
 
 def _select(pred, on_true, on_false):
     return jax.tree_util.tree_map(lambda a, b: jnp.where(pred, a, b), on_true, on_false)
+
+
+def _concrete(tree) -> bool:
+    return not any(isinstance(x, jax.core.Tracer) for x in jax.tree_util.tree_leaves(tree))
 
 
 class Wrapper(Environment):
@@ -53,6 +66,21 @@ class Wrapper(Environment):
     @property
     def unwrapped(self) -> Environment:
         return self.env.unwrapped
+
+    def reset(self, key, instance=None):
+        """Starts an episode; a concrete `instance` is first checked by `check_instance`."""
+        if instance is not None and _concrete(instance):
+            self.check_instance(instance, source=f"{type(self).__name__}.reset")
+        return compiled_call(self, "_reset_observed", key, instance)
+
+    def check_instance(self, instance: Any, source: str = "instance") -> None:
+        """Refuses what the wrapped env's `reset` refuses (a ValueError naming the field):
+        its own `check_instance` (the fab's params check) or `validate_instance`."""
+        check = getattr(self.env, "check_instance", None)
+        if check is not None:
+            check(instance, source)
+        else:
+            validate_instance(instance, source=source)
 
     def inner_state(self, state: Any) -> Any:
         """The wrapped env's state inside this wrapper's state (itself when stateless)."""
@@ -180,9 +208,10 @@ class AutoReset(Wrapper):
 
     On a LAST step the returned timestep keeps its step type, reward, discount and
     `extras` of the finished episode (`makespan`, `invalid_action`), adds
-    `extras["final_makespan"]` (the finished schedule's makespan, 0 on other steps), and
-    its observation is the FIRST observation of the new episode, whose state is returned
-    (as in PureJaxRL's and Jumanji's auto-reset wrappers).
+    `extras["final_makespan"]` (the finished schedule's makespan, 0 on other steps; only
+    for envs that report a `makespan`, so not for the fab), and its observation is the
+    FIRST observation of the new episode, whose state is returned (as in PureJaxRL's and
+    Jumanji's auto-reset wrappers).
 
     New episodes come from `instances`, a stacked suite (leading axis = instances), by
     cycling (`sample=False`: episode `k` of a state uses instance `k mod suite size`,
@@ -236,7 +265,8 @@ class AutoReset(Wrapper):
 
     def _more_extras(self, extras, final_makespan, terminal_obs):
         extras = dict(extras)
-        extras["final_makespan"] = final_makespan
+        if "makespan" in extras:  # an env without makespans (the fab) gets none
+            extras["final_makespan"] = final_makespan
         if self.terminal_observation:
             if terminal_obs is None:  # at reset: a zero-filled placeholder of the right shape
                 terminal_obs = jax.tree_util.tree_map(jnp.zeros_like, self._obs_placeholder)
@@ -249,7 +279,8 @@ class AutoReset(Wrapper):
         key, sub = jax.random.split(state.key)
         fresh, _ = self.env.start(sub, self._pick(sub, state.episode))
         terminal_obs = self.env.observe(inner) if self.terminal_observation else None
-        final = jnp.where(last, self.env.current_makespan(inner), 0).astype(jnp.int32)
+        made = ts.extras.get("makespan")
+        final = None if made is None else jnp.where(last, made, 0).astype(jnp.int32)
         ts = ts.replace(extras=self._more_extras(ts.extras, final, terminal_obs))
         new = AutoResetState(
             _select(last, fresh, inner), key, state.episode + last.astype(jnp.int32)
@@ -305,6 +336,10 @@ class EpisodeStats(Wrapper):
     `returned_episode_invalid_actions` (of the last finished episode; 0 before the first)
     and `timestep` (steps since reset). Typical logging:
     `returns[extras["returned_episode"]].mean()`. Put it outside `AutoReset`.
+
+    The makespan is the episode measure of envs that build a schedule (their
+    `final_makespan` under `AutoReset`, else their `makespan`); an env that reports no
+    makespan (the fab) gets no `returned_episode_makespans` (its state field stays 0).
     """
 
     def inner_state(self, state: EpisodeStatsState):
@@ -314,7 +349,8 @@ class EpisodeStats(Wrapper):
         out = dict(extras)
         out["returned_episode"] = jnp.asarray(ended, bool)
         for name in STAT_NAMES[1:]:
-            out[name] = getattr(s, name)
+            if name != "returned_episode_makespans" or "makespan" in extras:
+                out[name] = getattr(s, name)
         return out
 
     def start(self, key, instance=None):
@@ -331,7 +367,9 @@ class EpisodeStats(Wrapper):
         length = state.episode_length + counted.astype(jnp.int32)
         invalid = state.episode_invalid + ts.extras["invalid_action"].astype(jnp.int32)
         ended = ts.last() & counted
-        makespan = ts.extras.get("final_makespan", ts.extras["makespan"])
+        makespan = ts.extras.get("final_makespan", ts.extras.get("makespan"))
+        if makespan is None:  # no makespan to report (the fab): the field stays as it was
+            makespan = state.returned_episode_makespans
         s = EpisodeStatsState(
             inner,
             jnp.where(ended, 0.0, ret),
@@ -363,6 +401,22 @@ class VmapWrapper(Wrapper):
             raise ValueError(f"num_envs must be >= 1, got {num_envs}")
         super().__init__(env)
         self.num_envs = num_envs
+
+    def check_instance(self, instance: Any, source: str = "instances") -> None:
+        """A batch of `num_envs` instances (leading axis), each one the wrapped env's
+        `reset` accepts; ValueError otherwise."""
+        sizes = sorted({int(np.shape(x)[0]) if np.ndim(x) else 0
+                        for x in jax.tree_util.tree_leaves(instance)})
+        if sizes != [self.num_envs]:
+            raise ValueError(f"{source}: VmapWrapper of num_envs={self.num_envs} needs a batch "
+                             f"of {self.num_envs} stacked instances (leading axis "
+                             f"{self.num_envs}), got leading axes {sizes}")
+        if getattr(self.unwrapped, "check_instance", None) is None:
+            validate_instance(instance, source=source)  # it checks a stacked batch at once
+            return
+        for i in range(self.num_envs):
+            one = jax.tree_util.tree_map(lambda x, i=i: np.asarray(x)[i], instance)
+            self.env.check_instance(one, f"{source}: instance {i}")
 
     def start(self, key, instance=None):
         keys = jax.random.split(key, self.num_envs)

@@ -4,6 +4,7 @@ batched formula, compile-once, exact resume, the students as methods and the CLI
 from __future__ import annotations
 
 import json
+import shutil
 
 import jax
 import jax.numpy as jnp
@@ -255,8 +256,14 @@ def _distill(tmp_path, name, *extra):
 
 def test_resume_equals_uninterrupted_and_students_solve(tmp_path, capsys):
     full = _distill(tmp_path, "full", "--steps", "4", "--student", "mlp")
-    part = _distill(tmp_path, "part", "--steps", "2", "--student", "mlp")
-    resumed = _distill(tmp_path, "part", "--steps", "4", "--resume")
+    # An interrupted copy (--resume keeps the run's config, so a run is never extended):
+    # only the checkpoint at update 2 survives.
+    part = tmp_path / "part"
+    shutil.copytree(full, part)
+    shutil.rmtree(part / "checkpoints" / "4")
+    for name in ("params.msgpack", "meta.json"):
+        (part / name).unlink()
+    resumed = _distill(tmp_path, "part", "--resume")
     assert resumed == part
     a = (full / "params.msgpack").read_bytes()
     b = (part / "params.msgpack").read_bytes()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import shutil
 from pathlib import Path
 
 import chex
@@ -305,11 +306,14 @@ def test_train_compiles_once_and_vmap_seeds_differ(learned):
 
 def test_resume_equals_uninterrupted_run(tmp_path):
     cfg4 = dataclasses.replace(TINY, num_updates=4)
-    cfg2 = dataclasses.replace(TINY, num_updates=2)
     full = run_training(cfg4, tmp_path / "a", seed=3, progress=False, sampler=fixed_sampler,
                         plot=False)
-    run_training(cfg2, tmp_path / "b", seed=3, progress=False, sampler=fixed_sampler,
-                 plot=False)
+    # An interrupted copy (--resume keeps the run's config, so a run is never extended):
+    # only the checkpoint at update 2 survives.
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+    shutil.rmtree(tmp_path / "b" / "checkpoints" / "4")
+    for name in ("params.msgpack", "meta.json"):
+        (tmp_path / "b" / name).unlink()
     assert latest_checkpoint(tmp_path / "b") == 2
     resumed = run_training(cfg4, tmp_path / "b", seed=3, resume=True, progress=False,
                            sampler=fixed_sampler)

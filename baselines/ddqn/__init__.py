@@ -8,7 +8,9 @@
 - `load_ddqn(path) -> (config, params)` and `act(params, features, mask) -> action`
   (greedy, masked): everything an evaluator needs.
 - Method `ddqn` (`--method ddqn` = the shipped model `models/default`, `ddqn:DIR` a
-  model or run folder) solves "fjsp" and "jssp" instances by greedy rule selection.
+  model or run folder, or the name of a shipped model in `models/`) solves "fjsp" and
+  "jssp" instances by greedy rule selection and plays the fab (`models/fab` by
+  default), where `Method.act_info` names the fab regime the model was trained on.
 """
 
 from __future__ import annotations
@@ -38,8 +40,9 @@ from jaxshop_baselines.methods import Method, register_method, solutions_from_st
 
 from jaxshop.instances.types import Instance, stack, unstack
 
-DEFAULT_MODEL = Path(__file__).resolve().parent / "models" / "default"
-FAB_MODEL = Path(__file__).resolve().parent / "models" / "fab"
+MODELS = Path(__file__).resolve().parent / "models"  # the shipped models, by name
+DEFAULT_MODEL = MODELS / "default"
+FAB_MODEL = MODELS / "fab"
 
 
 @functools.lru_cache(maxsize=16)
@@ -70,7 +73,8 @@ def rule_selection_solver(rules: tuple[str, ...], mode: str, steps: int):
 @register_method(
     "ddqn",
     "Double DQN, greedy: rule selection on job shops (ddqn = shipped FJSP model) or the "
-    "fab's daily rule weights (ddqn = shipped fab model); ddqn:DIR a trained run",
+    "fab's daily rule weights (ddqn = shipped fab model); ddqn:DIR a trained run or "
+    "a shipped model's name (default, fab, fab-release-7-9)",
     options=("seed", "mode"),
     arg="DIR",
     problems=("jssp", "fjsp", "fab"),
@@ -79,8 +83,11 @@ def ddqn_method(arg: str | None = None, mode: str = "append", seed: int = 0,
                 **_: Any) -> Method:
     """One method for both uses: `solve` (job shops) and `act` (the fab) each load the
     model of their env on first use: the shipped one of that env, or DIR when given (whose
-    config names the env it was trained on)."""
+    config names the env it was trained on): a folder, else a shipped model's name."""
     given = None if arg in (None, "") else Path(arg)
+    if given is not None and not given.exists() and len(given.parts) == 1 and (
+            MODELS / arg / "config.json").is_file():
+        given = MODELS / arg  # a shipped model by name (no such folder here)
     for shipped in ((DEFAULT_MODEL, FAB_MODEL) if given is None else ()):
         if not (shipped / "params.msgpack").is_file():
             raise ValueError(f"the shipped ddqn model {shipped} is missing")
@@ -110,12 +117,34 @@ def ddqn_method(arg: str | None = None, mode: str = "append", seed: int = 0,
     def act_fab(observation):
         with jax.ensure_compile_time_eval():  # first call runs while tracing: load eagerly
             _, params = model("fab")
+        _check_fits(params, observation, given or FAB_MODEL)
         return act(params, observation.features, observation.action_mask)
+
+    def act_info():
+        from jaxshop.fab import describe_regime
+
+        config, params = model("fab")
+        return num_params(params), describe_regime(config.fab_regime), make_env(config).params
 
     from jaxshop_baselines.ddqn.network import num_params
 
-    size = num_params(load_ddqn(given or DEFAULT_MODEL)[1])  # the model `solve` or `act` uses
-    return Method(name, ("jssp", "fjsp", "fab"), solve, act=act_fab, num_params=size)
+    size = num_params(load_ddqn(given or DEFAULT_MODEL)[1])  # the model `solve` uses
+    return Method(name, ("jssp", "fjsp", "fab"), solve, act=act_fab, num_params=size,
+                  act_info=act_info)
+
+
+def _check_fits(params: dict, observation, path: Path) -> None:
+    """ValueError when a fab's observation does not fit the Q-network (other WIP bins or
+    weight rows than the model was trained with)."""
+    layers = params["params"]
+    features = int(layers["hidden_0"]["kernel"].shape[0])
+    actions = int(layers["out"]["kernel"].shape[1])
+    got = (int(observation.features.shape[-1]), int(observation.action_mask.shape[-1]))
+    if got != (features, actions):
+        raise ValueError(
+            f"ddqn model {path} reads {features} features and picks one of {actions} "
+            f"weight rows, but this fab has {got[0]} features and {got[1]} rows (other "
+            "wip_edges or weights than the model was trained with)")
 
 
 __all__ = [
@@ -124,6 +153,7 @@ __all__ = [
     "DDQN_ENVS",
     "DEFAULT_MODEL",
     "FAB_MODEL",
+    "MODELS",
     "DEFAULT_RULES",
     "METRIC_NAMES",
     "RuleSelection",

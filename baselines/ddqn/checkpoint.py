@@ -47,14 +47,14 @@ def _template_state(config: DDQNConfig):
     from jaxshop_baselines.ddqn.agent import cached_ddqn
 
     init = cached_ddqn(config).init
-    return jax.eval_shape(init, jax.random.PRNGKey(0))
+    return jax.eval_shape(init, shared.abstract_key())
 
 
 def load_ddqn(path: str | Path) -> tuple[DDQNConfig, dict]:
     """`(config, params)` of a DDQN model folder or of a (possibly unfinished) run.
 
     A one-line `ValueError` names the file at fault (missing, unreadable, not matching the
-    config, NaN parameters).
+    config, NaN parameters) or says which other agent's folder it is.
     """
     def template(config):
         return _template_state(config).params
@@ -64,4 +64,5 @@ def load_ddqn(path: str | Path) -> tuple[DDQNConfig, dict]:
         zeros = jax.tree_util.tree_map(lambda x: jax.numpy.zeros(x.shape, x.dtype), abstract)
         return restore_checkpoint(run_dir, zeros).params
 
-    return shared.load_model(path, DDQNConfig, template, from_checkpoint, "ddqn")
+    return shared.load_model(path, DDQNConfig, template, from_checkpoint, "ddqn",
+                             accepts=("ddqn", "ddqn-fab"))

@@ -17,6 +17,8 @@ import dataclasses
 
 from jaxshop_baselines.config_io import JSONConfig
 
+from jaxshop.fab.regime import DEFAULT_REGIME, check_release, dest
+
 LOSSES = ("huber", "squared")
 SAMPLINGS = ("uniform", "recency")
 
@@ -26,7 +28,9 @@ class DDQNConfig(JSONConfig):
     """Everything that defines a Double-DQN model and its training run.
 
     - Env: `env` names an entry of `jaxshop_baselines.ddqn.envs.DDQN_ENVS` (a factory of
-      this config); "fab" is the Mini-Fab (`fab_release` lots of Pa and Pb per day);
+      this config); "fab" is the Mini-Fab in the regime of the `fab_*` fields
+      (`jaxshop.fab.regime`: `fab_release` lots of Pa and Pb per day, or the
+      `fab_weekly` plan; `fab_setups`, `fab_maintenance`, `fab_breakdowns`);
       "fjsp" is rule selection on random Brandimarte-style flexible job
       shops of `num_jobs x num_machines` (`rules`, `mode`, normalized rewards, so an
       episode returns `-makespan / lower bound`).
@@ -49,8 +53,13 @@ class DDQNConfig(JSONConfig):
     mode: str = "append"
     rules: tuple[str, ...] = ("MWKR-EF", "MOR-EF", "FIFO-EF", "SPT-EF", "MWKR-SPTW",
                               "FIFO-SPTW")
-    # Fab (env "fab"): Pa and Pb lots released per day, uniform in [low, high].
+    # Fab (env "fab"), its regime (`jaxshop.fab.regime`): Pa and Pb lots released per
+    # day, uniform in [low, high], or the weekly plan; and the disturbances that run.
     fab_release: tuple[int, int] = (8, 12)
+    fab_weekly: bool = False
+    fab_setups: bool = False
+    fab_maintenance: bool = False
+    fab_breakdowns: bool = False
     # Q-network.
     hidden: tuple[int, ...] = (30, 30, 30)
     # Run length and parallelism.
@@ -88,11 +97,10 @@ class DDQNConfig(JSONConfig):
             raise ValueError(f"mode must be 'append' or 'insert', got {self.mode!r}")
         if not self.rules:
             raise ValueError("rules must name at least one dispatching rule")
-        lo_hi = self.fab_release
-        if len(lo_hi) != 2 or any(isinstance(x, bool) or int(x) != x for x in lo_hi) or not (
-                0 <= lo_hi[0] <= lo_hi[1] <= 100):
-            raise ValueError(f"fab_release must be two integers 0 <= low <= high <= 100, "
-                             f"got {lo_hi}")
+        object.__setattr__(self, "fab_release", check_release(self.fab_release))
+        for name in ("fab_weekly", "fab_setups", "fab_maintenance", "fab_breakdowns"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
         if not self.hidden or any(int(h) < 1 for h in self.hidden):
             raise ValueError(f"hidden must be positive layer widths, got {self.hidden}")
         for name in ("num_jobs", "num_machines", "num_envs", "num_iterations",
@@ -133,6 +141,11 @@ class DDQNConfig(JSONConfig):
     @property
     def num_chunks(self) -> int:
         return self.num_iterations // self.iterations_per_chunk
+
+    @property
+    def fab_regime(self) -> dict:
+        """The fab regime of the `fab_*` fields (`jaxshop.fab.regime`)."""
+        return {key: getattr(self, dest(key)) for key in DEFAULT_REGIME}
 
     @property
     def problems(self) -> tuple[str, ...]:

@@ -52,12 +52,13 @@ def make_fjsp_rule_env(config: DDQNConfig, reward: str = "normalized"):
 
 
 def make_fab_env(config: DDQNConfig):
-    """The Mini-Fab (`jaxshop.fab.FabEnv`: 10 decision days after 5 warm-up days with d4,
-    Pa and Pb releases per day uniform in `config.fab_release`); the action picks the
-    day's composite-rule weights."""
-    from jaxshop.fab import FabEnv, default_params
+    """The Mini-Fab (`jaxshop.fab.FabEnv`: 10 decision days after 5 warm-up days with d4)
+    in the config's regime (`config.fab_regime`: Pa and Pb releases per day uniform in
+    `fab_release`, or the weekly plan; setups, maintenance, breakdowns); the action picks
+    the day's composite-rule weights."""
+    from jaxshop.fab import FabEnv, regime_params
 
-    return FabEnv(default_params(release=tuple(config.fab_release)))
+    return FabEnv(regime_params(config.fab_regime))
 
 
 DDQN_ENVS: dict[str, EnvFactory] = {

@@ -43,6 +43,7 @@ from jaxshop_baselines.ddqn.config import LOSSES, SAMPLINGS, DDQNConfig
 from jaxshop_baselines.ddqn.envs import DDQN_ENVS
 
 from jaxshop import parallel
+from jaxshop.fab import regime
 from jaxshop.options import (
     ArgumentParser,
     UsageError,
@@ -145,7 +146,7 @@ def _run_training(config: DDQNConfig, out: Path, seed: int, resume: bool, progre
                 f"loss {float(m['loss'][0]):.6g} · eps {float(m['epsilon'][0]):.2f}")
 
     state, record = run_chunked(
-        out=out, runner=state, chunk=cached_ddqn(config).run_chunk,
+        out=out, runner=state, chunk=cached_ddqn(config).run_chunk, unit="iteration",
         compile_chunk=lambda s: compiled_chunk(config, s),
         total=config.num_iterations, per_chunk=config.iterations_per_chunk,
         checkpoint_every=config.checkpoint_every, metric_names=METRIC_NAMES,
@@ -189,7 +190,6 @@ _FLAGS = {
     "mode": ("mode", None, "job-shop schedule construction, append or insert"),
     "rules": ("rules", None, "comma-separated JOB-MACHINE rules the agent chooses from"),
     "hidden": ("hidden", None, "comma-separated hidden layer widths"),
-    "fab_release": ("fab_release", None, "--env fab: LOW,HIGH lots of Pa and Pb per day"),
     "envs": ("num_envs", int_in(1, 65536), "parallel envs"),
     "steps": ("num_iterations", positive_int, "iterations (each steps every env once)"),
     "chunk": ("iterations_per_chunk", int_in(1, 100_000), "iterations per jitted call"),
@@ -229,11 +229,14 @@ def _rule_list(text: str) -> tuple[str, ...]:
         raise argparse.ArgumentTypeError(str(err)) from None
 
 
+#: the fab regime's options (`jaxshop.fab.regime`: --fab-release, --fab-weekly, ...), each
+#: setting the config field of its dest
+_REGIME = tuple(regime.dest(key) for key in regime.DEFAULT_REGIME)
 #: options that only one env reads
 _ENV_ONLY = {"jobs": "fjsp", "machines": "fjsp", "mode": "fjsp", "rules": "fjsp",
-             "fab_release": "fab"}
+             **{name: "fab" for name in _REGIME}}
 _CHOICES = {"mode": ("append", "insert"), "sampling": SAMPLINGS, "loss": LOSSES}
-_TYPES = {"hidden": _int_list, "rules": _rule_list, "fab_release": _int_list}
+_TYPES = {"hidden": _int_list, "rules": _rule_list}
 
 
 def build_parser() -> ArgumentParser:
@@ -251,6 +254,7 @@ def build_parser() -> ArgumentParser:
         p.add_argument("--" + flag.replace("_", "-"), dest=flag, default=None,
                        type=_TYPES.get(flag, kind), choices=_CHOICES.get(flag),
                        help=f"{text} (default {shown})")
+    regime.add_regime_options(p, "--env fab: ")
     p.add_argument("--episodes", type=positive_int, default=None,
                    help="instead of --steps: enough iterations for this many episodes "
                    "(rounded up to whole chunks)")
@@ -266,6 +270,8 @@ def config_from_args(args: argparse.Namespace, base: DDQNConfig | None = None) -
     for flag, (field, _, _) in _FLAGS.items():
         if getattr(args, flag) is not None:
             values[field] = getattr(args, flag)
+    for key, value in regime.regime_given(args).items():
+        values[regime.dest(key)] = value
     for flag, owner in _ENV_ONLY.items():  # an option the env would ignore is an error
         if getattr(args, flag) is not None and values["env"] != owner:
             raise UsageError(f"jaxshop train ddqn: --{flag.replace('_', '-')} applies to "
@@ -296,25 +302,20 @@ def config_from_args(args: argparse.Namespace, base: DDQNConfig | None = None) -
 
 def main(argv: list[str] | None = None) -> int:
     """`jaxshop train ddqn ...`; returns the exit code."""
-    args = build_parser().parse_args(argv)
+    from jaxshop_baselines.loop import flag_names, resume_config
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
     mesh = parallel.mesh_from_args(args)
-    base = None
-    if args.resume:
-        if args.out is None:
-            raise UsageError("jaxshop train ddqn: --resume needs --out DIR of the run")
-        cfg_path = Path(args.out) / ckpt.CONFIG_FILE
-        if not cfg_path.is_file():
-            raise ValueError(f"--resume: {cfg_path} not found")
-        base = ckpt.read_config(cfg_path)
-        changed = [f for f in ("env", "episodes", *_FLAGS) if getattr(args, f) is not None]
-        if changed:  # epsilon decays over the run's length: the config must stay
-            raise UsageError("jaxshop train ddqn: --resume keeps the run's config, got "
-                             + ", ".join("--" + c.replace("_", "-") for c in changed))
-    config = config_from_args(args, base)
+    flags = flag_names(parser, _FLAGS)  # --resume: one rule for every trainer
+    if args.episodes is not None:
+        flags["num_iterations"] = "--episodes"
+    config, seed = resume_config(args, argv, parser, lambda base: config_from_args(args, base),
+                                 DDQNConfig, flags)
     out = Path(args.out or f"runs/ddqn-{config.env}-{config.num_jobs}x{config.num_machines}"
-                           f"-seed{args.seed}")
+                           f"-seed{seed}")
     argv_list = list(sys.argv[1:] if argv is None else argv)
-    run_training(config, out, seed=args.seed, resume=args.resume,
+    run_training(config, out, seed=seed, resume=args.resume,
                  progress=not args.no_progress,
                  command="jaxshop train ddqn " + shlex.join(argv_list), mesh=mesh)
     return 0

@@ -12,12 +12,16 @@
 from __future__ import annotations
 
 import functools
-import json
 from pathlib import Path
 from typing import Any
 
 import jax
-from jaxshop_baselines.checkpoints import CONFIG_FILE, PARAMS_FILE, params_digest
+from jaxshop_baselines.checkpoints import (
+    PARAMS_FILE,
+    check_model_kind,
+    model_kind,
+    params_digest,
+)
 from jaxshop_baselines.distill.config import DistillConfig
 from jaxshop_baselines.distill.loss import distill_loss, q_pair_logits
 from jaxshop_baselines.distill.policies import (
@@ -42,12 +46,13 @@ def load_mlp(path: str | Path) -> tuple[MLPConfig, dict]:
     from jaxshop_baselines import checkpoints as shared
 
     def template(config):
-        return jax.eval_shape(lambda k: mlp_init(config, k), jax.random.PRNGKey(0))
+        return jax.eval_shape(lambda k: mlp_init(config, k), shared.abstract_key())
 
     def from_checkpoint(run_dir, config):
         raise ValueError(f"{run_dir}: an unfinished distillation run has no student model yet")
 
-    return shared.load_model(path, MLPConfig, template, from_checkpoint, "mlp")
+    return shared.load_model(path, MLPConfig, template, from_checkpoint, "mlp",
+                             accepts=("mlp",))
 
 
 @functools.lru_cache(maxsize=8)
@@ -80,15 +85,10 @@ def mlp_method(arg: str | None = None, mode: str = "append", **_: Any) -> Method
 
 
 def student_kind(path: str | Path) -> str:
-    """`small-pointer` or `mlp`: what kind of student the folder holds."""
-    config = Path(path) / CONFIG_FILE
-    if not config.is_file():
-        raise ValueError(f"{path} is not a student model folder (no {CONFIG_FILE})")
-    try:
-        fields = json.loads(config.read_text())
-    except (ValueError, OSError) as err:
-        raise ValueError(f"{config}: unreadable ({err})") from None
-    return "mlp" if isinstance(fields, dict) and "hidden" in fields else "small-pointer"
+    """`small-pointer` or `mlp`: what kind of student the folder holds; a one-line
+    ValueError when it is missing, holds no model or another agent's (which, it says)."""
+    check_model_kind(path, "student", accepts=("student", "mlp"))
+    return "mlp" if model_kind(path) == "mlp" else "small-pointer"
 
 
 @register_method(

@@ -571,32 +571,19 @@ def main(argv: list[str] | None = None) -> int:
     import shlex
     import sys
 
-    from jaxshop.options import UsageError
+    from jaxshop_baselines.loop import flag_names, resume_config
 
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     mesh = parallel.mesh_from_args(args)  # before any other JAX call
-    base = None
-    if args.resume:
-        if args.out is None:
-            raise UsageError("--resume needs --out DIR of the run to continue")
-        path = Path(args.out) / RUN_CONFIG
-        if not path.is_file():
-            raise UsageError(f"--resume: {path} not found")
-        from jaxshop_baselines.checkpoints import read_config
-
-        base = read_config(DistillConfig, path)
-        changed = [f for f, name in _FLAGS.items() if f != "steps"
-                   and getattr(args, f) not in (None, getattr(base, name))]
-        if changed:
-            raise UsageError("--resume keeps the run's config; only --steps may change, got "
-                             + ", ".join("--" + c.replace("_", "-") for c in changed))
-    config = config_from_args(args, base)
+    config, seed = resume_config(args, argv, parser, lambda base: config_from_args(args, base),
+                                 DistillConfig, flag_names(parser, _FLAGS), RUN_CONFIG)
     if config.objective != "reinforce":
         load_teacher(config.teacher, config.mode)  # a bad teacher fails before any compile
-    out = Path(args.out or f"runs/distill-{config.student}-seed{args.seed}")
+    out = Path(args.out or f"runs/distill-{config.student}-seed{seed}")
     argv_list = list(sys.argv[1:] if argv is None else argv)
     command = "jaxshop distill " + shlex.join(argv_list)
-    run_distill(config, out, seed=args.seed, resume=args.resume,
+    run_distill(config, out, seed=seed, resume=args.resume,
                 progress=not args.no_progress, command=command, mesh=mesh)
     if parallel.is_main_process():
         print(f"student written to {out}")

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 from jaxshop_baselines.checkpoints import count_params
 from jaxshop_baselines.kernel_q.kernel import (
     exact_kernel,
@@ -25,6 +24,7 @@ from jaxshop_baselines.kernel_q.kernel import (
     ridge_fit,
 )
 from jaxshop_baselines.kernel_q.search import (
+    search_chunked,
     search_init_batch,
     search_run_batch,
     search_timed,
@@ -87,23 +87,23 @@ def kernel_q_method(arg: str | None = None, iterations: int | None = None,
     models = {path: load_model(path) for path in paths}
     name = "kernel-q" if arg is None else f"kernel-q:{arg}"
 
-    def solve(instances: list[PFSPInstance], key: jax.Array):
+    def solve(instances: list[PFSPInstance], key: jax.Array, progress=None):
         jobs = max(int(i.job_mask.sum()) for i in instances)
         config, params = models[shipped_model_for(jobs) if arg is None else paths[0]]
         batch = stack(instances)
         keys = jax.random.split(key, len(instances))
         if time_limit is not None:
             state, _ = search_timed(batch, params, config.lam, keys, time_limit,
-                                    candidates=config.candidates)
-        else:
+                                    candidates=config.candidates, progress=progress)
+        else:  # in chunks of moves, the same answer as one call of all of them
             moves = DEFAULT_MOVES if iterations is None else iterations
-            state = search_init_batch(batch, keys)
-            state = search_run_batch(state, batch, params, jnp.int32(moves), lam=config.lam,
-                                     candidates=config.candidates)
+            state = search_chunked(batch, params, config.lam, keys, moves,
+                                   candidates=config.candidates, progress=progress)
         return permutation_solutions(instances, state.best_perm)
 
     return Method(name, ("pfsp",), solve, version=_model_version(*paths),
-                  num_params=max(count_params(params) for _, params in models.values()))
+                  num_params=max(count_params(params) for _, params in models.values()),
+                  reports_progress=True)
 
 
 __all__ = [
@@ -122,6 +122,7 @@ __all__ = [
     "ridge_fit",
     "run_training",
     "save_model",
+    "search_chunked",
     "search_init_batch",
     "search_run_batch",
     "search_timed",

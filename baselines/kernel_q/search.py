@@ -9,9 +9,11 @@ this is a plain tabu search of steepest swaps, the ablation of the learned part.
 The tabu list holds the job pairs of the last `tabu` swaps. After `patience` moves without
 a new best, the search restarts from the best permutation kicked by `kick` random swaps
 (and an empty tabu list). The best permutation seen is kept. Budgets: a number of moves
-(traced, one compile per padded shape) or a wall time (`search_timed`: a host loop over
-jitted chunks of moves). `swap_descent` is the plain baseline: steepest-descent swaps from
-NEH until no swap improves.
+(traced, one compile per padded shape; `search_chunked` runs them as a host loop over
+jitted chunks of about `CHUNK_SECONDS`, with progress and room for Ctrl-C, to the same
+answer) or a wall time (`search_timed`: a host loop over jitted chunks of moves).
+`swap_descent` is the plain baseline: steepest-descent swaps from NEH until no swap
+improves.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 from jaxshop_baselines.kernel_q.train import BIG, NEG_Q, candidate_moves, q_values
+from jaxshop_baselines.methods import CHUNK_SECONDS, next_chunk
 
 from jaxshop.instances.types import PFSPInstance
 from jaxshop.pfsp_swap import (
@@ -122,9 +125,42 @@ def search_run_batch(state: SearchState, batch: PFSPInstance, params: dict, move
     return lax.fori_loop(0, moves, lambda _, s: step(s, batch), state)
 
 
+def search_chunked(batch, params, lam, keys, moves: int, patience: int = 40, kick: int = 3,
+                   tabu: int = 8, candidates: int = 0, progress=None,
+                   chunk_seconds: float = CHUNK_SECONDS) -> SearchState:
+    """`moves` search moves from `search_init_batch` as a host loop over
+    `search_run_batch` calls of about `chunk_seconds` each (the number of moves per call
+    adapts to the measured time per move), so that a long budget reports
+    `progress(fraction of the moves done)` and can be interrupted between calls. Every
+    move depends only on the carried state (its PRNG key included): the final state is
+    that of one `search_run_batch` call of `moves` moves."""
+    state = search_init_batch(batch, keys, tabu)
+
+    def run(state, n):
+        return search_run_batch(state, batch, params, jnp.int32(n), lam=lam, patience=patience,
+                                kick=kick, candidates=candidates)
+
+    state = jax.block_until_ready(run(state, 0))  # compiles (the budget is traced)
+    chunk, done = 1, 0
+    while done < moves:
+        n = min(chunk, moves - done)
+        t0 = time.perf_counter()
+        state = jax.block_until_ready(run(state, n))
+        done += n
+        chunk = next_chunk(chunk, n, time.perf_counter() - t0, chunk_seconds)
+        if progress is not None:
+            progress(done / moves)
+    if progress is not None and moves == 0:
+        progress(1.0)
+    return state
+
+
 def search_timed(batch, params, lam, keys, time_limit_s: float, patience: int = 40,
-                 kick: int = 3, tabu: int = 8, max_chunk: int = 500, candidates: int = 0):
-    """Search under a wall-time budget (compile excluded); returns `(state, timings)`."""
+                 kick: int = 3, tabu: int = 8, max_chunk: int = 500, candidates: int = 0,
+                 progress=None, chunk_seconds: float = CHUNK_SECONDS):
+    """Search under a wall-time budget (compile excluded); returns `(state, timings)`.
+    Chunks of moves aim at half the remaining time, at most `max_chunk` moves and about
+    `chunk_seconds` each; `progress(fraction of the time used)` after each."""
     t0 = time.perf_counter()
     state = search_init_batch(batch, keys, tabu)
     run = search_run_batch.lower(state, batch, params, jnp.int32(1), lam=lam,
@@ -140,10 +176,13 @@ def search_timed(batch, params, lam, keys, time_limit_s: float, patience: int = 
         done += chunk
         now = time.perf_counter()
         remaining = time_limit_s - (now - start)
+        if progress is not None:
+            progress(min(1.0, (now - start) / time_limit_s))
         if remaining <= 0:
             break
         per_move = (now - t_chunk) / chunk
-        chunk = int(min(max_chunk, max(1, 0.5 * remaining // max(per_move, 1e-9))))
+        chunk = int(min(max_chunk, max(1, min(0.5 * remaining, chunk_seconds)
+                                        // max(per_move, 1e-9))))
     return state, {"compile_s": compile_s, "search_s": time.perf_counter() - start,
                    "moves": done}
 
@@ -178,6 +217,7 @@ __all__ = [
     "SearchState",
     "search_init",
     "search_init_batch",
+    "search_chunked",
     "search_run_batch",
     "search_step",
     "search_timed",

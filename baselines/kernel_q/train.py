@@ -313,31 +313,61 @@ def save_model(model_dir: str | Path, config: KernelQConfig, params: dict,
         (model_dir / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
 
 
+_ARRAYS = ("w", "omega", "bias")  # model.npz: weights, RFF frequencies and phases
+
+
+def _read_arrays(path: Path) -> dict[str, np.ndarray]:
+    """The arrays of a `model.npz`, read without pickles; a one-line ValueError naming the
+    file when it is damaged (truncated, garbage) or not a kernel-Q model's archive."""
+    damaged = f"{path}: damaged or not a kernel-q model file"
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except Exception:  # zipfile, numpy and OS errors; their text may give unsafe advice
+        raise ValueError(f"{damaged} (not a readable .npz archive)") from None
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise ValueError(f"{damaged} (a single array, not a .npz archive)")
+    with archive:
+        missing = [k for k in _ARRAYS if k not in archive.files]
+        if missing:
+            raise ValueError(f"{path}: not a kernel-q model file (no {', '.join(missing)} "
+                             f"array{'s' if len(missing) > 1 else ''})")
+        try:
+            arrays = {k: np.asarray(archive[k]) for k in (*_ARRAYS, "reward_weight")
+                      if k in archive.files}
+        except Exception:  # a truncated member: zlib, zipfile or numpy errors
+            raise ValueError(f"{damaged} (an array is truncated or unreadable)") from None
+    if any(a.dtype.kind not in "biuf" for a in arrays.values()):
+        raise ValueError(f"{damaged} (non-numeric arrays)")
+    return arrays
+
+
 def load_model(model_dir: str | Path) -> tuple[KernelQConfig, dict]:
-    """`(config, params)`; a one-line ValueError naming the file on any problem."""
-    model_dir = Path(model_dir)
-    if not (model_dir / CONFIG_FILE).is_file():
-        raise ValueError(f"{model_dir} is not a kernel-q model directory (no {CONFIG_FILE})")
-    try:
-        config = KernelQConfig.from_json(model_dir / CONFIG_FILE)
-    except (ValueError, TypeError, OSError) as err:
-        raise ValueError(f"{model_dir / CONFIG_FILE}: not a valid kernel-q config ({err})"
-                         ) from None
+    """`(config, params)`; a one-line ValueError naming the folder or file on any problem
+    (another agent's folder says which kind it is), before anything is compiled."""
+    from jaxshop_baselines.checkpoints import CHECKPOINT_DIR, check_finite, check_model_kind
+    from jaxshop_baselines.checkpoints import read_config as read_json_config
+
+    model_dir = check_model_kind(model_dir, "kernel-q")
+    config_path = model_dir / CONFIG_FILE
+    if not config_path.is_file():
+        raise ValueError(f"{model_dir} is not a kernel-q model folder (no {CONFIG_FILE})")
+    config = read_json_config(KernelQConfig, config_path)
     path = model_dir / MODEL_FILE
-    try:
-        with np.load(path) as z:
-            params = {k: jnp.asarray(z[k]) for k in ("w", "omega", "bias")}
-            params["reward_weight"] = jnp.asarray(
-                z["reward_weight"] if "reward_weight" in z.files else 0.0, jnp.float32)
-    except (OSError, KeyError, ValueError) as err:
-        raise ValueError(f"{path}: unreadable kernel-q parameters ({err})") from None
+    if not path.is_file():
+        unfinished = (f" (an unfinished run: continue it with `jaxshop train kernel-q "
+                      f"--resume --out {model_dir}`)"
+                      if (model_dir / CHECKPOINT_DIR).is_dir() else "")
+        raise ValueError(f"{model_dir} has no {MODEL_FILE}{unfinished}")
+    arrays = _read_arrays(path)
+    arrays.setdefault("reward_weight", np.zeros((), np.float32))
     expect = {"w": (config.num_features,), "omega": (FEATURE_DIM, config.rff),
               "bias": (config.rff,), "reward_weight": ()}
-    if any(params[k].shape != s for k, s in expect.items()):
-        raise ValueError(f"{path} does not match {model_dir / CONFIG_FILE}")
-    if not all(bool(jnp.isfinite(v).all()) for v in params.values()):
-        raise ValueError(f"{path}: the parameters hold NaN or infinite values")
-    return config, params
+    if any(arrays[k].shape != s for k, s in expect.items()):
+        raise ValueError(f"{path} does not match {config_path} (other array shapes: a "
+                         "damaged file or an edited config?)")
+    check_finite(arrays, path)
+    arrays["reward_weight"] = arrays["reward_weight"].astype(np.float32)
+    return config, jax.device_put({k: arrays[k] for k in (*_ARRAYS, "reward_weight")})
 
 
 # --- CLI -----------------------------------------------------------------------------
@@ -365,9 +395,9 @@ def build_parser() -> ArgumentParser:
     p = ArgumentParser(prog="jaxshop train kernel-q",
                        description="offline value iteration of the kernel Q-regressor")
     d = CLI_DEFAULTS
-    p.add_argument("--jobs", type=int_in(2, 200), default=d.jobs,
+    p.add_argument("--jobs", type=int_in(2, 200), default=None,
                    help=f"jobs per training instance (default {d.jobs})")
-    p.add_argument("--machines", type=int_in(1, 50), default=d.machines,
+    p.add_argument("--machines", type=int_in(1, 50), default=None,
                    help=f"machines per training instance (default {d.machines})")
     p.add_argument("--instances", type=int_in(1, 4096), default=None,
                    help="training instances (default 32)")
@@ -401,16 +431,18 @@ def build_parser() -> ArgumentParser:
     return p
 
 
-def _config_from(args) -> KernelQConfig:
-    base = dataclasses.replace(CLI_DEFAULTS, jobs=args.jobs, machines=args.machines)
-    names = {"instances": "instances", "walk": "walk", "actions": "actions", "rff": "rff",
-             "lam": "lam", "sigma": "sigma", "gamma": "gamma", "iters": "max_iters",
-             "tol": "tol", "chunk": "chunk", "candidates": "candidates", "sample": "sample"}
-    changes = {field: getattr(args, flag) for flag, field in names.items()
+#: option dest -> `KernelQConfig` field
+_FLAGS = {"jobs": "jobs", "machines": "machines", "instances": "instances", "walk": "walk",
+          "actions": "actions", "rff": "rff", "lam": "lam", "sigma": "sigma",
+          "gamma": "gamma", "iters": "max_iters", "tol": "tol", "chunk": "chunk",
+          "residual": "residual", "candidates": "candidates", "sample": "sample"}
+
+
+def _config_from(args, base: KernelQConfig | None = None) -> KernelQConfig:
+    """The options given on top of `base` (default: the command line's defaults)."""
+    changes = {field: getattr(args, flag) for flag, field in _FLAGS.items()
                if getattr(args, flag) is not None}
-    if args.residual is not None:
-        changes["residual"] = args.residual
-    config = dataclasses.replace(base, **changes)
+    config = dataclasses.replace(CLI_DEFAULTS if base is None else base, **changes)
     if not 0.0 < config.lam < 1.0:
         raise UsageError("jaxshop train kernel-q: --lam must be in (0, 1)")
     try:
@@ -428,17 +460,25 @@ def run_training(config: KernelQConfig, out: str | Path, seed_value: int = 0,
     `mesh` (`jaxshop.parallel.make_mesh`; default: one device) splits the training
     instances and their transitions over its data axis (the ridge products all-reduced,
     the parameters replicated); in a multi-process run every process calls this and only
-    process 0 logs and writes files.
+    process 0 logs and writes files. `resume` follows every trainer's rule
+    (`loop.check_resume_options`: `config` and the seed must be the run's own); Ctrl-C
+    stops after the chunk in flight, saved (`loop.TrainingInterrupted`).
     """
+    from jaxshop_baselines.loop import StopRequest
+
     if mesh is not None:
         parallel.check_divides(config.instances, mesh, f"--instances {config.instances}")
-    with parallel.use_mesh(mesh):
+
+    with parallel.use_mesh(mesh), StopRequest() as request:  # Ctrl-C: stop after a chunk
         return _run_training(config, Path(out), seed_value, resume,
-                             log if parallel.is_main_process() else (lambda *_: None), mesh)
+                             log if parallel.is_main_process() else (lambda *_: None), mesh,
+                             request)
 
 
 def _run_training(config: KernelQConfig, out: Path, seed_value: int, resume: bool, log,
-                  mesh) -> dict:
+                  mesh, request) -> dict:
+    from jaxshop_baselines.checkpoints import read_config
+    from jaxshop_baselines.loop import check_resume_options, run_record
     from jaxshop_baselines.pointer import checkpoint as ckpt
 
     main = parallel.is_main_process()
@@ -447,23 +487,44 @@ def _run_training(config: KernelQConfig, out: Path, seed_value: int, resume: boo
     params = init_params(config, k_rff)
     deltas = jnp.full(config.max_iters, jnp.nan, jnp.float32)
     runner = KQRunner(params, {"deltas": deltas}, key, jnp.int32(0))
-    if resume:
-        if ckpt.latest_checkpoint(out) is None:
-            raise ValueError(f"--resume: no checkpoint in {out / ckpt.CHECKPOINT_DIR}")
-        config = KernelQConfig.from_json(out / CONFIG_FILE)
-        seed_value = json.loads((out / "run.json").read_text())["seed"]
-        runner = ckpt.restore_checkpoint(out, parallel.replicate(KQRunner(
-            init_params(config, k_rff), {"deltas": jnp.full(config.max_iters, jnp.nan)},
-            key, jnp.int32(0))))
-        log(f"resumed {out} at sweep {int(parallel.host_value(runner.update))}")
-    else:
-        if (out / CONFIG_FILE).exists():
-            raise ValueError(f"{out} already holds a run; pass --resume or another --out")
+    step = ckpt.latest_checkpoint(out)
+    start = True  # a new run folder (or one stopped before its first checkpoint)
+    if resume:  # the same rule as every trainer's (`loop.check_resume_options`)
+        if not (out / CONFIG_FILE).is_file():
+            raise ValueError(f"--resume: {out} holds no run to continue (no {CONFIG_FILE}); "
+                             "start it without --resume")
+        check_resume_options(out / CONFIG_FILE, read_config(KernelQConfig, out / CONFIG_FILE),
+                             config, saved_seed=run_record(out).get("seed"),
+                             given_seed=seed_value)
+        if step is None:
+            log(f"--resume: {out} has no checkpoint yet (stopped before its first one); "
+                "starting it from sweep 0")
+        else:
+            start = False
+            runner = ckpt.restore_checkpoint(out, parallel.replicate(runner), step)
+            log(f"resumed {out} at sweep {int(parallel.host_value(runner.update))}")
+    elif step is not None or (out / MODEL_FILE).exists():
+        held = f"a checkpoint at sweep {step}" if step is not None else f"a model, {MODEL_FILE}"
+        raise ValueError(f"{out} already holds a run ({held}); continue it with --resume, or "
+                         "pass another --out")
+    elif (out / CONFIG_FILE).exists():
+        log(f"{out} holds a run stopped before its first checkpoint: starting it over")
+    if start:
         parallel.sync("kernel-q: run folder checked")
         if main:
             out.mkdir(parents=True, exist_ok=True)
             config.to_json(out / CONFIG_FILE)
             (out / "run.json").write_text(json.dumps({"seed": seed_value}) + "\n")
+    return _sweeps(config, out, seed_value, runner, request, log, mesh, ckpt)
+
+
+def _sweeps(config: KernelQConfig, out: Path, seed_value: int, runner: KQRunner, request,
+            log, mesh, ckpt) -> dict:
+    """Value iteration from `runner` in checkpointed chunks; Ctrl-C (`request`) stops it
+    after the chunk in flight, saved, with `loop.TrainingInterrupted`."""
+    from jaxshop_baselines.loop import TrainingInterrupted
+
+    main = parallel.is_main_process()
     key = jax.random.PRNGKey(seed_value)
     k_rff, k_data = _keys(key)
     t0 = time.perf_counter()
@@ -477,7 +538,7 @@ def _run_training(config: KernelQConfig, out: Path, seed_value: int, resume: boo
         log(f"sampled {data[0].shape[0]} transitions from {config.instances} "
             f"{config.jobs}x{config.machines} instances in {time.perf_counter() - t0:.1f}s")
     chunk_fn = _jitted(config)[1]
-    while it < config.max_iters and not done:
+    while it < config.max_iters and not done and not request.check():
         stop = min(config.max_iters, it + config.chunk)
         t1 = time.perf_counter()
         params, it_new, deltas = chunk_fn(data, params, it, stop, deltas)
@@ -491,6 +552,8 @@ def _run_training(config: KernelQConfig, out: Path, seed_value: int, resume: boo
         done = it_new < stop or delta <= config.tol
         it = it_new
         ckpt.save_checkpoint(out, KQRunner(params, {"deltas": deltas}, key, jnp.int32(it)))
+    if it < config.max_iters and not done:  # Ctrl-C: every chunk done is saved
+        raise TrainingInterrupted(out, it, "sweep")
     meta = {"sweeps": it, "final_delta": float(host_deltas[it - 1]) if it else None,
             "converged": bool(it and float(host_deltas[it - 1]) <= config.tol),
             "seed": seed_value, "seconds": round(time.perf_counter() - t0, 2),
@@ -503,12 +566,17 @@ def _run_training(config: KernelQConfig, out: Path, seed_value: int, resume: boo
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    from jaxshop_baselines.loop import flag_names, resume_config
+
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser()
+    args = parser.parse_args(argv)
     mesh = parallel.mesh_from_args(args)  # before any other JAX call (multi-host)
-    config = _config_from(args)
+    config, seed_value = resume_config(args, argv, parser, lambda b: _config_from(args, b),
+                                       KernelQConfig, flag_names(parser, _FLAGS), CONFIG_FILE)
     try:
         parallel.check_divides(config.instances, mesh, f"--instances {config.instances}")
     except ValueError as err:
         raise UsageError(str(err)) from None
-    run_training(config, args.out, args.seed, args.resume, mesh=mesh)
+    run_training(config, args.out, seed_value, args.resume, mesh=mesh)
     return 0

@@ -60,15 +60,16 @@ def pointer_method(arg: str | None = None, sample: int = 0, mode: str = "append"
         agent = PointerAgent.load(arg)
     name = "pointer" if arg is None else f"pointer:{arg}"
 
-    def solve(instances: list[Instance], key: jax.Array):
+    def solve(instances: list[Instance], key: jax.Array, progress=None):
         batch = stack(instances)
         states, env = solve_batch(agent, batch, key, sample=sample, mode=mode,
-                                  temperature=temperature)
+                                  temperature=temperature, progress=progress)
         return solutions_from_states(env, instances, states)
 
     return Method(name, ("jssp", "fjsp"), solve, version=agent.version,
                   num_params=num_params(agent.params["actor"]),
-                  batch_makespans=None if sample else greedy_makespans(agent, mode))
+                  batch_makespans=None if sample else greedy_makespans(agent, mode),
+                  reports_progress=bool(sample))
 
 
 __all__ = [

@@ -54,14 +54,18 @@ def read_config(path: str | Path) -> PointerConfig:
 
 
 def load_model(model_dir: str | Path) -> tuple[PointerConfig, dict]:
-    """`(config, params)` of a model directory or of a (possibly unfinished) training run."""
+    """`(config, params)` of a model directory or of a (possibly unfinished) training run;
+    a one-line ValueError names the folder or file at fault (another agent's folder says
+    which kind it is)."""
 
     def template(config):
-        return jax.eval_shape(lambda key: init_params(config, key), jax.random.PRNGKey(0))
+        return jax.eval_shape(lambda key: init_params(config, key), shared.abstract_key())
 
     def from_checkpoint(run_dir, config):
         from jaxshop_baselines.pointer.train import init_runner
 
         return restore_checkpoint(run_dir, init_runner(config, jax.random.PRNGKey(0))).params
 
-    return shared.load_model(model_dir, PointerConfig, template, from_checkpoint, "pointer")
+    # A distilled small-pointer student is a pointer model too.
+    return shared.load_model(model_dir, PointerConfig, template, from_checkpoint, "pointer",
+                             accepts=("pointer", "student"))

@@ -1,11 +1,12 @@
 """Inference with a trained pointer model: greedy decoding and best-of-N sampling.
 
-Both run a whole batch of (padded, stacked) instances in one jitted call. Best-of-N
-decodes N candidates per instance and keeps the shortest: the greedy schedule is always
-candidate 0 (so best-of-N is never worse than greedy), the other N - 1 are sampled from
-`softmax(logits / temperature)`. The candidates are decoded in chunks (a `lax.scan`
-over chunks of `per_chunk` candidates of every instance, keeping a running best), so
-memory is bounded by `SAMPLE_CHUNK_PAIRS`, not by N. Compiled functions are cached per
+Greedy decoding runs a whole batch of (padded, stacked) instances in one jitted call.
+Best-of-N decodes N candidates per instance and keeps the shortest: the greedy schedule is
+always candidate 0 (so best-of-N is never worse than greedy), the other N - 1 are sampled
+from `softmax(logits / temperature)`. The candidates are decoded in chunks (a host loop
+over jitted calls of `per_chunk` candidates of every instance, keeping a running best), so
+memory is bounded by `SAMPLE_CHUNK_PAIRS`, not by N, and between chunks the host reports
+progress and can be interrupted. Compiled functions are cached per
 `(config, mode)`; parameters and the temperature are arguments, so any model of the same
 config and any temperature reuse them.
 """
@@ -19,6 +20,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 from jaxshop_baselines.pointer import checkpoint as ckpt
 from jaxshop_baselines.pointer.config import PointerConfig, fast_compile, pointer_jit
@@ -37,6 +39,10 @@ MAX_SAMPLES = 1024
 #: instance. Smaller chunks also ran faster on a 2-core CPU (Lawrence 20x10, best of 100:
 #: 9.3 s at 2^14 against 12.3 s at 2^16, the compile aside).
 SAMPLE_CHUNK_PAIRS = 2**14
+#: (Candidate, pair, decision) slots one jitted call of best-of-N decodes at most (about
+#: 2 s on a busy 2-core CPU): a chunk of candidates of large instances is decoded a group
+#: of instances per call, so that progress is reported and Ctrl-C gets a turn often.
+CALL_PAIR_STEPS = 2**22
 #: Sampling temperatures accepted (logits are tanh-clipped to +-10, so even the lowest
 #: keeps every valid pair's scaled logit far above the masked value).
 TEMPERATURE_RANGE = (1e-3, 1e3)
@@ -86,49 +92,84 @@ def _cached_decoders(config: PointerConfig, mode: str, fast: bool, capacity: int
         eps, _ = batch_episodes(config, env, params, instances, jax.random.PRNGKey(0), True)
         return eps.state
 
-    def sample(params, instances, key, temperature, num_samples, per_chunk):
+    def sample_start(instances, key, per_chunk):
+        # Every chunk decodes `per_chunk` candidates of every instance from the same reset
+        # states (`size` episodes, instance-major); the running best starts empty.
         batch = jax.tree_util.tree_leaves(instances)[0].shape[0]
-        num_steps = env.max_steps(jax.tree_util.tree_map(lambda x: x[0], instances))
-        num_chunks = -(-num_samples // per_chunk)
-        size = batch * per_chunk  # episodes per chunk, instance-major
+        size = batch * per_chunk
         tiled = jax.tree_util.tree_map(lambda x: jnp.repeat(x, per_chunk, axis=0), instances)
         k_reset, k_run = jax.random.split(key)
         states, _ = jax.vmap(env.reset)(jax.random.split(k_reset, size), tiled)
+        best = (jnp.full((batch,), INT32_MAX, jnp.int32),
+                jax.tree_util.tree_map(lambda x: x[::per_chunk], states))
+        return states, k_run, best
+
+    def sample_chunk(params, instances, states, k_run, temperature, best, c, lo, num_samples,
+                     per_chunk, group):
+        # Chunk `c` (candidates c * per_chunk ... of every instance) of the `group`
+        # instances from `lo`, merged into their running best. The keys are those of the
+        # whole chunk, so the split into groups changes nothing.
+        batch = jax.tree_util.tree_leaves(instances)[0].shape[0]
+        num_steps = env.max_steps(jax.tree_util.tree_map(lambda x: x[0], instances))
         run = jax.vmap(lambda s, k, g: search_episode(
             config, env, params, s, k, g, temperature, num_steps))
-        slot_in_chunk = jnp.tile(jnp.arange(per_chunk, dtype=jnp.int32), batch)
-        rows = jnp.arange(batch, dtype=jnp.int32)
-
-        def chunk(best, c):
-            best_makespan, best_state = best
-            slot = c * per_chunk + slot_in_chunk  # candidate index; 0 is the greedy one
-            keys = jax.random.split(jax.random.fold_in(k_run, c), size)
-            final = run(states, keys, slot == 0)
-            real = (slot < num_samples).reshape(batch, per_chunk)
-            makespans = jnp.where(real, final.makespan.reshape(batch, per_chunk), INT32_MAX)
-            pick = jnp.argmin(makespans, axis=1)  # ties: the lowest slot (greedy first)
-            cand = makespans[rows, pick]
-            better = cand < best_makespan
-            chosen = jax.tree_util.tree_map(lambda x: x[rows * per_chunk + pick], final)
-            best_state = jax.tree_util.tree_map(
-                lambda new, old: jnp.where(better.reshape((-1,) + (1,) * (new.ndim - 1)),
-                                           new, old),
-                chosen, best_state,
-            )
-            return (jnp.minimum(cand, best_makespan), best_state), makespans
-
-        init = (jnp.full((batch,), INT32_MAX, jnp.int32),
-                jax.tree_util.tree_map(lambda x: x[::per_chunk], states))
-        (_, best_state), makespans = lax.scan(chunk, init, jnp.arange(num_chunks))
-        makespans = makespans.transpose(1, 0, 2).reshape(batch, num_chunks * per_chunk)
-        return best_state, makespans[:, :num_samples]
+        part = functools.partial(lax.dynamic_slice_in_dim, start_index=lo * per_chunk,
+                                 slice_size=group * per_chunk)
+        keys = part(jax.random.split(jax.random.fold_in(k_run, c), batch * per_chunk))
+        slot_in_chunk = jnp.tile(jnp.arange(per_chunk, dtype=jnp.int32), group)
+        rows = jnp.arange(group, dtype=jnp.int32)
+        best_makespan, best_state = jax.tree_util.tree_map(
+            lambda x: lax.dynamic_slice_in_dim(x, lo, group), best)
+        slot = c * per_chunk + slot_in_chunk  # candidate index; 0 is the greedy one
+        final = run(jax.tree_util.tree_map(part, states), keys, slot == 0)
+        real = (slot < num_samples).reshape(group, per_chunk)
+        makespans = jnp.where(real, final.makespan.reshape(group, per_chunk), INT32_MAX)
+        pick = jnp.argmin(makespans, axis=1)  # ties: the lowest slot (greedy first)
+        cand = makespans[rows, pick]
+        better = cand < best_makespan
+        chosen = jax.tree_util.tree_map(lambda x: x[rows * per_chunk + pick], final)
+        best_state = jax.tree_util.tree_map(
+            lambda new, old: jnp.where(better.reshape((-1,) + (1,) * (new.ndim - 1)), new, old),
+            chosen, best_state,
+        )
+        merged = (jnp.minimum(cand, best_makespan), best_state)
+        best = jax.tree_util.tree_map(
+            lambda whole, new: lax.dynamic_update_slice_in_dim(whole, new, lo, 0), best, merged)
+        return best, makespans
 
     # Stored lowered programs (`jaxshop.xla_cache`, on in the command line): the name
     # holds what the decoders close over.
     name = f"pointer decoders {config!r} {mode} {capacity} {fast}"
-    return (env, xla_cache.reuse_traces(pointer_jit(greedy, fast), f"{name} greedy"),
-            xla_cache.reuse_traces(pointer_jit(sample, fast, static_argnums=(4, 5)),
-                                   f"{name} sample", static_argnums=(4, 5)))
+    start = xla_cache.reuse_traces(pointer_jit(sample_start, fast, static_argnums=(2,)),
+                                   f"{name} sample start", static_argnums=(2,))
+    statics = (8, 9, 10)
+    step = xla_cache.reuse_traces(pointer_jit(sample_chunk, fast, static_argnums=statics),
+                                  f"{name} sample chunk", static_argnums=statics)
+
+    def sample(params, instances, key, temperature, num_samples, per_chunk, group,
+               progress=None):
+        # A host loop of jitted calls, one per chunk and group of instances (waited for,
+        # so that progress is reported and Ctrl-C gets a turn between them); the same
+        # candidates, keys and running best as one scan over the chunks. A last group
+        # that would pass the end starts earlier and decodes some instances again, to
+        # the same candidates (merging them again changes nothing).
+        batch = jax.tree_util.tree_leaves(instances)[0].shape[0]
+        num_chunks = -(-num_samples // per_chunk)
+        starts = [min(lo, batch - group) for lo in range(0, batch, group)]
+        states, k_run, best = start(instances, key, per_chunk)
+        makespans = np.zeros((batch, num_chunks * per_chunk), np.int32)
+        calls, done = num_chunks * len(starts), 0
+        for c in range(num_chunks):
+            for lo in starts:
+                best, part = step(params, instances, states, k_run, temperature, best,
+                                  jnp.int32(c), jnp.int32(lo), num_samples, per_chunk, group)
+                makespans[lo:lo + group, c * per_chunk:(c + 1) * per_chunk] = np.asarray(part)
+                done += 1
+                if progress is not None:
+                    progress(done / calls)
+        return best[1], jnp.asarray(makespans[:, :num_samples])
+
+    return (env, xla_cache.reuse_traces(pointer_jit(greedy, fast), f"{name} greedy"), sample)
 
 
 def chunk_size(num_samples: int, batch: int, pairs: int,
@@ -138,6 +179,16 @@ def chunk_size(num_samples: int, batch: int, pairs: int,
     most = max(1, min(num_samples, chunk_pairs // max(1, batch * pairs)))
     num_chunks = -(-num_samples // most)
     return -(-num_samples // num_chunks)
+
+
+def call_group(per_chunk: int, batch: int, steps: int, pairs: int,
+               call_pair_steps: int = CALL_PAIR_STEPS) -> int:
+    """Instances per jitted call of best-of-N decoding with `per_chunk` candidates each:
+    at most `call_pair_steps` (episode, pair, decision) slots per call (at least one
+    instance), balanced so the groups are about equally full."""
+    most = max(1, min(batch, call_pair_steps // max(1, per_chunk * steps * pairs)))
+    groups = -(-batch // most)
+    return -(-batch // groups)
 
 
 def check_temperature(temperature: float) -> float:
@@ -157,10 +208,13 @@ def greedy_decode(agent: PointerAgent, instances: FJSPInstance, mode: str | None
 
 def sample_decode(agent: PointerAgent, instances: FJSPInstance, key: jax.Array,
                   num_samples: int, mode: str | None = None, temperature: float = 1.0,
-                  chunk_pairs: int = SAMPLE_CHUNK_PAIRS):
+                  chunk_pairs: int = SAMPLE_CHUNK_PAIRS, progress=None,
+                  call_pair_steps: int = CALL_PAIR_STEPS):
     """Best of `num_samples` candidates per instance (the greedy one and
-    `num_samples - 1` samples at `temperature`), in one call, decoded in chunks of about
-    `chunk_pairs` (candidate, pair) slots.
+    `num_samples - 1` samples at `temperature`), decoded in chunks of about
+    `chunk_pairs` (candidate, pair) slots, in jitted calls of at most about
+    `call_pair_steps` (candidate, pair, decision) slots (`call_group`);
+    `progress(fraction of the calls done)` after each.
 
     Returns `(best_states, makespans (B, num_samples) int32, env)`; column 0 of the
     makespans is the greedy candidate.
@@ -172,8 +226,10 @@ def sample_decode(agent: PointerAgent, instances: FJSPInstance, key: jax.Array,
     batch = jax.tree_util.tree_leaves(instances)[0].shape[0]
     jobs, _, machines = instances.shape
     per_chunk = chunk_size(int(num_samples), batch, jobs * machines, chunk_pairs)
+    steps = env.max_steps(jax.tree_util.tree_map(lambda x: x[0], instances))
+    group = call_group(per_chunk, batch, steps, jobs * machines, call_pair_steps)
     states, makespans = sample(agent.params, instances, key, jnp.float32(temperature),
-                               int(num_samples), per_chunk)
+                               int(num_samples), per_chunk, group, progress)
     return states, makespans, env
 
 
@@ -191,10 +247,12 @@ def greedy_makespans(agent: PointerAgent, mode: str | None = None):
 
 
 def solve_batch(agent: PointerAgent, instances: FJSPInstance, key: jax.Array,
-                sample: int = 0, mode: str | None = None, temperature: float = 1.0):
-    """Greedy (`sample <= 0`) or best-of-`sample` (greedy included); returns
-    `(final_states, env)`."""
+                sample: int = 0, mode: str | None = None, temperature: float = 1.0,
+                progress=None):
+    """Greedy (`sample <= 0`) or best-of-`sample` (greedy included, `progress` between
+    its chunks); returns `(final_states, env)`."""
     if sample and sample > 0:
-        states, _, env = sample_decode(agent, instances, key, sample, mode, temperature)
+        states, _, env = sample_decode(agent, instances, key, sample, mode, temperature,
+                                       progress=progress)
         return states, env
     return greedy_decode(agent, instances, mode)

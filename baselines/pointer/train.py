@@ -514,27 +514,18 @@ def _check_instance_sizes(config: PointerConfig) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """`jaxshop train pointer ...`; returns the exit code."""
-    args = build_parser().parse_args(argv)
+    from jaxshop_baselines.loop import flag_names, resume_config
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
     mesh = parallel.mesh_from_args(args)  # before any other JAX call (multi-host)
-    base = None
-    if args.resume:
-        if args.out is None:
-            raise UsageError("--resume needs --out DIR of the run to continue")
-        cfg_path = Path(args.out) / ckpt.CONFIG_FILE
-        if not cfg_path.is_file():
-            raise UsageError(f"--resume: {cfg_path} not found")
-        base = ckpt.read_config(cfg_path)
-        changed = [f for f, name in _FLAGS.items()
-                   if getattr(args, f) is not None and name != "num_updates"]
-        if changed or args.mixture is not None:
-            raise ValueError(f"--resume keeps the run's config; only --steps may change, "
-                             f"got {', '.join('--' + c for c in changed) or '--mixture'}")
-    config = config_from_args(args, base)
+    config, seed = resume_config(args, argv, parser, lambda base: config_from_args(args, base),
+                                 PointerConfig, flag_names(parser, _FLAGS))
     size = (",".join(f"{j}x{m}" for j, m in config.mixture) if config.mixture
             else f"{config.num_jobs}x{config.num_machines}")
-    out = Path(args.out or f"runs/pointer-{config.variant}-{size}-seed{args.seed}")
+    out = Path(args.out or f"runs/pointer-{config.variant}-{size}-seed{seed}")
     argv_list = list(sys.argv[1:] if argv is None else argv)
     command = "jaxshop train pointer " + shlex.join(argv_list)
-    run_training(config, out, seed=args.seed, resume=args.resume,
+    run_training(config, out, seed=seed, resume=args.resume,
                  progress=not args.no_progress, command=command, mesh=mesh)
     return 0

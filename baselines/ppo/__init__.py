@@ -41,7 +41,8 @@ def _greedy_solver(problem: str, mode: str, steps: int):
 
 @register_method(
     "ppo",
-    "PPO agent (greedy): ppo = shipped FJSP/JSSP model, ppo:DIR a trained run",
+    "PPO agent (greedy): ppo = the shipped model (jssp/fjsp only), ppo:DIR a trained run "
+    "(the problems of its --env: pfsp, or jssp/fjsp)",
     options=("seed", "mode"),
     arg="DIR",
     problems=("pfsp", "jssp", "fjsp"),

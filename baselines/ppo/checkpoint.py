@@ -52,11 +52,13 @@ def read_config(path: str | Path) -> PPOConfig:
 
 
 def load_model(model_dir: str | Path) -> tuple[PPOConfig, dict]:
-    """`(config, params)` of a model directory or of a (possibly unfinished) run."""
+    """`(config, params)` of a model directory or of a (possibly unfinished) run; a
+    one-line ValueError names the folder or file at fault (another agent's folder says
+    which kind it is)."""
     from jaxshop_baselines.ppo.train import init_runner
 
     def template(config):
-        runner = jax.eval_shape(lambda k: init_runner(config, k), jax.random.PRNGKey(0))
+        runner = jax.eval_shape(lambda k: init_runner(config, k), shared.abstract_key())
         return runner.params
 
     def from_checkpoint(run_dir, config):

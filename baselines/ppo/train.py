@@ -455,25 +455,17 @@ def config_from_args(args: argparse.Namespace, base: PPOConfig | None = None) ->
 
 def main(argv: list[str] | None = None) -> int:
     """`jaxshop train ppo ...`; returns the exit code."""
-    args = build_parser().parse_args(argv)
+    from jaxshop_baselines.loop import flag_names, resume_config
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
     mesh = parallel.mesh_from_args(args)
-    base = None
-    if args.resume:
-        if args.out is None:
-            raise ValueError("--resume needs --out DIR of the run to continue")
-        cfg_path = Path(args.out) / ckpt.CONFIG_FILE
-        if not cfg_path.is_file():
-            raise ValueError(f"--resume: {cfg_path} not found")
-        base = ckpt.read_config(cfg_path)
-        changed = [f for f in _FLAGS if getattr(args, f) is not None]
-        if changed:  # the learning-rate schedule depends on --updates too
-            raise ValueError("--resume keeps the run's config, got "
-                             + ", ".join("--" + c.replace("_", "-") for c in changed))
-    config = config_from_args(args, base)
+    config, seed = resume_config(args, argv, parser, lambda base: config_from_args(args, base),
+                                 PPOConfig, flag_names(parser, _FLAGS))
     out = Path(args.out or f"runs/ppo-{config.env}-{config.num_jobs}x{config.num_machines}"
-                           f"-seed{args.seed}")
+                           f"-seed{seed}")
     argv_list = list(sys.argv[1:] if argv is None else argv)
-    run_training(config, out, seed=args.seed, resume=args.resume,
+    run_training(config, out, seed=seed, resume=args.resume,
                  progress=not args.no_progress, command="jaxshop train ppo " + shlex.join(
                      argv_list), mesh=mesh)
     return 0

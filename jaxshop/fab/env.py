@@ -131,8 +131,14 @@ class FabEnv(Environment):
     def reset(self, key: jax.Array, params: FabParams | None = None):
         """Draws the episode's random inputs, runs the warm-up, observes the first day."""
         if params is not None:
-            self.check_params(params, source="FabEnv.reset")
+            self.check_instance(params, source="FabEnv.reset")
         return compiled_call(self, "_reset_observed", key, params)
+
+    def check_instance(self, params: FabParams, source: str = "FabEnv") -> None:
+        """What `reset` checks before it runs (wrappers' `reset` call it too): concrete
+        `params` this env can run, else a ValueError naming the field."""
+        if not any(isinstance(x, jax.core.Tracer) for x in jax.tree_util.tree_leaves(params)):
+            self.check_params(params, source=source)
 
     def start(self, key: jax.Array, params: FabParams | None = None):
         if params is None:
@@ -141,9 +147,10 @@ class FabEnv(Environment):
         releases, gaps, repairs = draw_random_inputs(key, params, self.total_days,
                                                      self.max_failures)
         state = initial_state(params, releases, gaps, repairs, self.max_lots)
-        warm = params.weights[self.warmup_action]
-        state = jax.lax.fori_loop(0, self.warmup_days, lambda _, s: simulate_day(s, warm),
-                                  state)
+        if self.warmup_days:  # (no warm-up: no simulator in the reset program to compile)
+            warm = params.weights[self.warmup_action]
+            state = jax.lax.fori_loop(0, self.warmup_days,
+                                      lambda _, s: simulate_day(s, warm), state)
         return state, restart(None, self._extras(state, False))
 
     def _reset(self, params: FabParams) -> FabState:
