@@ -10,6 +10,8 @@ import typing
 from pathlib import Path
 from typing import Any
 
+from jaxshop.options import read_json_file
+
 #: At most this many field names in one error message (then "and N more").
 _LISTED = 6
 
@@ -106,17 +108,7 @@ class JSONConfig:
         """The config saved in `path`; a one-line `ValueError` naming the file when it is
         unreadable, not JSON, not an object, or holds unknown, missing or mistyped fields."""
         path = Path(path)
-        try:
-            text = path.read_text()
-        except OSError as err:
-            raise ValueError(f"{path}: unreadable ({err.strerror or err})") from None
-        except UnicodeDecodeError:
-            raise ValueError(f"{path}: damaged or not a JSON file (binary bytes)") from None
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise ValueError(f"{path}: damaged or not a JSON file ({err.msg}: line "
-                             f"{err.lineno} column {err.colno})") from None
+        data = read_json_file(path)
         if isinstance(data, dict):
             cls.check_types(data, path)
         return cls.from_dict(data, source=path)

@@ -53,10 +53,13 @@ def evaluate_generated(method: Method, suite: GeneratedSuite, key: jax.Array,
     Ctrl-C. (`jaxshop eval --random` refuses, before this, a suite estimated beyond
     `jaxshop.limits.MAX_TOTAL_SECONDS`.)
 
-    Keys: `makespans` (int32 numpy, -1 = unfinished), `solved`, `mean_makespan`,
-    `std_makespan`, `seconds` (solving), `compile_seconds`, `instances_per_second`,
-    `chunk_size` (rounded up to a multiple of the devices), and `run_info` / `peak_memory`
-    fields of `jaxshop.parallel`.
+    A Ctrl-C after the first chunk ends the run early with the chunks finished so far:
+    `evaluated` instances (the first ones), `complete` False.
+
+    Keys: `makespans` (int32 numpy, -1 = unfinished), `evaluated`, `complete`, `solved`,
+    `mean_makespan`, `std_makespan`, `seconds` (solving), `compile_seconds`,
+    `instances_per_second`, `chunk_size` (rounded up to a multiple of the devices), and
+    `run_info` / `peak_memory` fields of `jaxshop.parallel`.
     """
     run = generated_chunk(method, suite)
     if chunk_size is None:
@@ -68,19 +71,22 @@ def evaluate_generated(method: Method, suite: GeneratedSuite, key: jax.Array,
     stats: dict[str, float] = {}
     t0 = time.perf_counter()
     makespans = parallel.map_chunks(run, keys, min(chunk_size, suite.count),
-                                    progress=progress, stats=stats)
+                                    progress=progress, stats=stats, keep_partial=True)
     seconds = time.perf_counter() - t0 - stats["compile_seconds"]
+    evaluated = int(makespans.shape[0])  # < suite.count after a Ctrl-C between chunks
     done = makespans[makespans >= 0]
     mesh = parallel.active_mesh()
     devices = 1 if mesh is None else mesh.size
     return {
         "makespans": makespans,
+        "evaluated": evaluated,
+        "complete": evaluated == suite.count,
         "solved": int(done.size),
         "mean_makespan": float(done.mean()) if done.size else None,
         "std_makespan": float(done.std()) if done.size else None,
         "seconds": round(seconds, 3),
         "compile_seconds": round(stats["compile_seconds"], 3),
-        "instances_per_second": round(suite.count / seconds, 1) if seconds > 0 else None,
+        "instances_per_second": round(evaluated / seconds, 1) if seconds > 0 else None,
         "chunk_size": -(-min(chunk_size, suite.count) // devices) * devices,
         **parallel.run_info(),
         **parallel.peak_memory(),

@@ -6,6 +6,8 @@ import shlex
 import sys
 from collections.abc import Callable
 
+from jaxshop.options import EXIT_INTERRUPTED
+
 
 def _pointer_main(argv: list[str]) -> int:
     from jaxshop_baselines.pointer.train import main
@@ -20,9 +22,6 @@ TRAINERS: dict[str, Callable[[list[str]], int]] = {
     "ddqn": lambda argv: __import__("jaxshop_baselines.ddqn.train", fromlist=["main"]).main(argv),
     "distill": lambda a: __import__("jaxshop_baselines.distill.train", fromlist=["main"]).main(a),
 }
-
-
-EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a Ctrl-C
 
 
 def _interruptible(name: str, main: Callable[[list[str]], int]) -> Callable[[list[str]], int]:

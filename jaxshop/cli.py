@@ -22,6 +22,7 @@ from typing import Any
 import jaxshop
 from jaxshop import xla_cache
 from jaxshop.options import (
+    EXIT_INTERRUPTED,
     ArgumentParser,
     UsageError,
     count,
@@ -37,7 +38,6 @@ from jaxshop.options import (
 
 EXIT_USAGE = 2
 EXIT_INTERNAL = 1
-EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a Ctrl-C
 MAX_SAMPLES = 1024
 TEMPERATURE_RANGE = (1e-3, 1e3)  # = jaxshop_baselines.pointer.inference.TEMPERATURE_RANGE
 MAX_TIME_LIMIT = 7 * 24 * 3600.0  # seconds: a week bounds any budget a user means
@@ -625,6 +625,11 @@ def _eval_generated(args) -> int:
            "options": _run_options(args, spec, method)}
     if args.out is not None:
         _write_json(args.out, out)
+    if not out["complete"]:
+        where = f"; written to {args.out}" if args.out is not None else ""
+        print(f"jaxshop: interrupted after {out['evaluated']} of {suite.count} instances"
+              f"{where} (marked \"complete\": false)", file=sys.stderr)
+        return EXIT_INTERRUPTED
     if args.json:
         print(json.dumps(out))
         return 0

@@ -10,9 +10,11 @@ seeds that `jax.random.PRNGKey` maps one-to-one, and writable output paths.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 #: Largest seed: `jax.random.PRNGKey` maps seeds beyond 32 bits onto others without x64.
 MAX_SEED = 2**32 - 1
@@ -97,6 +99,27 @@ def output_file(suffixes: tuple[str, ...] = ()) -> Callable[[str], Path]:
         return path
 
     return parse
+
+
+def read_json_file(path: str | Path, what: str = "JSON file") -> Any:
+    """The JSON value in `path`; a one-line `ValueError` naming the file when it cannot be
+    read, is binary or is not JSON (with the line and column), never a traceback."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as err:
+        raise ValueError(f"{path}: cannot read the {what} ({err.strerror or err})") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: damaged or not a {what} (binary bytes)") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: damaged or not a {what} ({err.msg}: line {err.lineno} "
+                         f"column {err.colno})") from None
+
+
+#: Exit code of a run stopped by Ctrl-C (128 + SIGINT, as a shell reports it).
+EXIT_INTERRUPTED = 130
 
 
 def unwritable(path: Path) -> str | None:

@@ -181,7 +181,7 @@ def host_value(tree: Any) -> Any:
 
 def map_chunks(fn: Callable[[Any], Any], xs: Any, chunk_size: int,
                progress: Callable[[int], None] | None = None, jit: Callable = jax.jit,
-               stats: dict[str, float] | None = None) -> Any:
+               stats: dict[str, float] | None = None, keep_partial: bool = False) -> Any:
     """`fn` over a batch with leading size N, in jitted chunks of `chunk_size`.
 
     Every chunk has the same shape (the last one is padded with copies of its first row
@@ -191,7 +191,8 @@ def map_chunks(fn: Callable[[Any], Any], xs: Any, chunk_size: int,
     of its size). `fn` maps a pytree of arrays with leading size `chunk_size` to one with
     the same leading size. Returns numpy leaves of leading size N; `progress(done)`
     after every chunk. Only one chunk's inputs and outputs live on the devices at a
-    time, plus the next one already dispatched.
+    time, plus the next one already dispatched. With `keep_partial`, a Ctrl-C between
+    chunks returns the finished chunks' rows (a shorter leading size) instead of raising.
     """
     host = jax.tree_util.tree_map(np.asarray, xs)
     total = int(np.shape(jax.tree_util.tree_leaves(host)[0])[0])
@@ -215,15 +216,19 @@ def map_chunks(fn: Callable[[Any], Any], xs: Any, chunk_size: int,
     if stats is not None:
         stats["compile_seconds"] = time.perf_counter() - t0
     outs: list[Any] = []
-    pending = run(first)
-    for start in range(0, total, chunk):
-        nxt = run(piece(start + chunk)) if start + chunk < total else None
-        done = min(total, start + chunk)
-        keep = operator.itemgetter(slice(0, done - start))  # drops the padding
-        outs.append(jax.tree_util.tree_map(keep, host_value(pending)))
-        pending = nxt
-        if progress is not None:
-            progress(done)
+    try:
+        pending = run(first)
+        for start in range(0, total, chunk):
+            nxt = run(piece(start + chunk)) if start + chunk < total else None
+            done = min(total, start + chunk)
+            keep = operator.itemgetter(slice(0, done - start))  # drops the padding
+            outs.append(jax.tree_util.tree_map(keep, host_value(pending)))
+            pending = nxt
+            if progress is not None:
+                progress(done)
+    except KeyboardInterrupt:
+        if not keep_partial or not outs:
+            raise
     return jax.tree_util.tree_map(lambda *ys: np.concatenate(ys), *outs)
 
 

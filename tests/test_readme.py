@@ -232,10 +232,73 @@ def _subprocess_env(**extra: str) -> dict[str, str]:
     return {**os.environ, "MPLBACKEND": "Agg", "JAX_PLATFORMS": "cpu", **extra}
 
 
-def _run_jaxshop(argv: list[str], capsys) -> tuple[int, str, str]:
-    import jax
+#: The worker that runs README commands and blocks: one process for the whole module (the
+#: lines share its compiled functions), apart from the test process, so that the README's
+#: training runs neither see nor leave behind the state of the rest of the suite.
+WORKER = r"""
+import contextlib, io, json, os, sys, traceback
+import numpy as np
+from jaxshop.cli import main
 
-    from jaxshop.cli import main
+reply_to = sys.stdout
+for line in sys.stdin:
+    request = json.loads(line)
+    os.chdir(request["cwd"])
+    out, err, summary = io.StringIO(), io.StringIO(), {}
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            if "argv" in request:
+                code = main(request["argv"])
+            else:
+                namespace = {"__name__": "__readme__"}
+                exec(compile(request["source"], request["name"], "exec"), namespace)
+                code = 0
+                if "returns" in namespace:
+                    returns = np.asarray(namespace["returns"])
+                    summary = {"returns_size": int(returns.size),
+                               "returns_negative": bool((returns < 0).all())}
+        except BaseException:
+            traceback.print_exc()
+            code = 99
+    reply_to.write(json.dumps({"code": code, "out": out.getvalue(), "err": err.getvalue(),
+                               "summary": summary}) + "\n")
+    reply_to.flush()
+"""
+
+
+class _Worker:
+    def __init__(self) -> None:
+        self.proc: subprocess.Popen | None = None
+
+    def ask(self, request: dict) -> dict:
+        if self.proc is None or self.proc.poll() is not None:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-c", WORKER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL, text=True, env=_subprocess_env(), cwd=ROOT)
+        self.proc.stdin.write(json.dumps(request) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            code = self.proc.wait()
+            self.proc = None
+            return {"code": f"the worker died ({code})", "out": "", "err": "", "summary": {}}
+        return json.loads(line)
+
+    def close(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.stdin.close()
+            self.proc.wait(timeout=60)
+
+
+@pytest.fixture(scope="module")
+def worker():
+    w = _Worker()
+    yield w
+    w.close()
+
+
+def _run_jaxshop(argv: list[str], worker: _Worker) -> tuple[int, str, str]:
+    import jax
 
     mesh = _option(argv, "--mesh")
     if mesh is not None and mesh.isdigit() and int(mesh) > jax.local_device_count():
@@ -245,9 +308,8 @@ def _run_jaxshop(argv: list[str], capsys) -> tuple[int, str, str]:
         proc = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True,
                               text=True, env=_subprocess_env(XLA_FLAGS=flags), timeout=900)
         return proc.returncode, proc.stdout, proc.stderr
-    code = main(argv)
-    out, err = capsys.readouterr()
-    return code, out, err
+    reply = worker.ask({"argv": argv, "cwd": os.getcwd()})
+    return reply["code"], reply["out"], reply["err"]
 
 
 def _run_script(argv: list[str], folder: Path) -> tuple[int, str, str]:
@@ -287,7 +349,7 @@ def _params(names: list[str]):
 
 
 @pytest.mark.parametrize("command", _params(commands()))
-def test_readme_shell_line(command, tmp_path, monkeypatch, capsys):
+def test_readme_shell_line(command, tmp_path, monkeypatch, worker):
     if command in SKIP:
         pytest.skip(SKIP[command])
     assert runnable(command), (
@@ -299,7 +361,7 @@ def test_readme_shell_line(command, tmp_path, monkeypatch, capsys):
     for run in variants(rewrite(command)):
         argv = shlex.split(run)
         if argv[0] == "jaxshop":
-            code, out, err = _run_jaxshop(argv[1:], capsys)
+            code, out, err = _run_jaxshop(argv[1:], worker)
         else:
             code, out, err = _run_script(argv[1:], tmp_path)
         assert code == 0, f"{run!r} exited {code}:\n{err[-3000:]}\n{out[-2000:]}"
@@ -307,20 +369,18 @@ def test_readme_shell_line(command, tmp_path, monkeypatch, capsys):
 
 
 @pytest.mark.parametrize("heading", _params(python_blocks()))
-def test_readme_python_block(heading, tmp_path, monkeypatch):
+def test_readme_python_block(heading, tmp_path, worker):
     """Each block runs as a reader would paste it: a fresh namespace, nothing defined."""
-    monkeypatch.chdir(tmp_path)
-    source = python_blocks()[heading]
-    namespace = {"__name__": "__readme__"}
-    exec(compile(source, f"README.md python block under {heading!r}", "exec"), namespace)
+    reply = worker.ask({"source": python_blocks()[heading], "cwd": str(tmp_path),
+                        "name": f"README.md python block under {heading!r}"})
+    assert reply["code"] == 0, f"{heading!r}:\n{reply['err'][-3000:]}"
     if heading in BLOCK_CHECKS:
-        BLOCK_CHECKS[heading](namespace)
+        BLOCK_CHECKS[heading](reply["summary"])
 
 
-def _some_episodes_ended(namespace: dict) -> None:
-    returns = namespace["returns"]
-    assert returns.size > 0, "the agent block's scan ended no episode"
-    assert bool((returns < 0).all()), "returns of normalized rewards are -C/LB < 0"
+def _some_episodes_ended(summary: dict) -> None:
+    assert summary.get("returns_size", 0) > 0, "the agent block's scan ended no episode"
+    assert summary["returns_negative"], "returns of normalized rewards are -C/LB < 0"
 
 
 #: What the prose around a python block promises of its results (by heading).

@@ -225,3 +225,23 @@ def test_scripts_do_not_write_tracked_results_by_default():
 
 def test_parse_instance_keeps_unambiguous_sniffing():
     assert parse_instance("2 2\n0 3 1 4\n1 2 0 5\n").shape == (2, 2, 2)
+
+
+def test_interrupted_random_eval_keeps_the_finished_chunks(tmp_path, monkeypatch, capsys):
+    """Ctrl-C after the first chunk of `eval --random`: the finished chunk's instances are
+    summarised and written, marked incomplete; exit 130 with one line."""
+    from rich.progress import Progress
+
+    def interrupt(self, *args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Progress, "update", interrupt)  # the first chunk's progress report
+    out_file = tmp_path / "g.json"
+    code, out, err = run_cli(capsys, "eval", "--random", "pfsp:5x3:12", "--method", "neh",
+                             "--chunk", "4", "--out", out_file, "--quiet")
+    assert code == 130 and out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "interrupted after 4 of 12" in lines[0], err
+    report = json.loads(out_file.read_text())
+    assert report["complete"] is False and report["evaluated"] == 4 and report["solved"] == 4
+    assert report["mean_makespan"] > 0

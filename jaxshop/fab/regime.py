@@ -27,6 +27,7 @@ import numpy as np
 
 from jaxshop.fab.generator import default_params, validate_params
 from jaxshop.fab.types import ID_RANGE, FabParams
+from jaxshop.options import read_json_file
 
 RELEASE_MAX = 100  # lots of one product per day
 DEFAULT_REGIME: dict[str, Any] = {
@@ -185,18 +186,7 @@ def load_params(path: str | Path, total_days: int) -> FabParams:
     """The `FabParams` of a parameter file, checked for `total_days` simulated days;
     a one-line ValueError naming the file (and the field) when it is bad."""
     path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as err:
-        raise ValueError(f"{path}: cannot read the fab parameters file "
-                         f"({err.strerror or err})") from None
-    except UnicodeDecodeError:
-        raise ValueError(f"{path}: not a JSON file (binary bytes)") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{path}: not a JSON file ({err.msg} at line {err.lineno} column "
-                         f"{err.colno})") from None
+    data = read_json_file(path, "fab parameters file")
     params = params_from_json(data, str(path))
     validate_params(params, total_days=total_days, max_lots=ID_RANGE - 1, source=str(path))
     return params
