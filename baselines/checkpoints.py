@@ -172,6 +172,25 @@ def restore_checkpoint(run_dir: str | Path, template: Any, step: int | None = No
             mngr.close()
 
 
+def _leaves(tree: Any) -> dict[str, Any]:
+    """The pytree's leaves by position (`"0000"`, ...): the run checkpoint layout."""
+    return {f"{i:04d}": leaf for i, leaf in enumerate(jax.tree_util.tree_leaves(tree))}
+
+
+def save_leaves(run_dir: str | Path, tree: Any, step: int) -> int:
+    """Writes a runner state (any pytree) as checkpoint `step` of the run, its leaves by
+    position (blocking); returns the step."""
+    return save_checkpoint(run_dir, _leaves(tree), step)
+
+
+def restore_leaves(run_dir: str | Path, template: Any, step: int | None = None) -> Any:
+    """The runner state of checkpoint `step` (default: latest) written by `save_leaves`,
+    structured like `template`."""
+    flat = restore_checkpoint(run_dir, _leaves(template), step)
+    treedef = jax.tree_util.tree_structure(template)
+    return jax.tree_util.tree_unflatten(treedef, [flat[k] for k in sorted(flat)])
+
+
 def read_config(cls: type, path: str | Path) -> Any:
     """`cls.from_json(path)`; a one-line ValueError naming the file when it is unreadable."""
     path = Path(path)
@@ -233,7 +252,7 @@ MODEL_KINDS: dict[str, tuple[str, str]] = {
 }
 
 #: `config.json` fields that only one agent's config has (checked against the config
-#: classes by tests/test_model_loading.py). An MLP student's config is `hidden` + `mode`.
+#: classes by tests/agents/test_model_loading.py). An MLP student's config is `hidden` + `mode`.
 MARKER_FIELDS: dict[str, frozenset[str]] = {
     "pointer": frozenset({"variant", "embed_dim", "glimpse", "tanh_clip"}),
     "ppo": frozenset({"clip_eps", "gae_lambda", "num_steps", "update_epochs", "vf_coef"}),

@@ -4,7 +4,7 @@ Start from NEH improved by insertion local search; then each iteration
 
 1. destruction: remove `d` jobs at random positions (default 4),
 2. reconstruction: reinsert them, in removal order, each at its first best position
-   (Taillard's acceleration, `neh.best_insertion`),
+   (Taillard's acceleration, `jaxshop.pfsp.neh.best_insertion`),
 3. local search by insertion: in random order without repetition, remove each job and
    reinsert it at its best position when that strictly lowers the makespan; repeat
    passes while some move improved,
@@ -39,6 +39,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
+from jaxshop_baselines.limits import estimate_ig
 from jaxshop_baselines.methods import (
     CHUNK_SECONDS,
     Method,
@@ -46,16 +47,12 @@ from jaxshop_baselines.methods import (
     next_chunk,
     register_method,
 )
-from jaxshop_baselines.neh import (
-    best_insertion,
-    insert_at,
-    neh_order,
-    permutation_solutions,
-    remove_at,
-)
+from jaxshop_baselines.neh import permutation_solutions
+from jaxshop_baselines.timed import run_timed
 
 from jaxshop.instances.types import PFSPInstance, stack
 from jaxshop.pfsp.makespan import makespan
+from jaxshop.pfsp.neh import best_insertion, insert_at, neh_order, remove_at
 
 DEFAULT_ITERATIONS = 100
 MAX_ITERATIONS = 2**31 - 1  # the iteration counter is int32
@@ -254,34 +251,21 @@ def _advance(
     machine_mask: jax.Array,
     d: int,
     t_factor: float,
-) -> IGState:
-    """Steps until `state.iterations == target` (under vmap, finished runs stay frozen)."""
+    max_steps: jax.Array | None = None,
+) -> IGState | tuple[IGState, jax.Array]:
+    """Steps until `state.iterations == target` (under vmap, finished runs stay frozen).
+
+    With `max_steps`, at most that many steps, and returns `(state, steps done)`: the steps
+    are the same, so a host loop of such calls ends in the very same state."""
     p = jnp.asarray(processing_times, jnp.int32)
     n = jnp.sum(job_mask, dtype=jnp.int32)
     temp = temperature(p, job_mask, machine_mask, t_factor)
-    return lax.while_loop(
-        lambda s: s.iterations < target, lambda s: _step(s, p, job_mask, n, temp, d), state
-    )
-
-
-def _advance_bounded(
-    state: IGState,
-    target: jax.Array,
-    max_steps: jax.Array,
-    processing_times: jax.Array,
-    job_mask: jax.Array,
-    machine_mask: jax.Array,
-    d: int,
-    t_factor: float,
-) -> tuple[IGState, jax.Array]:
-    """`_advance`, but at most `max_steps` steps: `(state, steps done)`. The steps are
-    those `_advance` takes, so a host loop of such calls ends in the very same state."""
-    p = jnp.asarray(processing_times, jnp.int32)
-    n = jnp.sum(job_mask, dtype=jnp.int32)
-    temp = temperature(p, job_mask, machine_mask, t_factor)
+    step = lambda s: _step(s, p, job_mask, n, temp, d)
+    if max_steps is None:
+        return lax.while_loop(lambda s: s.iterations < target, step, state)
     return lax.while_loop(
         lambda c: (c[0].iterations < target) & (c[1] < max_steps),
-        lambda c: (_step(c[0], p, job_mask, n, temp, d), c[1] + 1),
+        lambda c: (step(c[0]), c[1] + 1),
         (state, jnp.int32(0)),
     )
 
@@ -311,147 +295,90 @@ def local_search_insertion(
     return state.best_sequence, state.best_makespan
 
 
-def ig_init(
-    processing_times: jax.Array,
-    job_mask: jax.Array,
-    machine_mask: jax.Array,
-    key: jax.Array,
-    d: int = 4,
-    t_factor: float = 0.4,
-) -> IGState:
+def ig_init(processing_times: jax.Array, job_mask: jax.Array, machine_mask: jax.Array,
+            key: jax.Array, d: int = 4, t_factor: float = 0.4) -> IGState:
     """Initial IG state: NEH followed by insertion local search (as in the paper).
 
     It also draws the destruction of the first iteration, so pass the same `d` to `ig_run`.
     """
-    p = jnp.asarray(processing_times, jnp.int32)
-    state = _fresh_state(p, job_mask, key)
-    return _advance(state, jnp.int32(0), p, job_mask, machine_mask, d, t_factor)
+    state = _fresh_state(jnp.asarray(processing_times, jnp.int32), job_mask, key)
+    return _advance(state, jnp.int32(0), processing_times, job_mask, machine_mask, d, t_factor)
 
 
-def ig_run(
-    state: IGState,
-    processing_times: jax.Array,
-    job_mask: jax.Array,
-    machine_mask: jax.Array,
-    num_iters: jax.Array | int,
-    d: int = 4,
-    t_factor: float = 0.4,
-) -> IGState:
+def ig_run(state: IGState, processing_times: jax.Array, job_mask: jax.Array,
+           machine_mask: jax.Array, num_iters: jax.Array | int, d: int = 4,
+           t_factor: float = 0.4) -> IGState:
     """Runs `num_iters` (static or traced) more IG iterations from `state`."""
     target = state.iterations + jnp.asarray(num_iters, jnp.int32)
     return _advance(state, target, processing_times, job_mask, machine_mask, d, t_factor)
 
 
-def iterated_greedy(
-    processing_times: jax.Array,
-    job_mask: jax.Array,
-    machine_mask: jax.Array,
-    key: jax.Array,
-    num_iters: jax.Array | int,
-    d: int = 4,
-    t_factor: float = 0.4,
-) -> tuple[jax.Array, jax.Array]:
+def iterated_greedy(processing_times: jax.Array, job_mask: jax.Array, machine_mask: jax.Array,
+                    key: jax.Array, num_iters: jax.Array | int, d: int = 4,
+                    t_factor: float = 0.4) -> tuple[jax.Array, jax.Array]:
     """One IG run of `num_iters` iterations: best permutation `(max_jobs,)` and makespan."""
-    p = jnp.asarray(processing_times, jnp.int32)
-    state = _fresh_state(p, job_mask, key)
+    state = _fresh_state(jnp.asarray(processing_times, jnp.int32), job_mask, key)
     target = jnp.asarray(num_iters, jnp.int32)
-    state = _advance(state, target, p, job_mask, machine_mask, d, t_factor)
+    state = _advance(state, target, processing_times, job_mask, machine_mask, d, t_factor)
     return state.best_sequence, state.best_makespan
 
 
-# Batched versions: instances on axis 0, restarts (one key each) on axis 1.
-_over_restarts = dict(in_axes=(None, None, None, 0))
+# Batched versions: instances `(B, ...)` on axis 0, restarts (one key or state each) on
+# axis 1 of the keys / states. `d` and `t_factor` are static; an iteration budget is
+# passed as a traced int32 (`_traced_budget`), so changing it (or passing a Python int)
+# does not recompile.
+
+
+def _over_keys(run):
+    """`run(times, job_mask, machine_mask, key)` over `(B, ...)` instances, `(B, R)` keys."""
+    return jax.vmap(jax.vmap(run, in_axes=(None, None, None, 0)))
+
+
+def _over_states(run):
+    """`run(state, times, job_mask, machine_mask)` over `(B, R)` states, `(B, ...)`
+    instances."""
+    return jax.vmap(jax.vmap(run, in_axes=(0, None, None, None)))
+
+
+def _traced_budget(jitted):
+    """`jitted(*args, budget, d=, t_factor=)` with the budget cast to an int32 array."""
+
+    def call(*args, d: int = 4, t_factor: float = 0.4):
+        *args, budget = args
+        return jitted(*args, jnp.asarray(budget, jnp.int32), d=d, t_factor=t_factor)
+
+    call.__doc__ = jitted.__doc__
+    return call
 
 
 @partial(jax.jit, static_argnames=("d", "t_factor"))
-def _iterated_greedy_batch(
-    processing_times: jax.Array,
-    job_mask: jax.Array,
-    machine_mask: jax.Array,
-    keys: jax.Array,
-    num_iters: jax.Array,
-    d: int,
-    t_factor: float,
-) -> tuple[jax.Array, jax.Array]:
+def _iterated_greedy_batch(processing_times, job_mask, machine_mask, keys, num_iters, d=4,
+                           t_factor=0.4):
+    """`(B, J, M)`, `(B, J)`, `(B, M)`, keys `(B, R)`, `num_iters` -> `(B, R, J)` perms,
+    `(B, R)` makespans (jitted once per shape)."""
     run = lambda p, jm, mm, k: iterated_greedy(p, jm, mm, k, num_iters, d, t_factor)
-    return jax.vmap(jax.vmap(run, **_over_restarts))(processing_times, job_mask, machine_mask, keys)
+    return _over_keys(run)(processing_times, job_mask, machine_mask, keys)
 
 
-def iterated_greedy_batch(
-    processing_times: jax.Array,
-    job_mask: jax.Array,
-    machine_mask: jax.Array,
-    keys: jax.Array,
-    num_iters: jax.Array | int,
-    d: int = 4,
-    t_factor: float = 0.4,
-) -> tuple[jax.Array, jax.Array]:
-    """`(B, J, M)`, `(B, J)`, `(B, M)`, keys `(B, R)` -> `(B, R, J)` perms, `(B, R)` makespans.
-
-    Jitted once per shape: `num_iters` is passed as a traced int32, so changing it (or
-    passing a Python int) does not recompile.
-    """
-    iters = jnp.asarray(num_iters, jnp.int32)
-    return _iterated_greedy_batch(
-        processing_times, job_mask, machine_mask, keys, iters, d=d, t_factor=t_factor
-    )
+iterated_greedy_batch = _traced_budget(_iterated_greedy_batch)
 
 
 @partial(jax.jit, static_argnames=("d", "t_factor"))
-def _ig_init_batch(
-    processing_times: jax.Array,
-    job_mask: jax.Array,
-    machine_mask: jax.Array,
-    keys: jax.Array,
-    d: int,
-    t_factor: float,
-) -> IGState:
-    init = jax.vmap(lambda p, jm, mm, k: ig_init(p, jm, mm, k, d, t_factor), **_over_restarts)
-    return jax.vmap(init)(processing_times, job_mask, machine_mask, keys)
-
-
-def ig_init_batch(
-    processing_times: jax.Array,
-    job_mask: jax.Array,
-    machine_mask: jax.Array,
-    keys: jax.Array,
-    d: int = 4,
-    t_factor: float = 0.4,
-) -> IGState:
+def ig_init_batch(processing_times, job_mask, machine_mask, keys, d=4, t_factor=0.4) -> IGState:
     """`ig_init` for `(B, ...)` instances and keys `(B, R)` (jitted): state axes `(B, R)`."""
-    return _ig_init_batch(processing_times, job_mask, machine_mask, keys, d=d, t_factor=t_factor)
+    init = lambda p, jm, mm, k: ig_init(p, jm, mm, k, d, t_factor)
+    return _over_keys(init)(processing_times, job_mask, machine_mask, keys)
 
 
 @partial(jax.jit, static_argnames=("d", "t_factor"))
-def _ig_run_batch(
-    state: IGState,
-    processing_times: jax.Array,
-    job_mask: jax.Array,
-    machine_mask: jax.Array,
-    num_iters: jax.Array,
-    d: int,
-    t_factor: float,
-) -> IGState:
-    run = lambda s, p, jm, mm: ig_run(s, p, jm, mm, num_iters, d, t_factor)
-    per_instance = jax.vmap(run, in_axes=(0, None, None, None))
-    return jax.vmap(per_instance)(state, processing_times, job_mask, machine_mask)
-
-
-def ig_run_batch(
-    state: IGState,
-    processing_times: jax.Array,
-    job_mask: jax.Array,
-    machine_mask: jax.Array,
-    num_iters: jax.Array | int,
-    d: int = 4,
-    t_factor: float = 0.4,
-) -> IGState:
+def _ig_run_batch(state, processing_times, job_mask, machine_mask, num_iters, d=4,
+                  t_factor=0.4) -> IGState:
     """`ig_run` over a `(B, R)` state batch and `(B, ...)` instances (jitted, traced budget)."""
-    iters = jnp.asarray(num_iters, jnp.int32)
-    return _ig_run_batch(
-        state, processing_times, job_mask, machine_mask, iters, d=d, t_factor=t_factor
-    )
+    run = lambda s, p, jm, mm: ig_run(s, p, jm, mm, num_iters, d, t_factor)
+    return _over_states(run)(state, processing_times, job_mask, machine_mask)
 
+
+ig_run_batch = _traced_budget(_ig_run_batch)
 
 _fresh_batch = jax.jit(jax.vmap(jax.vmap(_fresh_state, in_axes=(None, None, 0))))
 
@@ -464,18 +391,12 @@ class CompiledIG(NamedTuple):
     compile_s: float  # seconds spent tracing and compiling both
 
 
-def compile_ig_batch(
-    processing_times: jax.Array,
-    job_mask: jax.Array,
-    machine_mask: jax.Array,
-    keys: jax.Array,
-    d: int = 4,
-    t_factor: float = 0.4,
-) -> CompiledIG:
+def compile_ig_batch(processing_times: jax.Array, job_mask: jax.Array, machine_mask: jax.Array,
+                     keys: jax.Array, d: int = 4, t_factor: float = 0.4) -> CompiledIG:
     """Compiles `ig_init_batch` and `ig_run_batch` for these shapes, to time them apart."""
     args = (processing_times, job_mask, machine_mask)
     t0 = time.perf_counter()
-    init_fn = _ig_init_batch.lower(*args, keys, d=d, t_factor=t_factor).compile()
+    init_fn = ig_init_batch.lower(*args, keys, d=d, t_factor=t_factor).compile()
     # A concrete (unsearched) state, so that this compilation also serves later
     # `ig_run_batch` calls on real states (abstract shapes would lower differently).
     state = _fresh_batch(processing_times, job_mask, keys)
@@ -484,21 +405,12 @@ def compile_ig_batch(
 
 
 @partial(jax.jit, static_argnames=("d", "t_factor"))
-def _ig_steps_batch(
-    state: IGState,
-    processing_times: jax.Array,
-    job_mask: jax.Array,
-    machine_mask: jax.Array,
-    target: jax.Array,
-    max_steps: jax.Array,
-    d: int,
-    t_factor: float,
-) -> tuple[IGState, jax.Array]:
-    """`_advance_bounded` over a `(B, R)` state batch: each run steps towards `target`
-    iterations, at most `max_steps` steps (both traced: one compile per shape)."""
-    run = lambda s, p, jm, mm: _advance_bounded(s, target, max_steps, p, jm, mm, d, t_factor)
-    per_instance = jax.vmap(run, in_axes=(0, None, None, None))
-    return jax.vmap(per_instance)(state, processing_times, job_mask, machine_mask)
+def _ig_steps_batch(state, processing_times, job_mask, machine_mask, target, max_steps, d,
+                    t_factor) -> tuple[IGState, jax.Array]:
+    """`_advance` over a `(B, R)` state batch: each run steps towards `target` iterations,
+    at most `max_steps` steps (both traced: one compile per shape)."""
+    run = lambda s, p, jm, mm: _advance(s, target, p, jm, mm, d, t_factor, max_steps)
+    return _over_states(run)(state, processing_times, job_mask, machine_mask)
 
 
 class _Stepper:
@@ -537,17 +449,10 @@ class _Stepper:
                 progress(done)
 
 
-def iterated_greedy_chunked(
-    processing_times: jax.Array,
-    job_mask: jax.Array,
-    machine_mask: jax.Array,
-    keys: jax.Array,
-    num_iters: int,
-    d: int = 4,
-    t_factor: float = 0.4,
-    progress: Any = None,
-    chunk_seconds: float = CHUNK_SECONDS,
-) -> IGState:
+def iterated_greedy_chunked(processing_times: jax.Array, job_mask: jax.Array,
+                            machine_mask: jax.Array, keys: jax.Array, num_iters: int,
+                            d: int = 4, t_factor: float = 0.4, progress: Any = None,
+                            chunk_seconds: float = CHUNK_SECONDS) -> IGState:
     """`iterated_greedy_batch` as a host loop over jitted chunks of about `chunk_seconds`
     (bounded numbers of steps, the PRNG state carried), so a long budget reports
     `progress(fraction done)` and can be interrupted between chunks. The runs take the
@@ -564,18 +469,11 @@ def iterated_greedy_chunked(
     return stepper.state
 
 
-def iterated_greedy_timed(
-    processing_times: jax.Array,
-    job_mask: jax.Array,
-    machine_mask: jax.Array,
-    keys: jax.Array,
-    time_limit_s: float,
-    d: int = 4,
-    t_factor: float = 0.4,
-    max_chunk: int = 1000,
-    progress: Any = None,
-    chunk_seconds: float = CHUNK_SECONDS,
-) -> tuple[IGState, dict[str, float | int]]:
+def iterated_greedy_timed(processing_times: jax.Array, job_mask: jax.Array,
+                          machine_mask: jax.Array, keys: jax.Array, time_limit_s: float,
+                          d: int = 4, t_factor: float = 0.4, max_chunk: int = 1000,
+                          progress: Any = None, chunk_seconds: float = CHUNK_SECONDS,
+                          ) -> tuple[IGState, dict[str, float | int]]:
     """Batched IG under a wall-time budget (host loop over jitted chunks of iterations).
 
     The jitted step function is compiled first, so `time_limit_s` covers only the search
@@ -592,21 +490,8 @@ def iterated_greedy_timed(
                        chunk_seconds)
     start = time.perf_counter()
     stepper.run_to(0)
-    chunk, done = 1, 0
-    while True:
-        t_chunk = time.perf_counter()
-        stepper.run_to(done + chunk)
-        done += chunk
-        now = time.perf_counter()
-        remaining = time_limit_s - (now - start)
-        if progress is not None:
-            progress(min(1.0, (now - start) / time_limit_s))
-        if remaining <= 0:
-            break
-        per_iter = (now - t_chunk) / chunk
-        # Aim at half the remaining time: chunks shrink towards the end, so a slower
-        # than measured chunk overshoots by little.
-        chunk = int(min(max_chunk, max(1, 0.5 * remaining // max(per_iter, 1e-9))))
+    done = run_timed(lambda done, chunk: stepper.run_to(done + chunk), time_limit_s, start,
+                     max_chunk, progress)
     timings = {
         "compile_s": stepper.compile_s,
         "search_s": time.perf_counter() - start,
@@ -620,6 +505,7 @@ def iterated_greedy_timed(
     "iterated greedy (Ruiz & Stuetzle 2007) from NEH (PFSP)",
     options=("seed", "iterations", "time_limit", "restarts"),
     problems=("pfsp",),
+    estimate=estimate_ig,
 )
 def _ig_method(
     arg: str | None = None,

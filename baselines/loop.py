@@ -45,9 +45,8 @@ from typing import Any
 
 import numpy as np
 from jaxshop_baselines import checkpoints as shared
+from jaxshop_baselines import parallel
 from jaxshop_baselines.checkpoints import check_resume_steps, check_training_finite
-
-from jaxshop import parallel
 
 RUN_FILE = "run.json"  # seed and command of the first invocation
 

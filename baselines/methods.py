@@ -17,6 +17,7 @@ from typing import Any
 
 import jax
 import numpy as np
+from jaxshop_baselines.limits import EstimateFn, rollout_estimate
 
 import jaxshop
 from jaxshop.instances.types import Instance, problem_of, validate_instance
@@ -101,6 +102,13 @@ class Method:
     # chunks; the others are reported done bucket by bucket.
     reports_progress: bool = False
 
+    @property
+    def kind(self) -> str:
+        """`"policy"` for a policy of an env without instances (`act(observation) ->
+        action`, evaluated by `evaluation.fab`), else `"solver"` (`solve(instances)`, and
+        `batch_makespans` where it has a pure batched form): one evaluation path each."""
+        return "policy" if self.act is not None else "solver"
+
     def solve(self, instances: Sequence[Instance], key: jax.Array | None = None,
               progress: ProgressFn | None = None) -> list[Solution]:
         """Solves `instances` (one problem), one padded batch per `shape_buckets` bucket;
@@ -183,6 +191,9 @@ class MethodInfo:
     `options` names the keyword options the factory uses (None: not declared, anything
     goes); `arg` names the `name:ARG` argument (None: the method takes none);
     `arg_required` says the bare name is not enough (`rule` needs `rule:JOB-MACHINE`).
+    `estimate(instances, options) -> Estimate | None` is the method's declared workload
+    (`jaxshop_baselines.limits`), from which the command line refuses work up front and
+    sizes `eval --random` chunks; None: no calibration, nothing refused.
     """
 
     factory: MethodFactory
@@ -191,6 +202,7 @@ class MethodInfo:
     arg: str | None = None
     arg_required: bool = False
     problems: tuple[str, ...] = ("pfsp", "jssp", "fjsp")
+    estimate: EstimateFn | None = None
 
 
 _METHODS: dict[str, MethodInfo] = {}
@@ -207,11 +219,14 @@ def register_method(
     arg: str | None = None,
     arg_required: bool = False,
     problems: tuple[str, ...] = ("pfsp", "jssp", "fjsp"),
+    estimate: EstimateFn | None = None,
 ) -> Callable[[MethodFactory], MethodFactory]:
-    """Registers `factory(arg, **options) -> Method` under `name` (the part before ':')."""
+    """Registers `factory(arg, **options) -> Method` under `name` (the part before ':'),
+    with the workload `estimate` it declares (`MethodInfo`)."""
 
     def deco(factory: MethodFactory) -> MethodFactory:
-        _METHODS[name] = MethodInfo(factory, help, options, arg, arg_required, problems)
+        _METHODS[name] = MethodInfo(factory, help, options, arg, arg_required, problems,
+                                    estimate)
         return factory
 
     return deco
@@ -266,7 +281,7 @@ def _load_builtin_methods() -> None:
     import importlib
 
     for module in ("neh", "iterated_greedy", "rules", "pointer", "ppo", "kernel_q", "ddqn",
-                   "fab_eval", "distill"):
+                   "evaluation.fab", "distill"):
         try:
             importlib.import_module(f"jaxshop_baselines.{module}")
         except ModuleNotFoundError as err:
@@ -279,10 +294,10 @@ def env_for(problem: str, mode: str = "append",
     """The constructive env that solves `problem` ('pfsp', 'jssp', 'fjsp'); insert mode
     with `capacity` timeline slots per machine (`jaxshop.fjsp.env.timeline_capacity`)."""
     if problem == "pfsp":
-        return jaxshop.make("pfsp")
+        return jaxshop.cached_make("pfsp")
     if mode == "insert":
-        return jaxshop.make("fjsp", mode=mode, timeline_capacity=capacity)
-    return jaxshop.make("fjsp", mode=mode)
+        return jaxshop.cached_make("fjsp", mode=mode, timeline_capacity=capacity)
+    return jaxshop.cached_make("fjsp", mode=mode)
 
 
 def exact_shape(instance: Instance) -> tuple[int, int]:
@@ -352,7 +367,8 @@ def policy_makespans(make_policy: Callable, mode: str = "append"
 
 
 @register_method(
-    "random", "uniformly random valid decisions (any problem)", options=("seed", "mode")
+    "random", "uniformly random valid decisions (any problem)", options=("seed", "mode"),
+    estimate=rollout_estimate("random"),
 )
 def _random_method(arg: str | None = None, mode: str = "append", **_: Any) -> Method:
     from jaxshop.fjsp.env import timeline_capacity

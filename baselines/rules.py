@@ -52,6 +52,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
+from jaxshop_baselines.limits import rollout_estimate
 from jaxshop_baselines.methods import (
     Method,
     policy_makespans,
@@ -252,17 +253,14 @@ def _indexed_action(
     return (job * num_machines + machine).astype(jnp.int32)
 
 
-_ENVS: dict[tuple[str, int | None], FlexibleJobShop] = {}
-
-
 def _env(mode: str, capacity: int | None = None) -> FlexibleJobShop:
-    """The env of `mode` (insert mode: with `capacity` timeline slots per machine)."""
+    """The env of `mode` (insert mode: with `capacity` timeline slots per machine), shared
+    through `jaxshop.cached_make`."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-    key = (mode, capacity if mode == "insert" else None)
-    if key not in _ENVS:
-        _ENVS[key] = FlexibleJobShop(mode=mode, timeline_capacity=key[1])
-    return _ENVS[key]
+    if mode == "insert":
+        return jaxshop.cached_make("fjsp", mode=mode, timeline_capacity=capacity)
+    return jaxshop.cached_make("fjsp", mode=mode)
 
 
 def _mode_of(state: FJSPState) -> str:
@@ -386,6 +384,7 @@ def solve_with_rule(
     arg="JOB-MACHINE",
     arg_required=True,
     problems=("jssp", "fjsp"),
+    estimate=rollout_estimate("rule"),
 )
 def _rule_method(
     arg: str | None = None, mode: str = "append", candidates: str = "ready", **_: Any

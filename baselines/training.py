@@ -2,25 +2,32 @@
 
 from __future__ import annotations
 
+import argparse
 import shlex
 import sys
 from collections.abc import Callable
 
-from jaxshop.options import EXIT_INTERRUPTED
+from jaxshop.options import EXIT_INTERRUPTED, seed
+
+#: trainer name -> the module whose `SPEC` the one runner (`jaxshop_baselines.runner`) trains
+SPECS = {"pointer": "jaxshop_baselines.pointer.train", "ppo": "jaxshop_baselines.ppo.train",
+         "ddqn": "jaxshop_baselines.ddqn.train", "distill": "jaxshop_baselines.distill.train"}
 
 
-def _pointer_main(argv: list[str]) -> int:
-    from jaxshop_baselines.pointer.train import main
+def _runner_main(name: str, argv: list[str]) -> int:
+    from importlib import import_module
 
-    return main(argv)
+    from jaxshop_baselines.runner import main
+
+    return main(import_module(SPECS[name]).SPEC, argv)
 
 
 TRAINERS: dict[str, Callable[[list[str]], int]] = {
-    "pointer": _pointer_main,
-    "ppo": lambda argv: __import__("jaxshop_baselines.ppo.train", fromlist=["main"]).main(argv),
+    "pointer": lambda argv: _runner_main("pointer", argv),
+    "ppo": lambda argv: _runner_main("ppo", argv),
     "kernel-q": lambda a: __import__("jaxshop_baselines.kernel_q.train", fromlist=["main"]).main(a),
-    "ddqn": lambda argv: __import__("jaxshop_baselines.ddqn.train", fromlist=["main"]).main(argv),
-    "distill": lambda a: __import__("jaxshop_baselines.distill.train", fromlist=["main"]).main(a),
+    "ddqn": lambda argv: _runner_main("ddqn", argv),
+    "distill": lambda argv: _runner_main("distill", argv),
 }
 
 
@@ -34,7 +41,7 @@ def _interruptible(name: str, main: Callable[[list[str]], int]) -> Callable[[lis
         try:
             return main(argv)
         except TrainingInterrupted as stop:
-            from jaxshop import parallel
+            from jaxshop_baselines import parallel
 
             if parallel.is_main_process():
                 mesh = [a for a in argv if a.split("=")[0] in _MESH_FLAGS]
@@ -62,3 +69,17 @@ def get_trainer(name: str) -> Callable[[list[str]], int]:
 
 def available_trainers() -> list[str]:
     return sorted(TRAINERS)
+
+
+def add_run_options(p: argparse.ArgumentParser, default_out: str) -> None:
+    """The run-folder options every trainer shares: --out, --resume, --seed, --no-progress,
+    and the scale-out options of `jaxshop_baselines.parallel.add_mesh_options` (--mesh,
+    --distributed, ...; the trainer calls `jaxshop_baselines.parallel.mesh_from_args`)."""
+    from jaxshop_baselines.parallel import add_mesh_options
+
+    p.add_argument("--out", default=None, help=f"run directory (default {default_out})")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in --out from its latest checkpoint")
+    p.add_argument("--seed", type=seed, default=0, help="PRNG seed, 0..2^32-1 (default 0)")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_mesh_options(p)

@@ -3,7 +3,7 @@
 import jaxshop.fab  # noqa: F401  (registers the "fab" env)
 import jaxshop.pfsp_swap  # noqa: F401  (registers the "pfsp_swap" env)
 from jaxshop import fjsp, pfsp
-from jaxshop.env import Environment, make, register, registered
+from jaxshop.env import Environment, cached_make, make, register, registered
 from jaxshop.instances.registry import data_dir, load
 from jaxshop.instances.types import FJSPInstance, PFSPInstance, pad, problem_of, stack, unstack
 from jaxshop.schedule import Schedule, Validation, validate
@@ -19,6 +19,7 @@ __all__ = [
     "StepType",
     "TimeStep",
     "Validation",
+    "cached_make",
     "data_dir",
     "fjsp",
     "load",

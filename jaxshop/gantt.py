@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from jaxshop.schedule import Schedule
 
+if TYPE_CHECKING:  # matplotlib is imported only when a chart is drawn
+    from matplotlib.figure import Figure
 
-def _job_colors(num_jobs: int):
+
+def _job_colors(num_jobs: int) -> list[tuple[float, float, float, float]]:
+    """One RGBA colour per job."""
     import matplotlib
 
     if num_jobs <= 20:
@@ -40,7 +45,7 @@ def plot_gantt(schedule: Schedule, path: str | Path, title: str = "") -> Path:
     return path
 
 
-def gantt_figure(schedule: Schedule, title: str = ""):
+def gantt_figure(schedule: Schedule, title: str = "") -> Figure:
     """The Gantt chart of a (possibly partial or empty) schedule as a matplotlib `Figure`.
 
     Unscheduled operations (machine -1) are left out; an empty schedule gives empty axes.

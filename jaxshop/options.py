@@ -14,7 +14,7 @@ import json
 import math
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 #: Largest seed: `jax.random.PRNGKey` maps seeds beyond 32 bits onto others without x64.
 MAX_SEED = 2**32 - 1
@@ -28,7 +28,7 @@ class UsageError(ValueError):
 class ArgumentParser(argparse.ArgumentParser):
     """argparse with one-line errors (raised as `UsageError`, never `SystemExit(2)`)."""
 
-    def error(self, message: str):  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:  # type: ignore[override]
         raise UsageError(f"{self.prog}: {message}")
 
 
@@ -148,20 +148,6 @@ def existing_dir(text: str) -> Path:
     if not path.is_dir():
         raise argparse.ArgumentTypeError(f"folder {text!r} does not exist")
     return path
-
-
-def add_run_options(p: argparse.ArgumentParser, default_out: str) -> None:
-    """The run-folder options every trainer shares: --out, --resume, --seed, --no-progress,
-    and the scale-out options of `jaxshop.parallel.add_mesh_options` (--mesh,
-    --distributed, ...; the trainer calls `jaxshop.parallel.mesh_from_args(args)`)."""
-    from jaxshop.parallel import add_mesh_options
-
-    p.add_argument("--out", default=None, help=f"run directory (default {default_out})")
-    p.add_argument("--resume", action="store_true",
-                   help="continue the run in --out from its latest checkpoint")
-    p.add_argument("--seed", type=seed, default=0, help="PRNG seed, 0..2^32-1 (default 0)")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    add_mesh_options(p)
 
 
 def one_line(message: object, limit: int = 400) -> str:

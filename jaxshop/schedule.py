@@ -8,8 +8,9 @@ instance alone, without any env code.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from collections.abc import Iterable
 
+import jax
 import numpy as np
 from flax import struct
 
@@ -20,11 +21,16 @@ UNSCHEDULED = -1
 
 @struct.dataclass
 class Schedule:
-    """Machine, start and end of every (job, operation); -1 where not (yet) scheduled."""
+    """Machine, start and end of every (job, operation); -1 where not (yet) scheduled.
 
-    machine: Any  # (max_jobs, max_ops) int32
-    start: Any  # (max_jobs, max_ops) int32
-    end: Any  # (max_jobs, max_ops) int32
+    JAX arrays from `env.schedule` (leading batch axes when batched), NumPy when built on
+    the host (`from_records`, `crop`, `permutation_schedule`). A flow shop's op `k` runs on
+    machine `k`, so there `max_ops = max_machines`.
+    """
+
+    machine: jax.Array | np.ndarray  # (max_jobs, max_ops) int32
+    start: jax.Array | np.ndarray  # (max_jobs, max_ops) int32
+    end: jax.Array | np.ndarray  # (max_jobs, max_ops) int32
 
     def to_records(self) -> list[dict[str, int]]:
         """Scheduled operations as `{job, op, machine, start, end}` dicts (0-based)."""
@@ -198,7 +204,9 @@ def validate(instance: Instance, schedule: Schedule) -> Validation:
     return Validation(True, makespan)
 
 
-def permutation_schedule(instance: PFSPInstance, permutation) -> Schedule:
+def permutation_schedule(
+    instance: PFSPInstance, permutation: Iterable[int] | np.ndarray | jax.Array
+) -> Schedule:
     """The semi-active flow-shop schedule of a job permutation (NumPy recurrence)."""
     p = np.asarray(instance.processing_times)
     mm = np.asarray(instance.machine_mask)

@@ -11,11 +11,15 @@ Float values must be finite; bounds are inclusive, `None` is unbounded.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, TypeVar
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+import numpy.typing as npt
+
+#: A value `ArraySpec.validate` checks and hands back unchanged.
+_Value = TypeVar("_Value", bound=npt.ArrayLike)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -23,7 +27,7 @@ class ArraySpec:
     """An array of fixed `shape` and `dtype` with inclusive scalar bounds (None: open)."""
 
     shape: tuple[int, ...]
-    dtype: Any
+    dtype: npt.DTypeLike  # stored as an `np.dtype` (`__post_init__`)
     minimum: float | int | bool | None = None
     maximum: float | int | bool | None = None
     name: str = ""
@@ -46,7 +50,7 @@ class ArraySpec:
         value = low if self.maximum is None else min(max(0, low), self.maximum)
         return jnp.full(self.shape, value, self.dtype)
 
-    def validate(self, value: Any) -> Any:
+    def validate(self, value: _Value) -> _Value:
         """Returns `value` if it matches (shape, dtype, bounds, finite); else `ValueError`."""
         x = np.asarray(value)
         where = f"spec {self.name or '<array>'}"
@@ -76,7 +80,7 @@ class DiscreteSpec(ArraySpec):
         object.__setattr__(self, "num_values", int(num_values))
 
 
-def is_spec(x: Any) -> bool:
+def is_spec(x: object) -> bool:
     return isinstance(x, ArraySpec)
 
 

@@ -11,9 +11,9 @@
 - `check_jit_matches_eager`: the first decisions of an episode, op by op vs compiled.
 - `check_batch_matches_single`: vmap over the padded mixed-size batch == one by one;
   finished schedules pass `jaxshop.validate`; the dense return is exactly `-makespan`
-  (envs with `builds_schedule = False`, such as the fab, skip the schedule part and the
-  padding check; their "instances" are parameter pytrees of one shape).
-- `check_padding_invariance`: padding never changes a makespan.
+  (for a `SchedulingEnvironment`; other envs, such as the fab, skip the schedule part
+  and the padding check: their "instances" are parameter pytrees of one shape).
+- `check_padding_invariance` (scheduling envs): padding never changes a makespan.
 - `check_compile_once`: one traced step serves every instance of the padded shape.
 - `check_determinism`: same key, same episode; different keys, different instances.
 - `check_invalid_action`: an invalid action acts as the lowest valid one and is flagged.
@@ -21,7 +21,7 @@
   `random_valid_action` returns 0 on it.
 - `check_auto_reset` (envs wrapped in `AutoReset` only, instead of the padding, terminal
   and completion checks): a LAST step returns a new episode and reports the finished
-  makespan (`final_makespan`, only for envs that report a makespan; none for the fab).
+  episode's metrics (`final_<name>` for each of the env's `episode_metrics`).
 - `check_render`: `env.render(state)` gives a matplotlib figure at reset and at the end.
 
 Wrappers are checked like envs; `VmapWrapper` (a batched API) gets `check_vmap_wrapper`
@@ -41,6 +41,7 @@ import numpy as np
 
 import jaxshop
 from jaxshop import specs as S
+from jaxshop.env import SchedulingEnvironment
 from jaxshop.rollout import (
     first_valid_policy,
     last_valid_policy,
@@ -98,8 +99,9 @@ def _unstack(batch) -> list:
     return [jax.tree_util.tree_map(lambda x, i=i: np.asarray(x)[i], batch) for i in range(size)]
 
 
-def _builds_schedule(env) -> bool:
-    return getattr(env.unwrapped, "builds_schedule", True)
+def _schedules(env) -> bool:
+    """The innermost env builds a schedule (a `SchedulingEnvironment`)."""
+    return isinstance(env.unwrapped, SchedulingEnvironment)
 
 
 def _has(env, cls_name: str) -> bool:
@@ -222,7 +224,7 @@ def check_batch_matches_single(env, ctx: CheckContext) -> None:
             f"vmapped episode {i} returned {float(rets[i])}, the single one {float(r)}")
         if ctx.auto_reset:
             continue
-        if not _builds_schedule(env):
+        if not _schedules(env):
             assert bool(env.is_done(f)), "episode not finished after max_steps decisions"
             continue
         done, complete, schedule, makespan = summarize(f)
@@ -266,7 +268,7 @@ def check_compile_once(env, ctx: CheckContext) -> None:
 
 def check_determinism(env, ctx: CheckContext) -> None:
     key = ctx.key
-    if env.generator is not None and not _builds_schedule(env):
+    if env.generator is not None and not _schedules(env):
         # params are fixed; the key draws the episode (releases, failures): it must matter
         reset_state = jax.jit(lambda k: unwrap_state(env, env.reset(k)[0]))
         assert tree_equal(reset_state(key), reset_state(key)), (
@@ -337,9 +339,13 @@ def check_terminal(env, ctx: CheckContext) -> None:
 
 def check_auto_reset(env, ctx: CheckContext) -> None:
     """Runs one episode and a bit through `AutoReset`: LAST, then a fresh episode; the
-    finished makespan in `final_makespan` (only for envs that report a `makespan`)."""
+    finished episode's metrics in `final_<name>` (each of the env's `episode_metrics`)."""
     inner = env.unwrapped
     inst = ctx.padded[0]
+    schedules = _schedules(env)
+
+    def made(state):  # the partial makespan (scheduling envs), else 0
+        return inner.current_makespan(unwrap_state(env, state)) if schedules else jnp.int32(0)
 
     @jax.jit
     def play(key):
@@ -347,33 +353,38 @@ def check_auto_reset(env, ctx: CheckContext) -> None:
 
         def body(s, k):
             s, t = env.step(s, random_valid_action(k, env.action_mask(s)))
-            return s, (t, env.current_makespan(s))
+            return s, (t, made(s), inner.is_done(unwrap_state(env, s)))
 
-        return env.current_makespan(state), jax.lax.scan(
-            body, state, jax.random.split(key, ctx.steps + 2))
+        return made(state), jax.lax.scan(body, state, jax.random.split(key, ctx.steps + 2))
 
-    at_reset, (_, (ts, makespans)) = play(ctx.key)
+    at_reset, (_, (ts, makespans, inner_done)) = play(ctx.key)
     step_type = np.asarray(ts.step_type)
     last = np.flatnonzero(step_type == 2)
     assert last.size >= 1, "no episode ended within max_steps + 2 decisions"
     i = int(last[0])
-    assert int(makespans[i]) == int(at_reset), (
-        f"the state after the LAST step {i} must be a new episode (current_makespan "
-        f"{int(at_reset)} as after reset), got {int(makespans[i])}")
+    assert not bool(inner_done[i]) and int(makespans[i]) == int(at_reset), (
+        f"the state after the LAST step {i} must be a new episode (as after reset), got a "
+        f"finished one or current_makespan {int(makespans[i])} (after reset "
+        f"{int(at_reset)})")
     assert bool(np.asarray(ts.observation.action_mask[i]).any()), (
         f"the observation after the LAST step {i} (the new episode's first) has no valid "
         "action")
-    if "makespan" not in ts.extras:
-        assert "final_makespan" not in ts.extras, (
-            "AutoReset reported a final_makespan for an env that reports no makespan")
+    finals = {key for key in ts.extras if key.startswith("final_")}
+    assert finals == {f"final_{name}" for name in env.episode_metrics}, (
+        f"AutoReset reported {sorted(finals)} for the env's episode metrics "
+        f"{list(env.episode_metrics)}")
+    for name in env.episode_metrics:
+        final = np.asarray(ts.extras[f"final_{name}"])
+        assert np.array_equal(final[i], np.asarray(ts.extras[name][i])), (
+            f"final_{name} {final[i]} on the LAST step {i} must be the finished episode's "
+            f"{name} {np.asarray(ts.extras[name][i])}")
+        others = final[step_type != 2]
+        assert (others == 0).all(), (
+            f"final_{name} must be 0 on steps that are not LAST, got {others.tolist()}")
+    if not schedules:
         return
     final = int(ts.extras["final_makespan"][i])
-    assert final > 0 and final == int(ts.extras["makespan"][i]), (
-        f"final_makespan {final} on the LAST step {i} must be the finished makespan "
-        f"{int(ts.extras['makespan'][i])} (> 0)")
-    others = np.asarray(ts.extras["final_makespan"])[step_type != 2]
-    assert (others == 0).all(), (
-        f"final_makespan must be 0 on steps that are not LAST, got {others.tolist()}")
+    assert final > 0, f"final_makespan {final} on the LAST step {i} must be > 0"
     if inner.reward_mode == "dense":
         total = float(np.asarray(ts.reward[: i + 1]).sum())
         assert total == -final, (
@@ -437,7 +448,7 @@ def check_env(env, instances: list, seed: int = 0) -> None:
     # it is not stepped on exact-size instances (padding) and never finishes (terminal).
     if ctx.auto_reset:
         checks += [check_auto_reset]
-    elif _builds_schedule(env):
+    elif _schedules(env):
         checks += [check_padding_invariance, check_terminal]
     else:
         checks += [check_terminal]

@@ -99,6 +99,6 @@ def truncation(reward, observation, discount=1.0, extras: dict | None = None) ->
 
 def select_timestep(done, on_done: TimeStep, otherwise: TimeStep) -> TimeStep:
     """Per-leaf `where(done, on_done, otherwise)` for a scalar `done` (used for no-op steps)."""
-    import jax
+    from jaxshop.utils import tree_select
 
-    return jax.tree_util.tree_map(lambda a, b: jnp.where(done, a, b), on_done, otherwise)
+    return tree_select(done, on_done, otherwise)

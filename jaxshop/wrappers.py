@@ -9,10 +9,11 @@ Attributes a wrapper does not define are read from the wrapped env (`wrapper.mod
 checks a concrete instance as the innermost env's own `reset` does (`check_instance`: a
 scheduling instance, or the fab's `FabParams`), so every wrapper works on every env.
 
-Makespans: envs that build a schedule report `extras["makespan"]`; envs that do not (the
-fab, whose "instances" are parameters and whose episodes are days) report none, and the
-wrappers then add no makespan figure either (`AutoReset`'s `final_makespan`,
-`EpisodeStats`'s `returned_episode_makespans`) rather than report a clock as one.
+Episode metrics: the wrappers report what the env declares. An env names in
+`episode_metrics` the `extras` entries that measure a finished episode (`makespan` for
+the scheduling envs, `wip` for the fab); `AutoReset` carries each one's value at the end
+of an episode as `final_<name>` and `EpisodeStats` logs it as `returned_episode_<name>s`
+(`final_makespan`, `returned_episode_makespans` for a scheduling env).
 
 Typical stack for an on-policy agent (PureJaxRL style)::
 
@@ -31,17 +32,9 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from jaxshop.env import Environment, compiled_call
-from jaxshop.instances.types import validate_instance
+from jaxshop.env import Environment
 from jaxshop.types import StepType, TimeStep
-
-
-def _select(pred, on_true, on_false):
-    return jax.tree_util.tree_map(lambda a, b: jnp.where(pred, a, b), on_true, on_false)
-
-
-def _concrete(tree) -> bool:
-    return not any(isinstance(x, jax.core.Tracer) for x in jax.tree_util.tree_leaves(tree))
+from jaxshop.utils import tree_select
 
 
 class Wrapper(Environment):
@@ -67,20 +60,16 @@ class Wrapper(Environment):
     def unwrapped(self) -> Environment:
         return self.env.unwrapped
 
-    def reset(self, key, instance=None):
-        """Starts an episode; a concrete `instance` is first checked by `check_instance`."""
-        if instance is not None and _concrete(instance):
-            self.check_instance(instance, source=f"{type(self).__name__}.reset")
-        return compiled_call(self, "_reset_observed", key, instance)
+    @property
+    def episode_metrics(self) -> tuple[str, ...]:
+        return self.env.episode_metrics
 
     def check_instance(self, instance: Any, source: str = "instance") -> None:
-        """Refuses what the wrapped env's `reset` refuses (a ValueError naming the field):
-        its own `check_instance` (the fab's params check) or `validate_instance`."""
-        check = getattr(self.env, "check_instance", None)
-        if check is not None:
-            check(instance, source)
-        else:
-            validate_instance(instance, source=source)
+        """Refuses what the wrapped env's `reset` refuses (a ValueError naming the field)."""
+        self.env.check_instance(instance, source)
+
+    def check_instances(self, batch: Any, source: str = "instances") -> None:
+        self.env.check_instances(batch, source)
 
     def inner_state(self, state: Any) -> Any:
         """The wrapped env's state inside this wrapper's state (itself when stateless)."""
@@ -93,10 +82,13 @@ class Wrapper(Environment):
     def transition(self, state, action):
         return self.env.transition(state, action)
 
-    def _reset(self, instance):  # pragma: no cover - start is forwarded
+    def _reset(self, instance, key):  # pragma: no cover - start is forwarded
         raise NotImplementedError
 
     def _step(self, state, action, live):  # pragma: no cover - transition is forwarded
+        raise NotImplementedError
+
+    def _reward(self, before, after, done):  # pragma: no cover - transition is forwarded
         raise NotImplementedError
 
     # Forwarded queries.
@@ -109,6 +101,10 @@ class Wrapper(Environment):
     def is_done(self, state):
         return self.env.is_done(self.inner_state(state))
 
+    def is_terminal(self, state):
+        return self.env.is_terminal(self.inner_state(state))
+
+    # Scheduling envs only (an AttributeError on others, such as the fab).
     def current_makespan(self, state):
         return self.env.current_makespan(self.inner_state(state))
 
@@ -164,7 +160,7 @@ class TimeLimit(Wrapper):
     def transition(self, state: TimeLimitState, action) -> tuple[TimeLimitState, TimeStep]:
         stopped = state.steps >= self.max_decisions
         inner, ts = self.env.transition(state.inner, action)
-        inner = _select(stopped, state.inner, inner)
+        inner = tree_select(stopped, state.inner, inner)
         steps = jnp.where(stopped, state.steps, state.steps + 1)
         inner_done = self.env.is_done(inner)
         truncate = (steps >= self.max_decisions) & ~inner_done
@@ -207,11 +203,12 @@ class AutoReset(Wrapper):
     """Starts a new episode on the step that ends one, so a batch never stops.
 
     On a LAST step the returned timestep keeps its step type, reward, discount and
-    `extras` of the finished episode (`makespan`, `invalid_action`), adds
-    `extras["final_makespan"]` (the finished schedule's makespan, 0 on other steps; only
-    for envs that report a `makespan`, so not for the fab), and its observation is the
-    FIRST observation of the new episode, whose state is returned (as in PureJaxRL's and
-    Jumanji's auto-reset wrappers).
+    `extras` of the finished episode (`makespan`, `invalid_action`, ...), adds
+    `extras["final_<name>"]` for each of the env's `episode_metrics` (its value at the end
+    of the finished episode, 0 on other steps: `final_makespan` for a scheduling env,
+    `final_wip` for the fab), and its observation is the FIRST observation of the new
+    episode, whose state is returned (as in PureJaxRL's and Jumanji's auto-reset
+    wrappers).
 
     New episodes come from `instances`, a stacked suite (leading axis = instances), by
     cycling (`sample=False`: episode `k` of a state uses instance `k mod suite size`,
@@ -260,13 +257,15 @@ class AutoReset(Wrapper):
         if instance is None:
             instance = self._pick(sub, episode)
         inner, ts = self.env.start(sub, instance)
-        ts = ts.replace(extras=self._more_extras(ts.extras, jnp.zeros((), jnp.int32), None))
+        ts = ts.replace(extras=self._more_extras(ts.extras, jnp.zeros((), bool), None))
         return AutoResetState(inner, key, episode + 1), ts
 
-    def _more_extras(self, extras, final_makespan, terminal_obs):
+    def _more_extras(self, extras, last, terminal_obs):
+        """`extras` with `final_<name>` of each episode metric (0 unless `last`)."""
         extras = dict(extras)
-        if "makespan" in extras:  # an env without makespans (the fab) gets none
-            extras["final_makespan"] = final_makespan
+        for name in self.env.episode_metrics:
+            value = extras[name]
+            extras[f"final_{name}"] = jnp.where(last, value, 0).astype(value.dtype)
         if self.terminal_observation:
             if terminal_obs is None:  # at reset: a zero-filled placeholder of the right shape
                 terminal_obs = jax.tree_util.tree_map(jnp.zeros_like, self._obs_placeholder)
@@ -279,11 +278,9 @@ class AutoReset(Wrapper):
         key, sub = jax.random.split(state.key)
         fresh, _ = self.env.start(sub, self._pick(sub, state.episode))
         terminal_obs = self.env.observe(inner) if self.terminal_observation else None
-        made = ts.extras.get("makespan")
-        final = None if made is None else jnp.where(last, made, 0).astype(jnp.int32)
-        ts = ts.replace(extras=self._more_extras(ts.extras, final, terminal_obs))
+        ts = ts.replace(extras=self._more_extras(ts.extras, last, terminal_obs))
         new = AutoResetState(
-            _select(last, fresh, inner), key, state.episode + last.astype(jnp.int32)
+            tree_select(last, fresh, inner), key, state.episode + last.astype(jnp.int32)
         )
         return new, ts
 
@@ -313,16 +310,15 @@ class EpisodeStatsState:
     episode_invalid: Any  # () int32: invalid actions in the episode in progress
     returned_episode_returns: Any  # () float32: of the last finished episode
     returned_episode_lengths: Any  # () int32
-    returned_episode_makespans: Any  # () int32
     returned_episode_invalid_actions: Any  # () int32
     timestep: Any  # () int32: steps since reset (all episodes)
+    returned_metrics: dict  # episode metric name -> its value in the last finished episode
 
 
 STAT_NAMES = (
     "returned_episode",
     "returned_episode_returns",
     "returned_episode_lengths",
-    "returned_episode_makespans",
     "returned_episode_invalid_actions",
     "timestep",
 )
@@ -332,14 +328,12 @@ class EpisodeStats(Wrapper):
     """Logs finished episodes in `extras`, under PureJaxRL's `LogWrapper` names.
 
     Every timestep carries `returned_episode` (bool: an episode ended on this step),
-    `returned_episode_returns`, `returned_episode_lengths`, `returned_episode_makespans`,
-    `returned_episode_invalid_actions` (of the last finished episode; 0 before the first)
-    and `timestep` (steps since reset). Typical logging:
+    `returned_episode_returns`, `returned_episode_lengths`,
+    `returned_episode_invalid_actions` (of the last finished episode; 0 before the first),
+    `returned_episode_<name>s` for each of the env's `episode_metrics` (its `final_<name>`
+    under `AutoReset`, else its `<name>`: `returned_episode_makespans` for a scheduling
+    env) and `timestep` (steps since reset). Typical logging:
     `returns[extras["returned_episode"]].mean()`. Put it outside `AutoReset`.
-
-    The makespan is the episode measure of envs that build a schedule (their
-    `final_makespan` under `AutoReset`, else their `makespan`); an env that reports no
-    makespan (the fab) gets no `returned_episode_makespans` (its state field stays 0).
     """
 
     def inner_state(self, state: EpisodeStatsState):
@@ -349,14 +343,16 @@ class EpisodeStats(Wrapper):
         out = dict(extras)
         out["returned_episode"] = jnp.asarray(ended, bool)
         for name in STAT_NAMES[1:]:
-            if name != "returned_episode_makespans" or "makespan" in extras:
-                out[name] = getattr(s, name)
+            out[name] = getattr(s, name)
+        for name, value in s.returned_metrics.items():
+            out[f"returned_episode_{name}s"] = value
         return out
 
     def start(self, key, instance=None):
         inner, ts = self.env.start(key, instance)
         z_f, z_i = jnp.zeros((), jnp.float32), jnp.zeros((), jnp.int32)
-        s = EpisodeStatsState(inner, z_f, z_i, z_i, z_f, z_i, z_i, z_i, z_i)
+        metrics = {name: jnp.zeros_like(ts.extras[name]) for name in self.env.episode_metrics}
+        s = EpisodeStatsState(inner, z_f, z_i, z_i, z_f, z_i, z_i, z_i, metrics)
         return s, ts.replace(extras=self._extras(ts.extras, s, False))
 
     def transition(self, state: EpisodeStatsState, action):
@@ -367,9 +363,11 @@ class EpisodeStats(Wrapper):
         length = state.episode_length + counted.astype(jnp.int32)
         invalid = state.episode_invalid + ts.extras["invalid_action"].astype(jnp.int32)
         ended = ts.last() & counted
-        makespan = ts.extras.get("final_makespan", ts.extras.get("makespan"))
-        if makespan is None:  # no makespan to report (the fab): the field stays as it was
-            makespan = state.returned_episode_makespans
+        metrics = {
+            name: jnp.where(ended, ts.extras.get(f"final_{name}", ts.extras[name]),
+                            old).astype(old.dtype)
+            for name, old in state.returned_metrics.items()
+        }
         s = EpisodeStatsState(
             inner,
             jnp.where(ended, 0.0, ret),
@@ -377,9 +375,9 @@ class EpisodeStats(Wrapper):
             jnp.where(ended, 0, invalid),
             jnp.where(ended, ret, state.returned_episode_returns),
             jnp.where(ended, length, state.returned_episode_lengths),
-            jnp.where(ended, makespan, state.returned_episode_makespans).astype(jnp.int32),
             jnp.where(ended, invalid, state.returned_episode_invalid_actions),
             state.timestep + 1,
+            metrics,
         )
         return s, ts.replace(extras=self._extras(ts.extras, s, ended))
 
@@ -411,12 +409,7 @@ class VmapWrapper(Wrapper):
             raise ValueError(f"{source}: VmapWrapper of num_envs={self.num_envs} needs a batch "
                              f"of {self.num_envs} stacked instances (leading axis "
                              f"{self.num_envs}), got leading axes {sizes}")
-        if getattr(self.unwrapped, "check_instance", None) is None:
-            validate_instance(instance, source=source)  # it checks a stacked batch at once
-            return
-        for i in range(self.num_envs):
-            one = jax.tree_util.tree_map(lambda x, i=i: np.asarray(x)[i], instance)
-            self.env.check_instance(one, f"{source}: instance {i}")
+        self.env.check_instances(instance, source)
 
     def start(self, key, instance=None):
         keys = jax.random.split(key, self.num_envs)

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import jax
+from jax.tree_util import PyTreeDef
 
 ENV = "JAXSHOP_CACHE_DIR"
 OFF = ("off", "0", "none", "false", "no")
@@ -104,9 +105,9 @@ def reuse_traces(fun: Callable, name: str, static_argnums: tuple[int, ...] = ())
     mode, sizes): it is part of the key, with the static arguments, the argument
     structure, shapes and dtypes, the JAX versions, the backend and `source_digest()`.
     """
-    loaded: dict[str, tuple[Callable, Any] | None] = {}  # key -> (program, out tree)
+    loaded: dict[str, tuple[Callable, PyTreeDef] | None] = {}  # key -> (program, out tree)
 
-    def call(*args):
+    def call(*args: Any) -> Any:  # pytrees of arrays, as `fun` takes and gives
         if not _TRACE_DIR or jax.device_count() != 1:
             return fun(*args)
         static = tuple(args[i] for i in static_argnums)
@@ -127,7 +128,7 @@ def reuse_traces(fun: Callable, name: str, static_argnums: tuple[int, ...] = ())
     return call
 
 
-def _trace_key(name: str, static: tuple, in_tree: Any, leaves: list) -> str:
+def _trace_key(name: str, static: tuple, in_tree: PyTreeDef, leaves: list[jax.Array]) -> str:
     import jaxlib
 
     parts = (name, repr(static), str(in_tree),
@@ -138,7 +139,9 @@ def _trace_key(name: str, static: tuple, in_tree: Any, leaves: list) -> str:
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
 
 
-def _load_or_export(fun, key, args, static_argnums, in_tree, leaves):
+def _load_or_export(fun: Callable, key: str, args: tuple, static_argnums: tuple[int, ...],
+                    in_tree: PyTreeDef, leaves: list[jax.Array]
+                    ) -> tuple[Callable, PyTreeDef]:
     from jax import export
 
     folder = _TRACE_DIR[0]
@@ -150,7 +153,7 @@ def _load_or_export(fun, key, args, static_argnums, in_tree, leaves):
         out_trees = []
         positions = [i for i in range(len(args)) if i not in static_argnums]
 
-        def flat(*xs):
+        def flat(*xs: jax.Array) -> list[jax.Array]:
             full = list(args)
             for i, value in zip(positions, jax.tree_util.tree_unflatten(in_tree, xs),
                                 strict=True):

@@ -30,13 +30,18 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling scripts
-from bench_train import extract  # noqa: E402
+from jaxshop_baselines.bench import extract
+
+ROOT = Path(__file__).resolve().parents[1]
+#: Runs the command line of whichever version is importable (a baseline from before the
+#: command line moved to `jaxshop_baselines.cli` has it at `jaxshop.cli`).
+LAUNCH = ("import sys\ntry:\n    from jaxshop_baselines.cli import main\n"
+          "except ImportError:\n    from jaxshop.cli import main\nsys.exit(main(sys.argv[1:]))")
 
 
 def run(command: list[str], env: dict, cwd: Path) -> dict:
     t0 = time.perf_counter()
-    out = subprocess.run([sys.executable, "-m", "jaxshop.cli", *command, "--json",
+    out = subprocess.run([sys.executable, "-c", LAUNCH, *command, "--json",
                           "--no-progress"], env=env, cwd=cwd, capture_output=True, text=True)
     seconds = time.perf_counter() - t0
     if out.returncode:
@@ -47,7 +52,7 @@ def run(command: list[str], env: dict, cwd: Path) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from jaxshop.bench import write_report
+    from jaxshop_baselines.bench import write_report
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--command", default="eval --suite lawrence --method pointer --sample 100")
@@ -63,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     load = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        shim = extract(args.baseline, tmp / "base") if args.baseline else None
+        shim = extract(args.baseline, tmp / "base", ROOT) if args.baseline else None
         for rnd in range(args.rounds):
             cache = tmp / f"cache{rnd}"
             plain = {k: v for k, v in os.environ.items()
@@ -95,6 +100,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    from jaxshop.bench import script_main
+    from jaxshop_baselines.bench import script_main
 
     script_main(main)

@@ -14,7 +14,7 @@ On random 10x5 flexible job shops (the pointer trainer's default instances), per
 Per decision = seconds / (batch x decisions per episode). `env share` = step+observe per
 decision / train per decision: the issue-11 goal is under 20 %; `trainer's env share`
 uses step+parts, the env work a training step does. Compile times apart, each
-timed call ends with `block_until_ready`; medians over repeats (`jaxshop.bench`).
+timed call ends with `block_until_ready`; medians over repeats (`jaxshop_baselines.bench`).
 
     python scripts/bench_env_share.py --batch 128,1024 --out results/bench_env_share.json
 """
@@ -23,16 +23,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
-
-from jaxshop.bench import int_list, script_main, throughput, write_report
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling scripts
-from bench_train import train_row  # noqa: E402
+from jaxshop_baselines.bench import int_list, script_main, throughput, train_row, write_report
 
 
 def obs_policy(env):

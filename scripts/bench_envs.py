@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Env throughput report: jaxshop's cases (`jaxshop.bench`), with `--peers` Jumanji's
+"""Env throughput report: jaxshop's cases (`jaxshop_baselines.bench`), with `--peers` Jumanji's
 `JobShop` on the job-shop sizes, written to `runs/results/bench_envs.json` (git-ignored)
 unless `--out` names another file: the tracked `results/bench_envs.json` changes only
 when `--out` names it.
@@ -7,8 +7,8 @@ when `--out` names it.
     python scripts/bench_envs.py --cases jssp_10x10_t6 --batch 1024,4096 --peers
     python scripts/bench_envs.py --cases pfsp --out /tmp/b.json --append --markdown /tmp/b.md
 
-The measurement options are those of `jaxshop bench` (`jaxshop.bench.add_measure_options`;
-the method is described in `jaxshop/bench.py`). The report adds the load average before
+The measurement options are those of `jaxshop bench` (`jaxshop_baselines.bench.add_measure_options`;
+the method is described in `baselines/bench.py`). The report adds the load average before
 and after, the sha256 of the env sources (`source_sha256`, since envs change), the
 jaxshop / Jumanji ratios and the check of the project goal (`GOAL`). Peak RSS is the
 process peak so far (`resource.getrusage`), not that of one measurement.
@@ -42,8 +42,9 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 from jax import lax
+from jaxshop_baselines import bench
 
-from jaxshop import bench
+import jaxshop
 from jaxshop.options import ArgumentParser, UsageError, output_file
 
 DEFAULT_OUT = "runs/results/bench_envs.json"  # git-ignored; tracked figures: --out results/...
@@ -211,18 +212,19 @@ def load() -> dict:
 
 
 def source_digests() -> dict:
-    """Short sha256 of the jaxshop sources a measurement depends on (envs change often)."""
-    root = Path(bench.__file__).resolve().parent
+    """Short sha256 of the jaxshop sources a measurement depends on (envs change often);
+    `bench.py` is the harness (`jaxshop_baselines.bench`)."""
+    root = Path(jaxshop.__file__).resolve().parent
     out = {}
     for name in SOURCES:
-        path = root / name
+        path = Path(bench.__file__).resolve() if name == "bench.py" else root / name
         if path.exists():
             out[name] = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
     return out
 
 
 def machine_info() -> dict:
-    """`jaxshop.bench.machine_info` and the Jumanji version (None when not installed)."""
+    """`jaxshop_baselines.bench.machine_info` and the Jumanji version (None when not installed)."""
     info = bench.machine_info()
     try:
         import jumanji

@@ -5,7 +5,7 @@
     bash scripts/bench_gpu.sh --quick --out /tmp/quick.json   # CPU smoke test, tiny sizes
     python scripts/bench_gpu.py --env-batches 1024,131072 --train-batches 512 --out x.json
 
-Env: `jaxshop.bench.throughput` (instances generated inside the jitted call, every episode
+Env: `jaxshop_baselines.bench.throughput` (instances generated inside the jitted call, every episode
 played to its end, `block_until_ready`, medians over repeats) on the 10x10 job shop
 (`jssp_10x10_t99`) and the 10x5 flexible job shop (`fjsp_10x5`) at batch 2^10..2^17 under
 the `random` and `first` policies. Training: pointer REINFORCE updates
@@ -29,11 +29,10 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from jaxshop import bench
-from jaxshop.options import ArgumentParser, float_in, int_in, output_file
+from jaxshop_baselines import bench
+from jaxshop_baselines.bench import train_row as pointer_train_row
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling scripts
-from bench_train import train_row as pointer_train_row  # noqa: E402
+from jaxshop.options import ArgumentParser, float_in, int_in, output_file
 
 DEFAULT_OUT = Path(__file__).resolve().parents[1] / "runs" / "results" / "bench_gpu.json"
 ENV_CASES = ("jssp_10x10_t99", "fjsp_10x5")

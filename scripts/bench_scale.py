@@ -2,7 +2,7 @@
 
 For each device count (a fresh process each; on a CPU the devices are simulated with
 `--xla_force_host_platform_device_count`, so this measures correctness and overhead, not
-a speed-up) and global batch, on a mesh of that many devices (`jaxshop.parallel`):
+a speed-up) and global batch, on a mesh of that many devices (`jaxshop_baselines.parallel`):
 
 - env decisions/s: random instances generated and solved by the random policy (one
   uniform per decision) in one jitted call, the batch sharded over the mesh;
@@ -36,12 +36,12 @@ def _child(devices: int, env_batches: list[int], train_batches: list[int], repea
     """Runs inside a process that sees `devices` devices; returns its measurements."""
     import jax
     import numpy as np
-    from jaxshop_baselines.generated_eval import generated_chunk
+    from jaxshop_baselines import parallel
+    from jaxshop_baselines.evaluation.generated import generated_chunk
     from jaxshop_baselines.methods import get_method
     from jaxshop_baselines.pointer.config import PointerConfig
     from jaxshop_baselines.pointer.train import init_runner, make_train_chunk
 
-    from jaxshop import parallel
     from jaxshop.instances.generated import parse_generated
 
     mesh = parallel.make_mesh(devices)

@@ -18,51 +18,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
+from jaxshop_baselines.bench import extract, train_row
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def train_row(batch: int, updates: int = 1, repeats: int = 3, min_seconds: float = 1.0,
-              max_seconds: float | None = 10.0) -> dict:
-    """Pointer training throughput at `batch`: compile timed alone, then calls of
-    `updates` updates timed with `jaxshop.bench.timed_repeats` (wall and CPU time)."""
-    import jax
-    from jaxshop_baselines.pointer.config import PointerConfig
-    from jaxshop_baselines.pointer.train import init_runner, make_train_chunk
-
-    from jaxshop import bench
-
-    config = PointerConfig(batch_size=batch, updates_per_chunk=updates,
-                           checkpoint_every=updates, eval_size=0)  # AC-SD on 10x5 FJSP
-    carry = {"runner": init_runner(config, jax.random.PRNGKey(0))}
-    t0 = time.perf_counter()
-    chunk = make_train_chunk(config).lower(carry["runner"]).compile()
-    compile_s = time.perf_counter() - t0
-
-    def call(_):
-        carry["runner"], metrics = chunk(carry["runner"])
-        return jax.block_until_ready((carry["runner"], metrics))[1]
-
-    timed = bench.timed_repeats(call, repeats, min_seconds, max_seconds=max_seconds)
-    reps = timed["repeats"]
-    seconds = statistics.median(r["seconds"] / r["calls"] for r in reps)
-    cpu_seconds = statistics.median(r["cpu_seconds"] / r["calls"] for r in reps)
-    last = reps[-1]["outputs"][-1]
-    return {
-        "case": f"pointer_fjsp_{config.num_jobs}x{config.num_machines}", "batch": batch,
-        "updates_per_call": updates, "updates_per_s": updates / seconds,
-        "schedules_per_s": batch * updates / seconds,
-        "schedules_per_cpu_s": batch * updates / cpu_seconds,
-        "seconds_per_call": seconds, "compile_s": compile_s, "warmup_s": timed["warmup_s"],
-        "mean_makespan_last": float(last["makespan"].mean()),
-        "repeats": len(reps), "embed_dim": config.embed_dim, "variant": config.variant,
-    }
 
 
 def worker(args) -> int:
@@ -75,25 +38,14 @@ def worker(args) -> int:
     return 0
 
 
-def extract(ref: str, into: Path) -> Path:
-    """`git archive` of `ref` under `into`, with a `PYTHONPATH` folder that maps the two
-    packages onto it (`jaxshop`, and `jaxshop_baselines` -> `baselines/`)."""
-    tree, shim = into / "tree", into / "shim"
-    tree.mkdir(parents=True)
-    shim.mkdir()
-    archive = subprocess.run(["git", "archive", ref], cwd=ROOT, check=True,
-                             capture_output=True).stdout
-    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
-    (shim / "jaxshop").symlink_to(tree / "jaxshop")
-    (shim / "jaxshop_baselines").symlink_to(tree / "baselines")
-    return shim
-
-
 def run_worker(args, pythonpath: str | None, cwd: Path) -> dict:
     env = dict(os.environ)
     if pythonpath:
         env["PYTHONPATH"] = pythonpath
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker",
+    # Each version is measured by its own copy of this script (a baseline's is in its tree).
+    script = (Path(pythonpath).parent / "tree" / "scripts" / Path(__file__).name
+              if pythonpath else Path(__file__).resolve())
+    cmd = [sys.executable, str(script), "--worker",
            "--batch", ",".join(map(str, args.batch)), "--repeats", str(args.repeats),
            "--min-seconds", str(args.min_seconds), "--max-seconds", str(args.max_seconds)]
     out = subprocess.run(cmd, env=env, cwd=cwd, check=True, capture_output=True, text=True)
@@ -105,7 +57,7 @@ def best(rounds: list[dict], batch: int, key: str) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from jaxshop.bench import int_list
+    from jaxshop_baselines.bench import int_list
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--batch", type=int_list, default=[128, 512, 1024, 4096])
@@ -120,12 +72,12 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.worker:  # may run on the baseline's package: import only what it has
         return worker(args)
-    from jaxshop.bench import write_report
+    from jaxshop_baselines.bench import write_report
 
     versions = {"current": None}
     with tempfile.TemporaryDirectory() as tmp:
         if args.baseline:
-            versions[args.baseline] = str(extract(args.baseline, Path(tmp)))
+            versions[args.baseline] = str(extract(args.baseline, Path(tmp), ROOT))
         results: dict[str, list[dict]] = {name: [] for name in versions}
         load = []
         for rnd in range(args.rounds):
@@ -169,6 +121,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    from jaxshop.bench import script_main
+    from jaxshop_baselines.bench import script_main
 
     script_main(main)

@@ -24,30 +24,27 @@ import argparse
 import dataclasses
 import json
 import statistics
-import sys
 from pathlib import Path
 
 import jax
-from jaxshop_baselines.distill.config import DistillConfig
-
-from jaxshop.parallel import run_info
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from distill_study import (  # noqa: E402 (the study's sets, scoring and runs)
+from jaxshop_baselines.bench import (
     OBJECTIVE_NAMES,
+    SIZES,
     add_student_options,
     brandimarte_gap,
+    held_out,
     held_out_gaps,
     train_run,
 )
-from pointer_study import SIZES, held_out  # noqa: E402
+from jaxshop_baselines.distill.config import DistillConfig
+from jaxshop_baselines.parallel import run_info
 
 ROOT = Path(__file__).resolve().parents[1]
 KEY = ("budget", "seed", "student", "objective")
 
 
 def seed_list(text: str) -> list[int]:
-    """`type=` for comma-separated seeds (0 allowed, unlike `jaxshop.bench.int_list`)."""
+    """`type=` for comma-separated seeds (0 allowed, unlike `jaxshop_baselines.bench.int_list`)."""
     try:
         return [int(v) for v in text.split(",") if v.strip()]
     except ValueError:
@@ -146,7 +143,7 @@ def markdown(report: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from jaxshop.bench import int_list, write_report
+    from jaxshop_baselines.bench import int_list, write_report
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--teacher", default="pointer")

@@ -30,31 +30,33 @@ import argparse
 import dataclasses
 import json
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jaxshop_baselines.bench import (
+    OBJECTIVE_NAMES,
+    SIZES,
+    add_student_options,
+    brandimarte_gap,
+    held_out,
+    held_out_gaps,
+    train_run,
+)
 from jaxshop_baselines.distill import MLPPolicy, PointerPolicy, load_mlp, mlp_solver
 from jaxshop_baselines.distill import train as T
 from jaxshop_baselines.distill.config import DistillConfig
 from jaxshop_baselines.distill.policies import policy_num_params
+from jaxshop_baselines.parallel import run_info
 from jaxshop_baselines.pointer.inference import PointerAgent, greedy_decode
 from jaxshop_baselines.pointer.train import make_sampler
 
 import jaxshop
-from jaxshop.fjsp import makespan_lower_bound
-from jaxshop.parallel import run_info
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from pointer_study import SIZES, held_out, solve  # noqa: E402 (the pointer study's sets)
 
 ROOT = Path(__file__).resolve().parents[1]
 GOALS = {"size_ratio_max": 0.10, "speedup_min": 3.0, "gap_within_pp": 1.0}
-OBJECTIVE_NAMES = {"distill": "distilled", "reinforce": "from scratch",
-                   "kickstart": "kickstarted"}
 #: the students the goals are checked for (each against the same student from scratch)
 TAUGHT = ("distilled", "kickstarted")
 
@@ -109,40 +111,7 @@ def throughput(fn, instances, batch: int, seconds: float) -> dict:
     return {"schedules_per_s": round(batch / dt, 1), "first_call_s": round(first, 2)}
 
 
-def brandimarte_gap(spec: str) -> float:
-    """Mean gap (%) on Mk01-10 through `jaxshop eval` (the CLI's own loop)."""
-    from jaxshop.cli import main as cli_main
-
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "eval.json"
-        code = cli_main(["eval", "--suite", "brandimarte", "--method", spec, "--out", str(out),
-                         "--no-progress", "--json"])
-        if code != 0:
-            raise RuntimeError(f"eval {spec} failed ({code})")
-        return float(json.loads(out.read_text())["mean_gap_percent"])
-
-
-def held_out_gaps(spec: str, sets: dict) -> dict:
-    """Mean gap (%) to the lower bound per size on the held-out sets (validated)."""
-    out = {}
-    for size, instances in sets.items():
-        makespans, _ = solve(spec, instances, 100, 0)
-        lbs = [float(makespan_lower_bound(i)) for i in instances]
-        out[size] = round(float(np.mean([100 * (c / lb - 1) for c, lb in
-                                         zip(makespans, lbs, strict=True)])), 3)
-    return out
-
-
 # ------------------------------------------------------------------------------ training
-
-
-def train_run(config: DistillConfig, out: Path, seed: int = 0) -> Path:
-    """Trains (or reuses a finished) run in `out` from `seed`."""
-    if (out / "meta.json").is_file():
-        print(f"reusing {out}", flush=True)
-        return out
-    T.run_distill(config, out, seed=seed, resume=out.exists(), progress=False)
-    return out
 
 
 def ablation(args, teacher: str) -> list[dict]:
@@ -376,17 +345,6 @@ def retime(args, path: Path) -> None:
     runs = {m["name"]: Path(m["run"]) for m in report["models"] if m["run"]}
     plot(report, runs, path.with_suffix(".png"))
     print(markdown(report))
-
-
-def add_student_options(p: argparse.ArgumentParser) -> None:
-    """Episodes per update, student widths and the distillation settings (shared with
-    `distill_budget.py`)."""
-    p.add_argument("--batch", type=int, default=64)
-    p.add_argument("--sp-dim", type=int, default=16)
-    p.add_argument("--mlp-dim", type=int, default=32)
-    p.add_argument("--alpha", type=float, default=1.0)
-    p.add_argument("--tau", type=float, default=2.0)
-    p.add_argument("--regime", default="mix")
 
 
 def main(argv: list[str] | None = None) -> int:

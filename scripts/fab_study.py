@@ -6,7 +6,7 @@ Writes `fab_study.json` and `fab_study.md` (tables), `fab_oee.png` (daily fab OE
 policy, mean and spread over seeds, the band [0.8, 0.9] shaded) and
 `fab_lr_calibration.png` (mean reward per 10 episodes for LR 0.01 / 0.005 / 0.001).
 
-- Policies: `jaxshop_baselines.fab_eval.evaluate_fab` (the loop behind
+- Policies: `jaxshop_baselines.evaluation.fab.evaluate_fab` (the loop behind
   `jaxshop eval --suite fab`) over `--seeds` fabs: 10 days after 5 warm-up days with d4.
 - Calibration: one jitted call of the DDQN `train` vmapped over the three learning rates,
   gamma 0.95, 600 episodes each (10 parallel fabs, 10 iterations per chunk, so each chunk
@@ -29,7 +29,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxshop_baselines.ddqn import DDQNConfig, make_train
-from jaxshop_baselines.fab_eval import evaluate_fab
+from jaxshop_baselines.evaluation.fab import evaluate_fab
 from jaxshop_baselines.methods import get_method
 
 from jaxshop.fab import FIXED_RULES, FabEnv, default_params

@@ -19,19 +19,15 @@ import argparse
 import dataclasses
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jaxshop_baselines.bench import GROUPS, arpd, search_best
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
-
-from kernel_q_select import search_best  # noqa: E402
-from kernel_q_study import GROUPS, arpd  # noqa: E402
 
 SWEEPS = (0, 1, 2, 5, 10, 20, 40)
 MOVES = {100: 100, 200: 50}

@@ -32,22 +32,9 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jaxshop_baselines.bench import search_best
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def search_best(config, params, batch, moves: int) -> tuple[np.ndarray, float]:
-    """`(best makespan per instance, search seconds)` of `moves` learned-search moves from
-    NEH on `batch` (compile excluded)."""
-    from jaxshop_baselines.kernel_q.search import search_init_batch, search_run_batch
-
-    keys = jax.random.split(jax.random.PRNGKey(7), batch.job_mask.shape[0])
-    state = search_init_batch(batch, keys)
-    run = search_run_batch.lower(state, batch, params, jnp.int32(moves), lam=config.lam,
-                                 candidates=config.candidates).compile()
-    t0 = time.perf_counter()
-    state = jax.block_until_ready(run(state, batch, params, jnp.int32(moves)))
-    return np.asarray(state.best_cmax, float), time.perf_counter() - t0
 
 
 def evaluate(config, params, batch, neh_cmax, moves: int) -> tuple[float, float]:

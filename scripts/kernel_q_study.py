@@ -31,18 +31,12 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jaxshop_baselines.bench import GROUPS, arpd
 
 import jaxshop
 from jaxshop.instances.bounds import best_known_for
 
-GROUPS = {"20x20": range(21, 31), "50x20": range(51, 61), "100x20": range(81, 91),
-          "200x20": range(101, 111), "500x20": range(111, 121)}
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def arpd(makespans, ubs) -> float:
-    m, u = np.asarray(makespans, float), np.asarray(ubs, float)
-    return float(np.mean(100.0 * (m - u) / u))
 
 
 def timed(fn, *args):

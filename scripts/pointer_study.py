@@ -29,48 +29,18 @@ from pathlib import Path
 
 import jax
 import numpy as np
-from jaxshop_baselines.methods import get_method
-from jaxshop_baselines.pointer.config import song_ops_range
+from jaxshop_baselines.bench import HELD_OUT_SEED, SIZES, held_out, solve
 from jaxshop_baselines.pointer.inference import DEFAULT_MODELS
 
-from jaxshop.fjsp import FJSPGenerator, makespan_lower_bound
+from jaxshop.fjsp import makespan_lower_bound
 from jaxshop.instances.bounds import best_known
 from jaxshop.instances.registry import suite
-from jaxshop.schedule import validate
 
 RULES = [f"{j}-{m}" for j in ("SPT", "SRPT", "FOPNR") for m in ("EF", "SPT", "SPTW")]
-SIZES = ((10, 5), (15, 10), (20, 10))
-HELD_OUT_SEED = 20_250_000  # + size index; training uses runtime keys, validation 987654321
 ANCHORS = {  # published Brandimarte mean gaps (%), greedy / sampling
     "DANIEL (Wang et al. 2023)": (13.6, 9.5),
     "HGNN (Song et al. 2022)": (28.5, 18.6),
 }
-
-
-def held_out(jobs: int, machines: int, count: int, index: int) -> list:
-    """`count` exact-size random instances of one size from a fixed seed."""
-    gen = FJSPGenerator(jobs, machines, ops_per_job=song_ops_range(machines),
-                        machines_per_op=(1, machines), time_range=(1, 20))
-    keys = jax.random.split(jax.random.PRNGKey(HELD_OUT_SEED + index), count)
-    batch = jax.device_get(jax.vmap(gen)(keys))
-    return [jax.tree_util.tree_map(lambda x, i=i: np.asarray(x[i]), batch) for i in range(count)]
-
-
-def solve(spec: str, instances: list, chunk: int, seed: int, **options) -> tuple[list, float]:
-    """Makespans of `spec` on `instances` (in chunks), validated; and wall seconds."""
-    method = get_method(spec, mode="append", seed=seed, **options)
-    out = []
-    t0 = time.perf_counter()
-    key = jax.random.PRNGKey(seed)
-    for start in range(0, len(instances), chunk):
-        part = instances[start:start + chunk]
-        key, sub = jax.random.split(key)
-        for inst, sol in zip(part, method.solve(part, sub), strict=True):
-            check = validate(inst, sol.schedule)
-            if not check:
-                raise RuntimeError(f"{spec}: infeasible schedule: {check.reason}")
-            out.append(int(sol.makespan))
-    return out, time.perf_counter() - t0
 
 
 def speed_probe(batch: int, variant: str, updates: int) -> dict:

@@ -15,7 +15,7 @@ if "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
                                + " --xla_backend_optimization_level=0").strip()
 
 # The command line's on-disk compilation cache stays off in tests (hermetic runs);
-# tests/test_xla_cache.py turns it on for its own subprocesses.
+# tests/cli/test_xla_cache.py turns it on for its own subprocesses.
 os.environ.setdefault("JAXSHOP_CACHE_DIR", "off")
 
 from hypothesis import HealthCheck, settings

@@ -3,8 +3,9 @@
 - `make_train(config, env)(key, learning_rate)`: a whole run as one pure, jittable
   function (vmap it over seeds and learning rates); `make_ddqn` also gives the chunked
   `init(key, lr) -> state` / `run_chunk(state) -> (state, metrics)` the CLI checkpoints.
-- `DDQN_ENVS` / `register_ddqn_env(name, factory)`: the envs `jaxshop train ddqn --env`
-  offers; "fjsp" is rule selection on random flexible job shops (`rule_selection`).
+- `ENV_OPTIONS` / `make_env(config)`: the envs `jaxshop train ddqn --env` offers, made
+  by `jaxshop.make`; "fjsp" is rule selection on random flexible job shops (the
+  registered env `rule_selection`).
 - `load_ddqn(path) -> (config, params)` and `act(params, features, mask) -> action`
   (greedy, masked): everything an evaluator needs.
 - Method `ddqn` (`--method ddqn` = the shipped model `models/default`, `ddqn:DIR` a
@@ -31,11 +32,11 @@ from jaxshop_baselines.ddqn.agent import (
     make_ddqn,
     make_train,
 )
-from jaxshop_baselines.ddqn.checkpoint import load_ddqn
 from jaxshop_baselines.ddqn.config import DDQNConfig
-from jaxshop_baselines.ddqn.envs import DDQN_ENVS, make_env, register_ddqn_env
+from jaxshop_baselines.ddqn.envs import ENV_OPTIONS, make_env
 from jaxshop_baselines.ddqn.network import act, double_q_learning, masked_argmax, q_values
 from jaxshop_baselines.ddqn.rule_selection import DEFAULT_RULES, RuleSelection
+from jaxshop_baselines.ddqn.train import load_ddqn
 from jaxshop_baselines.methods import Method, register_method, solutions_from_states
 
 from jaxshop.instances.types import Instance, stack, unstack
@@ -48,9 +49,9 @@ FAB_MODEL = MODELS / "fab"
 @functools.lru_cache(maxsize=16)
 def rule_selection_solver(rules: tuple[str, ...], mode: str, steps: int):
     """`(env, jitted (params, batch) -> final states)`: greedy rule selection episodes."""
-    from jaxshop.fjsp import FlexibleJobShop
+    from jaxshop.env import cached_make
 
-    env = RuleSelection(FlexibleJobShop(mode=mode), rules=rules)
+    env = cached_make("rule_selection", mode=mode, rules=tuple(rules))
     policy = jax.vmap(act, in_axes=(None, 0, 0))
 
     def solve(params, batch):
@@ -150,7 +151,7 @@ def _check_fits(params: dict, observation, path: Path) -> None:
 __all__ = [
     "DDQN",
     "DDQNConfig",
-    "DDQN_ENVS",
+    "ENV_OPTIONS",
     "DEFAULT_MODEL",
     "FAB_MODEL",
     "MODELS",
@@ -169,7 +170,6 @@ __all__ = [
     "make_train",
     "masked_argmax",
     "q_values",
-    "register_ddqn_env",
     "replay",
     "rule_selection_solver",
 ]

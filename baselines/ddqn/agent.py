@@ -35,11 +35,12 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 from jax import lax
+from jaxshop_baselines import parallel
 from jaxshop_baselines.ddqn import network, replay
 from jaxshop_baselines.ddqn.config import DDQNConfig
 
-from jaxshop import parallel
 from jaxshop.rollout import random_valid_action
+from jaxshop.utils import tree_select
 
 METRIC_NAMES = ("episode_return", "episode_length", "episodes", "loss", "q_mean",
                 "grad_norm", "epsilon", "updates")
@@ -99,14 +100,6 @@ def env_sizes(env) -> tuple[int, int]:
     return ts.observation.features.shape[-1], ts.observation.action_mask.shape[-1]
 
 
-def _select(pred, a, b):
-    """Per-env `where` over the leading axis of two pytrees."""
-    def pick(x, y):
-        return jnp.where(pred.reshape(pred.shape + (1,) * (x.ndim - 1)), x, y)
-
-    return jax.tree_util.tree_map(pick, a, b)
-
-
 def make_ddqn(config: DDQNConfig, env) -> DDQN:
     """The pure `init`, `run_chunk` and `train` of a Double-DQN run on `env`."""
     num_features, num_actions = env_sizes(env)
@@ -156,7 +149,7 @@ def make_ddqn(config: DDQNConfig, env) -> DDQN:
         params = optax.apply_updates(params, step)
         updates = updates + 1
         copy = updates % config.target_update_every == 0
-        target = jax.tree_util.tree_map(lambda p, t: jnp.where(copy, p, t), params, target)
+        target = tree_select(copy, params, target)
         stats = jnp.stack([loss, q_mean, optax.tree.norm(grads)])
         return (params, target, opt_state, updates, buffer), stats
 
@@ -212,10 +205,10 @@ def make_ddqn(config: DDQNConfig, env) -> DDQN:
         length = s.episode_length + 1
         s = s.replace(
             buffer=buffer,
-            env_state=_select(done, fresh_state, env_state),
-            features=_select(done, fresh.observation.features.astype(jnp.float32),
+            env_state=tree_select(done, fresh_state, env_state),
+            features=tree_select(done, fresh.observation.features.astype(jnp.float32),
                              next_features),
-            mask=_select(done, fresh.observation.action_mask, ts.observation.action_mask),
+            mask=tree_select(done, fresh.observation.action_mask, ts.observation.action_mask),
             episode_return=jnp.where(done, 0.0, ret),
             episode_length=jnp.where(done, 0, length),
             key=key, iteration=s.iteration + 1,

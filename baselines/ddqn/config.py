@@ -13,22 +13,46 @@ makes `updates_per_iteration` gradient steps on minibatches of `batch_size` tran
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 
 from jaxshop_baselines.config_io import JSONConfig
+from jaxshop_baselines.runner import option
 
 from jaxshop.fab.regime import DEFAULT_REGIME, check_release, dest
+from jaxshop.options import float_in, int_in, positive_int
 
 LOSSES = ("huber", "squared")
 SAMPLINGS = ("uniform", "recency")
+
+
+def _env_names() -> tuple[str, ...]:
+    """The registered DDQN envs (`--env` choices; tests register more)."""
+    from jaxshop_baselines.ddqn.envs import ENV_OPTIONS
+
+    return tuple(sorted(ENV_OPTIONS))
+
+
+def _int_list(text: str) -> tuple[int, ...]:
+    parse = int_in(1, 4096, "a layer width")
+    return tuple(parse(t) for t in text.split(","))
+
+
+def _rule_list(text: str) -> tuple[str, ...]:
+    from jaxshop_baselines.rules import canonical_rule
+
+    try:
+        return tuple(canonical_rule(t) for t in text.split(","))
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 @dataclasses.dataclass(frozen=True)
 class DDQNConfig(JSONConfig):
     """Everything that defines a Double-DQN model and its training run.
 
-    - Env: `env` names an entry of `jaxshop_baselines.ddqn.envs.DDQN_ENVS` (a factory of
-      this config); "fab" is the Mini-Fab in the regime of the `fab_*` fields
+    - Env: `env` names an entry of `jaxshop_baselines.ddqn.envs.ENV_OPTIONS` (how this
+      config makes a registered env); "fab" is the Mini-Fab in the regime of the `fab_*` fields
       (`jaxshop.fab.regime`: `fab_release` lots of Pa and Pb per day, or the
       `fab_weekly` plan; `fab_setups`, `fab_maintenance`, `fab_breakdowns`);
       "fjsp" is rule selection on random Brandimarte-style flexible job
@@ -47,46 +71,69 @@ class DDQNConfig(JSONConfig):
       first `exploration_fraction` of the iterations, then constant.
     """
 
-    env: str = "fjsp"
-    num_jobs: int = 10
-    num_machines: int = 5
-    mode: str = "append"
-    rules: tuple[str, ...] = ("MWKR-EF", "MOR-EF", "FIFO-EF", "SPT-EF", "MWKR-SPTW",
-                              "FIFO-SPTW")
-    # Fab (env "fab"), its regime (`jaxshop.fab.regime`): Pa and Pb lots released per
-    # day, uniform in [low, high], or the weekly plan; and the disturbances that run.
+    env: str = option("fjsp", "--env", "env", choices=lambda: _env_names())
+    num_jobs: int = option(10, "--jobs", "jobs of the random FJSP instances",
+                           type=int_in(1, 1000))
+    num_machines: int = option(5, "--machines", "machines of the random FJSP instances",
+                               type=int_in(1, 200))
+    mode: str = option("append", "--mode", "job-shop schedule construction, append or insert",
+                       choices=("append", "insert"))
+    rules: tuple[str, ...] = option(
+        ("MWKR-EF", "MOR-EF", "FIFO-EF", "SPT-EF", "MWKR-SPTW", "FIFO-SPTW"), "--rules",
+        "comma-separated JOB-MACHINE rules the agent chooses from", type=_rule_list)
+    # Fab (env "fab"), its regime (`jaxshop.fab.regime`: the --fab-... options): Pa and
+    # Pb lots released per day, uniform in [low, high], or the weekly plan; and the
+    # disturbances that run.
     fab_release: tuple[int, int] = (8, 12)
     fab_weekly: bool = False
     fab_setups: bool = False
     fab_maintenance: bool = False
     fab_breakdowns: bool = False
     # Q-network.
-    hidden: tuple[int, ...] = (30, 30, 30)
+    hidden: tuple[int, ...] = option((30, 30, 30), "--hidden",
+                                     "comma-separated hidden layer widths", type=_int_list)
     # Run length and parallelism.
-    num_envs: int = 16
-    num_iterations: int = 2000
-    iterations_per_chunk: int = 100
+    num_envs: int = option(16, "--envs", "parallel envs", type=int_in(1, 65536))
+    num_iterations: int = option(2000, "--steps", "iterations (each steps every env once)",
+                                 type=positive_int)
+    iterations_per_chunk: int = option(100, "--chunk", "iterations per jitted call",
+                                       type=int_in(1, 100_000))
     # Replay.
-    buffer_size: int = 20_000
-    batch_size: int = 64
-    sampling: str = "uniform"
-    recency_power: float = 0.0
-    recency_decay: float = 0.0
-    learning_starts: int = 50
-    updates_per_iteration: int = 1
+    buffer_size: int = option(20_000, "--buffer", "replay buffer capacity (transitions)",
+                              type=int_in(1, 10_000_000))
+    batch_size: int = option(64, "--batch", "minibatch size", type=int_in(1, 65536))
+    sampling: str = option("uniform", "--sampling", "replay sampling, uniform or recency",
+                           choices=SAMPLINGS)
+    recency_power: float = option(0.0, "--recency-power", "recency weight power",
+                                  type=float_in(0.0, 1e3))
+    recency_decay: float = option(0.0, "--recency-decay", "recency weight decay",
+                                  type=float_in(0.0, 1e3))
+    learning_starts: int = option(50, "--learning-starts",
+                                  "iterations before the first gradient step",
+                                  type=int_in(0, 2**31 - 1))
+    updates_per_iteration: int = option(1, "--updates", "gradient steps per iteration",
+                                        type=int_in(1, 1000))
     # Double DQN.
-    gamma: float = 0.99
-    target_update_every: int = 200
-    loss: str = "huber"
-    learning_rate: float = 1e-3
+    gamma: float = option(0.99, "--gamma", "discount factor in [0, 1]",
+                          type=float_in(0.0, 1.0))
+    target_update_every: int = option(200, "--target-every",
+                                      "gradient steps between target-network copies",
+                                      type=positive_int)
+    loss: str = option("huber", "--loss", "huber or squared", choices=LOSSES)
+    learning_rate: float = option(1e-3, "--lr", "Adam learning rate",
+                                  type=float_in(0.0, 1.0, low_open=True))
     max_grad_norm: float = 10.0
     # Exploration.
-    eps_start: float = 1.0
-    eps_end: float = 0.05
-    exploration_fraction: float = 0.5
+    eps_start: float = option(1.0, "--eps-start", "initial epsilon", type=float_in(0.0, 1.0))
+    eps_end: float = option(0.05, "--eps-end", "final epsilon", type=float_in(0.0, 1.0))
+    exploration_fraction: float = option(0.5, "--exploration",
+                                         "fraction of the run over which epsilon decays",
+                                         type=float_in(0.0, 1.0))
     # Host loop.
-    checkpoint_every: int = 500  # iterations; a multiple of iterations_per_chunk
-    eval_size: int = 64  # fixed validation episodes, greedy, at checkpoints (0: none)
+    checkpoint_every: int = option(500, "--checkpoint-every",  # a multiple of the chunk
+                                   "iterations between checkpoints", type=positive_int)
+    eval_size: int = option(64, "--eval-size",  # fixed greedy episodes at checkpoints
+                            "greedy validation episodes (0: none)", type=int_in(0, 65536))
 
     def __post_init__(self) -> None:
         for name in ("rules", "hidden", "fab_release"):  # JSON lists: keep it hashable

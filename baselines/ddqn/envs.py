@@ -1,6 +1,10 @@
-"""Envs the Double DQN trains on: `DDQN_ENVS`, a registry name -> `factory(config) -> env`.
+"""The envs the Double DQN trains on: its `--env` names and how a config makes them.
 
-The DDQN needs only this contract from an env (it never looks inside the state):
+Every env comes from the one jaxshop registry (`jaxshop.make`): `ENV_OPTIONS`
+maps a DDQN `--env` name to the registered env and the arguments the `DDQNConfig` gives
+it ("fjsp": `rule_selection` on random flexible job shops of the config's size; "fab":
+the Mini-Fab in the config's regime). The DDQN needs only this contract from an env (it
+never looks inside the state):
 
 - `env.reset(key) -> (state, timestep)`, drawing the instance (or params) from the env's
   own generator; `env.step(state, action) -> (state, timestep)`; both pure, jit/vmap-able.
@@ -9,14 +13,8 @@ The DDQN needs only this contract from an env (it never looks inside the state):
 - `timestep.reward`, `timestep.discount` (0 at termination, 1 when truncated),
   `timestep.last()`; `env.num_actions(instance)`, `env.max_steps(instance)`.
 
-Finished episodes are reset inside the training loop (`env.reset` with a fresh key).
-
-To add an env (e.g. the fab), one line here or anywhere before training::
-
-    DDQN_ENVS["fab"] = lambda config: make_fab_env(...)     # or register_ddqn_env(...)
-
-`jaxshop train ddqn --env NAME` offers every registered name; the factory reads what
-it needs from the `DDQNConfig` (`num_jobs`, `num_machines`, `mode`, `rules`, ...).
+To train on another env, register it with `jaxshop.register(name)` and add how a config
+makes it: `ENV_OPTIONS[name] = lambda config: (name, {})`.
 """
 
 from __future__ import annotations
@@ -26,64 +24,51 @@ from typing import Any
 
 from jaxshop_baselines.ddqn.config import DDQNConfig
 
-EnvFactory = Callable[[DDQNConfig], Any]
+#: `config -> (registered jaxshop env name, its make arguments)`
+EnvOptions = Callable[[DDQNConfig], tuple[str, dict[str, Any]]]
 
 
 def fjsp_generator(num_jobs: int, num_machines: int):
     """Brandimarte-style random FJSP: `U[0.8 M, 1.2 M]` operations per job, `U[1, M]`
-    eligible machines, times `U[1, 20]` (as the pointer net and PPO train on)."""
-    from jaxshop.fjsp import FJSPGenerator
+    eligible machines, times `U[1, 20]` (`jaxshop.fjsp.generator.brandimarte_generator`,
+    as the pointer net and PPO train on)."""
+    from jaxshop.fjsp.generator import brandimarte_generator
 
-    m = num_machines
-    ops = (max(1, round(0.8 * m)), max(1, round(1.2 * m)))
-    return FJSPGenerator(num_jobs, m, ops_per_job=ops, machines_per_op=(1, m),
-                         time_range=(1, 20))
+    return brandimarte_generator(num_jobs, num_machines)
 
 
-def make_fjsp_rule_env(config: DDQNConfig, reward: str = "normalized"):
-    """Rule selection (`RuleSelection`) on random FJSP instances of the config's size."""
-    from jaxshop_baselines.ddqn.rule_selection import RuleSelection
-
-    from jaxshop.fjsp import FlexibleJobShop
-
-    inner = FlexibleJobShop(generator=fjsp_generator(config.num_jobs, config.num_machines),
-                            reward=reward, mode=config.mode)
-    return RuleSelection(inner, rules=config.rules)
+def _rule_selection(config: DDQNConfig) -> tuple[str, dict[str, Any]]:
+    """Rule selection on random FJSP instances of the config's size (normalized reward)."""
+    generator = fjsp_generator(config.num_jobs, config.num_machines)
+    return "rule_selection", {"generator": generator, "reward": "normalized",
+                              "mode": config.mode, "rules": tuple(config.rules)}
 
 
-def make_fab_env(config: DDQNConfig):
+def _fab(config: DDQNConfig) -> tuple[str, dict[str, Any]]:
     """The Mini-Fab (`jaxshop.fab.FabEnv`: 10 decision days after 5 warm-up days with d4)
-    in the config's regime (`config.fab_regime`: Pa and Pb releases per day uniform in
-    `fab_release`, or the weekly plan; setups, maintenance, breakdowns); the action picks
-    the day's composite-rule weights."""
-    from jaxshop.fab import FabEnv, regime_params
+    in the config's regime (`config.fab_regime`); the action picks the day's weights."""
+    from jaxshop.fab import regime_params
 
-    return FabEnv(regime_params(config.fab_regime))
+    return "fab", {"params": regime_params(config.fab_regime)}
 
 
-DDQN_ENVS: dict[str, EnvFactory] = {
-    "fjsp": make_fjsp_rule_env,
-    "fab": make_fab_env,
-}
-
-
-def register_ddqn_env(name: str, factory: EnvFactory) -> EnvFactory:
-    """Registers `factory(config) -> env` under `name` for `make_env` and the CLI."""
-    if not name or not isinstance(name, str):
-        raise ValueError(f"an env name is needed, got {name!r}")
-    DDQN_ENVS[name] = factory
-    return factory
+#: DDQN `--env` name -> how a config makes its env
+ENV_OPTIONS: dict[str, EnvOptions] = {"fjsp": _rule_selection, "fab": _fab}
 
 
 def make_env(config: DDQNConfig):
-    """The env of `config.env` (ValueError naming the registered ones when unknown)."""
+    """The env of `config.env` (ValueError naming the known ones when unknown)."""
+    import jaxshop_baselines.ddqn.rule_selection  # noqa: F401  (registers "rule_selection")
+
+    import jaxshop
+
     try:
-        factory = DDQN_ENVS[config.env]
+        options = ENV_OPTIONS[config.env]
     except KeyError:
-        raise ValueError(f"unknown ddqn env {config.env!r}; registered: "
-                         f"{', '.join(sorted(DDQN_ENVS))}") from None
-    return factory(config)
+        raise ValueError(f"unknown ddqn env {config.env!r}; known: "
+                         f"{', '.join(sorted(ENV_OPTIONS))}") from None
+    name, kwargs = options(config)
+    return jaxshop.make(name, **kwargs)
 
 
-__all__ = ["DDQN_ENVS", "EnvFactory", "fjsp_generator", "make_env", "make_fab_env",
-           "make_fjsp_rule_env", "register_ddqn_env"]
+__all__ = ["ENV_OPTIONS", "EnvOptions", "fjsp_generator", "make_env"]

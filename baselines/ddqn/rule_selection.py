@@ -1,11 +1,13 @@
 """Rule selection on the (flexible) job shop: the action picks a dispatching rule.
 
-`RuleSelection(FlexibleJobShop(...), rules=DEFAULT_RULES)` is a stateless wrapper: its
-state is the wrapped `FJSPState`, one step is one dispatching decision, and action `k`
-means "let `rules[k]` (a `JOB-MACHINE` rule of `jaxshop_baselines.rules`) choose the
-next (operation, machine) pair", which is then applied to the job shop. The episode,
-rewards ("dense", "normalized", "terminal" of the wrapped env), makespan and schedule are
-those of the wrapped env, so a rule-selection episode returns `-makespan` (dense).
+`RuleSelection(FlexibleJobShop(...), rules=DEFAULT_RULES)` is a scheduling env on the
+shared step template, registered as `jaxshop.make("rule_selection", rules=..., **fjsp)`
+when this module is imported (the rules live in `jaxshop_baselines`). Its state is the
+job shop's `FJSPState`, one step is one dispatching decision, and action `k` means "let
+`rules[k]` (a `JOB-MACHINE` rule of `jaxshop_baselines.rules`) choose the next
+(operation, machine) pair", which is then applied to the job shop. The generator,
+reward mode ("dense", "normalized", "terminal"), makespan and schedule are those of the
+job shop, so a rule-selection episode returns `-makespan` (dense).
 
 Action mask: all `K = len(rules)` rules are valid while the schedule is incomplete, none
 once it is complete (the library's terminal convention). An out-of-range action acts as
@@ -45,11 +47,13 @@ import jax.numpy as jnp
 from flax import struct
 from jaxshop_baselines import rules as R
 
-from jaxshop.env import resolve_action
+from jaxshop.env import SchedulingEnvironment, register, resolve_action
 from jaxshop.fjsp.env import FlexibleJobShop
 from jaxshop.fjsp.types import FJSPState
-from jaxshop.specs import ArraySpec
-from jaxshop.wrappers import Wrapper
+from jaxshop.instances.types import FJSPInstance
+from jaxshop.schedule import Schedule
+from jaxshop.specs import ArraySpec, DiscreteSpec
+from jaxshop.utils import clamped_div
 
 DEFAULT_RULES: tuple[str, ...] = (
     "MWKR-EF", "MOR-EF", "FIFO-EF", "SPT-EF", "MWKR-SPTW", "FIFO-SPTW",
@@ -67,10 +71,6 @@ NUM_FEATURES = len(FEATURES)
 class RuleObservation:
     features: Any  # (NUM_FEATURES,) float32, see the module docstring
     action_mask: Any  # (K,) bool: every rule while running, none once finished
-
-
-def _safe_div(a, b):
-    return a / jnp.maximum(b, 1e-6)
 
 
 def schedule_features(env: FlexibleJobShop, state: FJSPState) -> jax.Array:
@@ -92,52 +92,55 @@ def schedule_features(env: FlexibleJobShop, state: FJSPState) -> jax.Array:
     free_min = jnp.where(real_m.any(), free_min, 0.0)
     work = R.remaining_mean_work(state)  # (J,), 0 for finished jobs
     open_work = jnp.where(open_j, work, 0.0)
-    mean_work = _safe_div(open_work.sum(), n_open)
-    var_work = _safe_div(jnp.where(open_j, (work - mean_work) ** 2, 0.0).sum(), n_open)
+    mean_work = clamped_div(open_work.sum(), n_open)
+    var_work = clamped_div(jnp.where(open_j, (work - mean_work) ** 2, 0.0).sum(), n_open)
     ready = state.job_ready.astype(f32)
-    mean_ready = _safe_div(jnp.where(open_j, ready, 0.0).sum(), n_open)
+    mean_ready = clamped_div(jnp.where(open_j, ready, 0.0).sum(), n_open)
     elig_count = state.next_eligible.sum(-1).astype(f32)
-    flex = _safe_div(jnp.where(open_j, elig_count, 0.0).sum(), n_open * n_m)
+    flex = clamped_div(jnp.where(open_j, elig_count, 0.0).sum(), n_open * n_m)
     cand = R.candidate_jobs(env, state, True)
     next_min = jnp.where(state.next_eligible, state.next_times, 0).astype(f32)
     next_min = jnp.where(state.next_eligible, next_min, jnp.finfo(f32).max).min(-1)
     next_min = jnp.where(open_j, next_min, 0.0)
     op_mean = R.op_mean_times(inst)
-    mean_op = _safe_div(jnp.where(inst.op_mask, op_mean, 0.0).sum(), total_ops)
+    mean_op = clamped_div(jnp.where(inst.op_mask, op_mean, 0.0).sum(), total_ops)
     any_open = n_open > 0
     feats = jnp.stack([
         state.num_scheduled.astype(f32) / total_ops,
         c / lb,
-        _safe_div(jnp.where(real_m, free, 0.0).sum(), n_m) / lb,
+        clamped_div(jnp.where(real_m, free, 0.0).sum(), n_m) / lb,
         (free_max - free_min) / lb,
-        _safe_div(state.machine_busy.astype(f32).sum(), n_m * jnp.maximum(c, 1.0)),
+        clamped_div(state.machine_busy.astype(f32).sum(), n_m * jnp.maximum(c, 1.0)),
         work.sum() / (n_m * lb),
         (real_j & ~open_j).sum().astype(f32) / n_j,
-        jnp.where(any_open, _safe_div(jnp.sqrt(var_work), mean_work), 0.0),
+        jnp.where(any_open, clamped_div(jnp.sqrt(var_work), mean_work), 0.0),
         jnp.where(any_open, (mean_ready - free_min) / lb, 0.0),
         flex,
-        _safe_div((cand & open_j).sum().astype(f32), n_open),
-        jnp.where(any_open, _safe_div(_safe_div(next_min.sum(), n_open), mean_op), 0.0),
+        clamped_div((cand & open_j).sum().astype(f32), n_open),
+        jnp.where(any_open, clamped_div(clamped_div(next_min.sum(), n_open), mean_op), 0.0),
     ])
     return feats.astype(f32)
 
 
-class RuleSelection(Wrapper):
+class RuleSelection(SchedulingEnvironment[FJSPInstance, FJSPState, RuleObservation]):
     """A `FlexibleJobShop` whose discrete action picks one of `rules` for the next decision.
 
     See the module docstring for the action, observation and rewards. Passes
     `jaxshop.testing.check_env`. `candidates` is the rules' candidate set ("ready").
     """
 
+    problem = "fjsp"
+
     def __init__(self, env: FlexibleJobShop, rules: tuple[str, ...] = DEFAULT_RULES,
                  candidates: str = "ready"):
-        if not isinstance(env.unwrapped, FlexibleJobShop) or env is not env.unwrapped:
+        if not isinstance(env, FlexibleJobShop):
             raise TypeError("RuleSelection wraps a plain FlexibleJobShop env")
         if not rules:
             raise ValueError("RuleSelection needs at least one rule")
         if candidates not in R.CANDIDATE_SETS:
             raise ValueError(f"candidates must be one of {R.CANDIDATE_SETS}, got {candidates!r}")
-        super().__init__(env)
+        super().__init__(env.generator, env.reward_mode)
+        self.env = env
         self.rules = tuple(R.canonical_rule(r) for r in rules)
         parts = [R.parse_rule(r) for r in self.rules]
         # Only the job and machine rules that some rule uses are computed at each step.
@@ -149,6 +152,11 @@ class RuleSelection(Wrapper):
 
     def __repr__(self) -> str:
         return f"RuleSelection({self.env!r}, rules={self.rules})"
+
+    @property
+    def mode(self) -> str:
+        """The job shop's timing mode ("append" or "insert")."""
+        return self.env.mode
 
     @property
     def num_rules(self) -> int:
@@ -167,32 +175,53 @@ class RuleSelection(Wrapper):
         machine = R.select_best(scores, state.next_eligible[job])
         return (job * num_machines + machine).astype(jnp.int32)
 
-    def transition(self, state: FJSPState, action):
-        was_done = self.env.is_done(state)
-        rule, invalid = resolve_action(self.action_mask(state), action, was_done)
-        new, ts = self.env.transition(state, self.rule_action(state, rule))
-        extras = {**ts.extras, "invalid_action": invalid & ~was_done}
-        return new, ts.replace(extras=extras)
+    def _reset(self, instance: FJSPInstance, key: jax.Array) -> FJSPState:
+        return self.env._reset(instance, key)
+
+    def _step(self, state: FJSPState, rule: jax.Array, live: jax.Array) -> FJSPState:
+        # The job shop's own fallback guards the rule's pick (a valid pick is kept as is).
+        action, _ = resolve_action(self.env.action_mask(state), self.rule_action(state, rule),
+                                   ~live)
+        return self.env._step(state, action, live)
 
     def action_mask(self, state: FJSPState) -> jax.Array:
         return jnp.broadcast_to(~self.env.is_done(state), (self.num_rules,))
 
+    def is_done(self, state: FJSPState) -> jax.Array:
+        return self.env.is_done(state)
+
+    def current_makespan(self, state: FJSPState) -> jax.Array:
+        return self.env.current_makespan(state)
+
+    def schedule(self, state: FJSPState) -> Schedule:
+        return self.env.schedule(state)
+
     def observe(self, state: FJSPState) -> RuleObservation:
         return RuleObservation(schedule_features(self.env, state), self.action_mask(state))
 
-    def num_actions(self, instance) -> int:
+    def num_actions(self, instance: FJSPInstance) -> int:
         return self.num_rules
 
-    def observation_spec(self, instance) -> RuleObservation:
+    def max_steps(self, instance: FJSPInstance) -> int:
+        return self.env.max_steps(instance)
+
+    def observation_spec(self, instance: FJSPInstance) -> RuleObservation:
         return RuleObservation(
             features=ArraySpec((NUM_FEATURES,), jnp.float32, name="features"),
             action_mask=ArraySpec.boolean((self.num_rules,), "action_mask"),
         )
 
-    def action_spec(self, instance):
-        from jaxshop.specs import DiscreteSpec
-
+    def action_spec(self, instance: FJSPInstance) -> DiscreteSpec:
         return DiscreteSpec(self.num_rules, name="action")
+
+
+@register("rule_selection")
+def _make_rule_selection(rules: tuple[str, ...] = DEFAULT_RULES, candidates: str = "ready",
+                         **fjsp_kwargs: Any) -> RuleSelection:
+    """`jaxshop.make("rule_selection", rules=..., candidates=..., generator=..., reward=...,
+    mode=...)`: rule selection on a `FlexibleJobShop(**fjsp_kwargs)`."""
+    return RuleSelection(FlexibleJobShop(**fjsp_kwargs), rules=tuple(rules),
+                         candidates=candidates)
 
 
 __all__ = [

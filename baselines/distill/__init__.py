@@ -58,7 +58,7 @@ def load_mlp(path: str | Path) -> tuple[MLPConfig, dict]:
 @functools.lru_cache(maxsize=8)
 def mlp_solver(config: MLPConfig, mode: str):
     """`(env, solve(params, batch) -> final states)`: jitted greedy decoding, cached."""
-    env = jaxshop.make("fjsp", mode=mode)
+    env = jaxshop.cached_make("fjsp", mode=mode)
     return env, jax.jit(lambda params, batch: greedy_batch(MLPPolicy(config), params, batch,
                                                            mode))
 

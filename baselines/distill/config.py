@@ -10,6 +10,9 @@ from __future__ import annotations
 import dataclasses
 
 from jaxshop_baselines.config_io import JSONConfig
+from jaxshop_baselines.runner import option
+
+from jaxshop.options import float_in, int_in, positive_int
 
 TEACHERS = ("pointer", "ddqn")  # teacher kinds; `kind:DIR` names a trained model
 STUDENTS = ("small-pointer", "mlp")
@@ -31,32 +34,57 @@ class DistillConfig(JSONConfig):
     `U[0.8 M, 1.2 M]`, times `U[time_range]`), or an even split over `mixture` sizes.
     """
 
-    teacher: str = "pointer"
-    student: str = "small-pointer"
-    student_dim: int = 16
-    objective: str = "distill"
-    alpha: float = 1.0
-    tau: float = 2.0
-    regime: str = "mix"
-    anneal_updates: int = 0  # kickstart: updates to reach distillation weight 0; 0 = the run
+    teacher: str = option("pointer", "--teacher", "pointer (shipped AC-SD, default), "
+                          "pointer:DIR, ddqn (shipped FJSP Q-network) or ddqn:DIR",
+                          metavar="KIND[:DIR]", shown="")
+    student: str = option("small-pointer", "--student", "small-pointer (pointer net of "
+                          "--dim, default) or mlp (per-pair MLP scorer, two hidden layers "
+                          "of --dim)", choices=STUDENTS, shown="")
+    student_dim: int = option(16, "--dim", "student width, 1..1024", type=int_in(1, 1024))
+    objective: str = option("distill", "--objective", "distill (default), reinforce (the "
+                            "student from scratch, no teacher) or kickstart (REINFORCE + "
+                            "the distillation loss, its weight falling from 1 to 0 over "
+                            "--anneal updates)", choices=OBJECTIVES, shown="")
+    alpha: float = option(1.0, "--alpha", "weight of the KL term, 0..100",
+                          type=float_in(0.0, 100.0))
+    tau: float = option(2.0, "--tau", "softmax temperature of the KL term, 0.01..100",
+                        type=float_in(0.01, 100.0))
+    regime: str = option("mix", "--regime", "who drives the episodes: teacher, student "
+                         "(DAgger-style) or mix (half each; default {default})",
+                         choices=tuple(REGIMES))
+    # kickstart: updates to reach distillation weight 0; 0 = the run
+    anneal_updates: int = option(0, "--anneal", "kickstart: updates over which the "
+                                 "distillation weight falls to 0 (default 0 = all of "
+                                 "--steps)", type=int_in(0, 10**9), metavar="UPDATES",
+                                 shown="")
     # Teacher with search: > 0 = a teacher-driven episode replays the best (lowest makespan)
     # of the teacher's greedy rollout and this many rollouts sampled from its policy, and
     # the CE target is that rollout's action (the teacher's argmax when 0). The search runs
     # for every instance of the batch (K + 1 teacher rollouts each): use regime `teacher`.
-    teacher_samples: int = 0
+    teacher_samples: int = option(0, "--teacher-samples", "teacher with search: "
+                                  "teacher-driven episodes replay the best of the teacher's "
+                                  "greedy rollout and K sampled ones, whose actions are the "
+                                  "CE targets (default 0: the teacher's argmax)",
+                                  type=int_in(0, 1024), metavar="K", shown="")
     # Instances.
-    num_jobs: int = 10
-    num_machines: int = 5
+    num_jobs: int = option(10, "--jobs", "jobs of the training instances",
+                           type=int_in(1, 1000))
+    num_machines: int = option(5, "--machines", "machines of the training instances",
+                               type=int_in(1, 200))
     time_range: tuple[int, int] = (1, 20)
     mixture: tuple[tuple[int, int], ...] = ()
     mode: str = "append"
     # Optimization.
-    batch_size: int = 64
-    num_updates: int = 500
-    learning_rate: float = 2e-3
+    batch_size: int = option(64, "--batch", "instances per update", type=int_in(1, 65536))
+    num_updates: int = option(500, "--steps", "updates, a multiple of --chunk",
+                              type=positive_int)
+    learning_rate: float = option(2e-3, "--lr", "Adam learning rate",
+                                  type=float_in(0.0, 1.0, low_open=True))
     max_grad_norm: float = 1.0
-    updates_per_chunk: int = 10
-    checkpoint_every: int = 50
+    updates_per_chunk: int = option(10, "--chunk", "updates per jitted call",
+                                    type=int_in(1, 10_000))
+    checkpoint_every: int = option(50, "--checkpoint-every", "updates between checkpoints",
+                                   type=positive_int)
     eval_size: int = 128
 
     def __post_init__(self) -> None:

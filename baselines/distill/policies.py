@@ -124,11 +124,11 @@ class QRulePolicy:
     mode: str = "append"
 
     def _rule_env(self):
-        from jaxshop_baselines.ddqn.rule_selection import RuleSelection
+        import jaxshop_baselines.ddqn.rule_selection  # noqa: F401  (registers the env)
 
         import jaxshop
 
-        return RuleSelection(jaxshop.make("fjsp", mode=self.mode), rules=self.rules)
+        return jaxshop.cached_make("rule_selection", mode=self.mode, rules=tuple(self.rules))
 
     def init_carry(self) -> Any:
         return ()

@@ -18,8 +18,8 @@ states the student visits, labelled by the teacher): the share the teacher drive
 
 `make_train(config, teacher)` returns `train(key, alpha, tau, teacher_fraction)`, a whole
 run as one pure function (`jax.jit(jax.vmap(train, ...))` over seeds or ablation
-settings). `run_distill` is the host loop (chunks, progress, checkpoints, exact resume)
-behind `jaxshop distill`.
+settings). `SPEC` hands the pieces to the one training runner (`jaxshop_baselines.runner`:
+chunks, progress, checkpoints, exact resume) behind `jaxshop distill`.
 """
 
 from __future__ import annotations
@@ -34,6 +34,8 @@ import jax
 import jax.numpy as jnp
 import optax
 from jax import lax
+from jaxshop_baselines import parallel
+from jaxshop_baselines import runner as host
 from jaxshop_baselines.distill.config import DistillConfig
 from jaxshop_baselines.distill.loss import distill_loss, masked_log_softmax
 from jaxshop_baselines.distill.policies import (
@@ -48,9 +50,9 @@ from jaxshop_baselines.pointer.config import PointerConfig, fast_compile, pointe
 from jaxshop_baselines.pointer.model import init_params as pointer_init
 from jaxshop_baselines.pointer.model import sample_choice
 from jaxshop_baselines.pointer.train import RunnerState, make_sampler
+from jaxshop_baselines.runner import TrainPlan, TrainSpec
 
 import jaxshop
-from jaxshop import parallel
 
 METRIC_NAMES = ("loss", "ce", "kl", "agreement", "norm_makespan", "grad_norm")
 VALIDATION_KEY = 987_654_321  # the pointer trainer's validation seed (same instances)
@@ -75,8 +77,7 @@ def load_teacher(spec: str, mode: str = "append") -> Teacher:
         config = dataclasses.replace(agent.config, mode=mode)
         return Teacher(PointerPolicy(config), agent.params, agent.source)
     if kind == "ddqn":
-        from jaxshop_baselines.ddqn import DEFAULT_MODEL
-        from jaxshop_baselines.ddqn.checkpoint import load_ddqn
+        from jaxshop_baselines.ddqn import DEFAULT_MODEL, load_ddqn
 
         source = path or str(DEFAULT_MODEL)
         config, params = load_ddqn(source)
@@ -223,7 +224,7 @@ def reinforce_loss(log_p: jax.Array, live: jax.Array, cost: jax.Array, own: jax.
 def make_loss(config: DistillConfig, teacher_policy: Any) -> Callable:
     """`loss(student_params, teacher_params, instances, key, hyper, weight) -> (loss,
     metrics)`; `weight` scales the distillation term (`distill_weight`)."""
-    env = jaxshop.make("fjsp", mode=config.mode)
+    env = jaxshop.cached_make("fjsp", mode=config.mode)
     student = student_policy(config)
     teacher = teacher_policy if config.objective != "reinforce" else None
     per_decision = jax.vmap(jax.vmap(distill_loss, (0, 0, 0, 0, None, None)),
@@ -350,7 +351,7 @@ def greedy_episode(env, policy: Any, params: Any, state: Any, obs: Any, num_step
 
 def greedy_batch(policy: Any, params: Any, instances: Any, mode: str) -> Any:
     """Final env states of greedy decoding of `policy` on a stacked batch of instances."""
-    env = jaxshop.make("fjsp", mode=mode)
+    env = jaxshop.cached_make("fjsp", mode=mode)
     batch = jax.tree_util.tree_leaves(instances)[0].shape[0]
     steps = env.max_steps(jax.tree_util.tree_map(lambda x: x[0], instances))
     states, ts = jax.vmap(env.reset)(jax.random.split(jax.random.PRNGKey(0), batch), instances)
@@ -402,7 +403,7 @@ __all__ = [
 
 
 # ---------------------------------------------------------------------------------------
-# Host loop and `jaxshop distill`
+# The runner's view: `jaxshop distill`
 # ---------------------------------------------------------------------------------------
 
 RUN_CONFIG = "distill.json"  # the run's DistillConfig; config.json is the student model's
@@ -416,61 +417,39 @@ def save_student(out: Path, config: DistillConfig, params: Any, meta: dict) -> N
     save_model(out, student_model_config(config), params, meta)
 
 
-def run_distill(config: DistillConfig, out: str | Path, seed: int = 0, resume: bool = False,
-                progress: bool = True, command: str | None = None, mesh=None) -> RunnerState:
-    """Trains (or resumes) a student in `out`; see `jaxshop_baselines.loop.run_chunked`.
-
-    With a `mesh` (`jaxshop.parallel.make_mesh`), each update's batch is split over its
-    data axis and the student and teacher parameters are replicated; in a multi-process
-    run every process calls this and only process 0 writes files.
-    """
-    if mesh is not None:
-        parallel.check_divides(config.batch_size, mesh, f"--batch {config.batch_size}")
-    with parallel.use_mesh(mesh):
-        return _run_distill(config, Path(out), seed, resume, progress, command, mesh)
-
-
-def _run_distill(config, out, seed, resume, progress, command, mesh) -> RunnerState:
-    from jaxshop_baselines.loop import run_chunked
-
+def _plan(config: DistillConfig) -> TrainPlan:
+    """The chunk with the teacher's parameters (replicated) and the traced settings."""
     teacher = _teacher_for(config)
     t_params = parallel.replicate(teacher.params) if teacher else None
-    chunk = make_train_chunk(config, teacher.policy if teacher else None)
-    hyper = tuple(jnp.float32(x) for x in config.hyper)
-    evaluate = make_validation(config) if config.eval_size > 0 else None
     label = {"reinforce": "from scratch (REINFORCE)",
              "kickstart": f"kickstarted from {config.teacher}"}.get(
         config.objective, f"distilled from {config.teacher}")
-    runner, record = run_chunked(
-        out=out, runner=parallel.replicate(init_runner(config, jax.random.PRNGKey(seed))),
-        chunk=chunk,
-        chunk_args=(t_params, hyper), total=config.num_updates,
-        per_chunk=config.updates_per_chunk,
-        checkpoint_every=config.checkpoint_every, metric_names=METRIC_NAMES,
-        name=f"{config.student} {label}", config=config, config_file=RUN_CONFIG, seed=seed,
-        command=command, resume=resume, progress=progress, evaluate=evaluate,
-        counter=("schedules", config.batch_size),
+
+    def meta(record: Any, runner: Any, mesh: Any) -> dict:
+        rec = dataclasses.asdict(record)
+        return {
+            **{k: v for k, v in rec.items() if not k.startswith("counted")},
+            "schedules": rec["counted"], "schedules_per_second": rec["counted_per_second"],
+            "student": config.student, "objective": config.objective,
+            "teacher": teacher.source if teacher else None,
+            "teacher_digest": _digest(teacher.params) if teacher else None,
+            "teacher_num_params": policy_num_params(teacher.params) if teacher else None,
+            "num_params": policy_num_params(runner.params),
+            "final_val_greedy_norm_makespan": rec["final_validation"],
+            "jax": jax.__version__, "device": jax.devices()[0].device_kind,
+            **parallel.run_info(mesh),
+        }
+
+    return TrainPlan(
+        chunk=make_train_chunk(config, teacher.policy if teacher else None),
+        chunk_args=(t_params, tuple(jnp.float32(x) for x in config.hyper)),
+        metric_names=METRIC_NAMES, name=f"{config.student} {label}",
+        evaluate=make_validation(config) if config.eval_size > 0 else None,
+        counter=("schedules", config.batch_size), meta_fn=meta,
         summary=lambda m: (f"loss {float(m['loss'].mean()):.4f} · agree "
                            f"{float(m['agreement'].mean()):.3f} · C/LB "
                            f"{float(m['norm_makespan'].mean()):.3f}"),
     )
-    if not parallel.is_main_process():
-        return runner
-    record = dataclasses.asdict(record)
-    meta = {
-        **{k: v for k, v in record.items() if not k.startswith("counted")},
-        "schedules": record["counted"], "schedules_per_second": record["counted_per_second"],
-        "student": config.student, "objective": config.objective,
-        "teacher": teacher.source if teacher else None,
-        "teacher_digest": _digest(teacher.params) if teacher else None,
-        "teacher_num_params": policy_num_params(teacher.params) if teacher else None,
-        "num_params": policy_num_params(runner.params),
-        "final_val_greedy_norm_makespan": record["final_validation"],
-        "jax": jax.__version__, "device": jax.devices()[0].device_kind,
-        **parallel.run_info(mesh),
-    }
-    save_student(out, config, parallel.host_value(runner.params), meta)
-    return runner
 
 
 def _digest(params: Any) -> str:
@@ -479,112 +458,34 @@ def _digest(params: Any) -> str:
     return params_digest(params)
 
 
-DEFAULTS = DistillConfig()
-_FLAGS = {  # flag -> DistillConfig field
-    "teacher": "teacher", "student": "student", "dim": "student_dim",
-    "objective": "objective", "alpha": "alpha", "tau": "tau", "regime": "regime",
-    "anneal": "anneal_updates", "teacher_samples": "teacher_samples",
-    "jobs": "num_jobs", "machines": "num_machines", "steps": "num_updates",
-    "batch": "batch_size", "lr": "learning_rate", "chunk": "updates_per_chunk",
-    "checkpoint_every": "checkpoint_every",
-}
-
-
-def build_parser():
-    from jaxshop_baselines.distill.config import OBJECTIVES, REGIMES, STUDENTS
-
-    from jaxshop.options import ArgumentParser, add_run_options, float_in, int_in, positive_int
-
-    p = ArgumentParser(
-        prog="jaxshop distill",
-        description="Distill a teacher policy (the pointer net or the DDQN Q-network) into a "
-        "small student on random FJSP instances: CE to the teacher's choice + alpha * tau^2 "
-        "* KL of the tempered distributions; --objective reinforce trains the same student "
-        "from scratch instead.",
-    )
-    p.add_argument("--teacher", default=None, metavar="KIND[:DIR]",
-                   help="pointer (shipped AC-SD, default), pointer:DIR, ddqn (shipped FJSP "
-                   "Q-network) or ddqn:DIR")
-    p.add_argument("--student", choices=STUDENTS, default=None,
-                   help="small-pointer (pointer net of --dim, default) or mlp (per-pair MLP "
-                   "scorer, two hidden layers of --dim)")
-    p.add_argument("--dim", type=int_in(1, 1024), default=None,
-                   help=f"student width, 1..1024 (default {DEFAULTS.student_dim})")
-    p.add_argument("--objective", choices=OBJECTIVES, default=None,
-                   help="distill (default), reinforce (the student from scratch, no teacher) "
-                   "or kickstart (REINFORCE + the distillation loss, its weight falling from "
-                   "1 to 0 over --anneal updates)")
-    p.add_argument("--alpha", type=float_in(0.0, 100.0), default=None,
-                   help=f"weight of the KL term, 0..100 (default {DEFAULTS.alpha})")
-    p.add_argument("--tau", type=float_in(0.01, 100.0), default=None,
-                   help=f"softmax temperature of the KL term, 0.01..100 (default {DEFAULTS.tau})")
-    p.add_argument("--regime", choices=tuple(REGIMES), default=None,
-                   help="who drives the episodes: teacher, student (DAgger-style) or mix "
-                   f"(half each; default {DEFAULTS.regime})")
-    p.add_argument("--anneal", type=int_in(0, 10**9), default=None, metavar="UPDATES",
-                   help="kickstart: updates over which the distillation weight falls to 0 "
-                   "(default 0 = all of --steps)")
-    p.add_argument("--teacher-samples", type=int_in(0, 1024), default=None, metavar="K",
-                   help="teacher with search: teacher-driven episodes replay the best of "
-                   "the teacher's greedy rollout and K sampled ones, whose actions are the CE "
-                   "targets (default 0: the teacher's argmax)")
-    p.add_argument("--jobs", type=int_in(1, 1000), default=None,
-                   help=f"jobs of the training instances (default {DEFAULTS.num_jobs})")
-    p.add_argument("--machines", type=int_in(1, 200), default=None,
-                   help=f"machines of the training instances (default {DEFAULTS.num_machines})")
-    p.add_argument("--steps", type=positive_int, default=None,
-                   help=f"updates, a multiple of --chunk (default {DEFAULTS.num_updates})")
-    p.add_argument("--batch", type=int_in(1, 65536), default=None,
-                   help=f"instances per update (default {DEFAULTS.batch_size})")
-    p.add_argument("--lr", type=float_in(0.0, 1.0, low_open=True), default=None,
-                   help=f"Adam learning rate (default {DEFAULTS.learning_rate})")
-    p.add_argument("--chunk", type=int_in(1, 10_000), default=None,
-                   help=f"updates per jitted call (default {DEFAULTS.updates_per_chunk})")
-    p.add_argument("--checkpoint-every", type=positive_int, default=None,
-                   help=f"updates between checkpoints (default {DEFAULTS.checkpoint_every})")
-    add_run_options(p, "runs/distill-<student>-seed<seed>")
-    return p
-
-
-def config_from_args(args, base: DistillConfig | None = None) -> DistillConfig:
-    """The flags that were given on top of `base` (default config); one-line errors."""
-    from jaxshop.options import UsageError
-
-    values = (base or DEFAULTS).to_dict()
-    for flag, field in _FLAGS.items():
-        if getattr(args, flag) is not None:
-            values[field] = getattr(args, flag)
-    chunk = values["updates_per_chunk"]
-    if args.checkpoint_every is None and values["checkpoint_every"] % chunk:
-        values["checkpoint_every"] = chunk * max(1, round(values["checkpoint_every"] / chunk))
-    for name, flag in (("num_updates", "--steps"), ("checkpoint_every", "--checkpoint-every")):
-        if values[name] % chunk:
-            raise UsageError(f"{flag} {values[name]} is not a multiple of --chunk {chunk}")
-    try:
-        return DistillConfig.from_dict(values)
-    except ValueError as err:
-        raise UsageError(str(err)) from None
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`jaxshop distill ...`; returns the exit code."""
-    import shlex
-    import sys
-
-    from jaxshop_baselines.loop import flag_names, resume_config
-
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    mesh = parallel.mesh_from_args(args)  # before any other JAX call
-    config, seed = resume_config(args, argv, parser, lambda base: config_from_args(args, base),
-                                 DistillConfig, flag_names(parser, _FLAGS), RUN_CONFIG)
+def _check_teacher(config: DistillConfig) -> None:
+    """A bad teacher fails before any compile."""
     if config.objective != "reinforce":
-        load_teacher(config.teacher, config.mode)  # a bad teacher fails before any compile
-    out = Path(args.out or f"runs/distill-{config.student}-seed{seed}")
-    argv_list = list(sys.argv[1:] if argv is None else argv)
-    command = "jaxshop distill " + shlex.join(argv_list)
-    run_distill(config, out, seed=seed, resume=args.resume,
-                progress=not args.no_progress, command=command, mesh=mesh)
-    if parallel.is_main_process():
-        print(f"student written to {out}")
-    return 0
+        load_teacher(config.teacher, config.mode)
+
+
+def _announce(out: Path) -> None:
+    print(f"student written to {out}")
+
+
+SPEC = TrainSpec(
+    name="distill", config_cls=DistillConfig, prog="jaxshop distill",
+    description="Distill a teacher policy (the pointer net or the DDQN Q-network) into a "
+    "small student on random FJSP instances: CE to the teacher's choice + alpha * tau^2 "
+    "* KL of the tempered distributions; --objective reinforce trains the same student "
+    "from scratch instead.",
+    init=init_runner, plan=_plan, place=parallel.replicate,
+    batch=lambda c: (c.batch_size, f"--batch {c.batch_size}"),
+    default_out=lambda c, seed: f"runs/distill-{c.student}-seed{seed}",
+    out_help="runs/distill-<student>-seed<seed>", step_of=lambda r: int(r.update),
+    meta_names=("updates", "schedules", "final_val_greedy_norm_makespan"),
+    plot=(), xlabel="update", title=lambda c, seed: "", wrap_errors="", layout="fields",
+    config_file=RUN_CONFIG, save_model=save_student, before_run=_check_teacher,
+    announce=_announce,
+)
+
+#: `run_distill(config, out, seed=0, resume=False, progress=True, command=None,
+#: plot=True, mesh=None) -> RunnerState` (`runner.train`; exact resume)
+run_distill = functools.partial(host.train, SPEC)
+build_parser = functools.partial(host.build_parser, SPEC)
+config_from_args = functools.partial(host.config_from_args, SPEC)

@@ -41,6 +41,7 @@ from jaxshop_baselines.kernel_q.train import (
     save_model,
     value_iteration,
 )
+from jaxshop_baselines.limits import estimate_kernel_q
 from jaxshop_baselines.methods import Method, register_method
 from jaxshop_baselines.neh import permutation_solutions
 
@@ -73,6 +74,7 @@ def shipped_model_for(num_jobs: int) -> Path:
     options=("seed", "iterations", "time_limit"),
     arg="DIR",
     problems=("pfsp",),
+    estimate=estimate_kernel_q,
 )
 def kernel_q_method(arg: str | None = None, iterations: int | None = None,
                     time_limit: float | None = None, seed: int = 0, **_: Any) -> Method:

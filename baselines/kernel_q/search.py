@@ -27,6 +27,7 @@ import jax.numpy as jnp
 from jax import lax
 from jaxshop_baselines.kernel_q.train import BIG, NEG_Q, candidate_moves, q_values
 from jaxshop_baselines.methods import CHUNK_SECONDS, next_chunk
+from jaxshop_baselines.timed import run_timed
 
 from jaxshop.instances.types import PFSPInstance
 from jaxshop.pfsp_swap import (
@@ -169,20 +170,12 @@ def search_timed(batch, params, lam, keys, time_limit_s: float, patience: int = 
     compile_s = time.perf_counter() - t0
     start = time.perf_counter()
     state = jax.block_until_ready(search_init_batch(batch, keys, tabu))
-    chunk, done = 1, 0
-    while True:
-        t_chunk = time.perf_counter()
+
+    def advance(done: int, chunk: int) -> None:
+        nonlocal state
         state = jax.block_until_ready(run(state, batch, params, jnp.int32(chunk)))
-        done += chunk
-        now = time.perf_counter()
-        remaining = time_limit_s - (now - start)
-        if progress is not None:
-            progress(min(1.0, (now - start) / time_limit_s))
-        if remaining <= 0:
-            break
-        per_move = (now - t_chunk) / chunk
-        chunk = int(min(max_chunk, max(1, min(0.5 * remaining, chunk_seconds)
-                                        // max(per_move, 1e-9))))
+
+    done = run_timed(advance, time_limit_s, start, max_chunk, progress, chunk_seconds)
     return state, {"compile_s": compile_s, "search_s": time.perf_counter() - start,
                    "moves": done}
 

@@ -52,6 +52,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 from jax import lax
+from jaxshop_baselines import parallel
 from jaxshop_baselines.config_io import JSONConfig
 from jaxshop_baselines.kernel_q.kernel import (
     feature_map,
@@ -61,7 +62,6 @@ from jaxshop_baselines.kernel_q.kernel import (
     ridge_solve,
 )
 
-from jaxshop import parallel
 from jaxshop.options import ArgumentParser, UsageError, float_in, int_in, seed
 from jaxshop.pfsp.generator import UniformPFSPGenerator
 from jaxshop.pfsp_swap import (
@@ -383,7 +383,7 @@ def _jitted(config: KernelQConfig):
 
 @struct.dataclass
 class KQRunner:
-    """What a checkpoint holds (field names of the pointer trainer's orbax helpers)."""
+    """What a checkpoint holds (the runner's "fields" layout, `runner.LAYOUTS`)."""
 
     params: Any
     opt_state: Any  # {"deltas": (max_iters,)}
@@ -477,9 +477,11 @@ def run_training(config: KernelQConfig, out: str | Path, seed_value: int = 0,
 
 def _run_training(config: KernelQConfig, out: Path, seed_value: int, resume: bool, log,
                   mesh, request) -> dict:
-    from jaxshop_baselines.checkpoints import read_config
+    from jaxshop_baselines.checkpoints import latest_checkpoint, read_config
     from jaxshop_baselines.loop import check_resume_options, run_record
-    from jaxshop_baselines.pointer import checkpoint as ckpt
+    from jaxshop_baselines.runner import LAYOUTS
+
+    save, restore = LAYOUTS["fields"]  # the checkpoint layout of its runs
 
     main = parallel.is_main_process()
     key = jax.random.PRNGKey(seed_value)
@@ -487,7 +489,7 @@ def _run_training(config: KernelQConfig, out: Path, seed_value: int, resume: boo
     params = init_params(config, k_rff)
     deltas = jnp.full(config.max_iters, jnp.nan, jnp.float32)
     runner = KQRunner(params, {"deltas": deltas}, key, jnp.int32(0))
-    step = ckpt.latest_checkpoint(out)
+    step = latest_checkpoint(out)
     start = True  # a new run folder (or one stopped before its first checkpoint)
     if resume:  # the same rule as every trainer's (`loop.check_resume_options`)
         if not (out / CONFIG_FILE).is_file():
@@ -501,7 +503,7 @@ def _run_training(config: KernelQConfig, out: Path, seed_value: int, resume: boo
                 "starting it from sweep 0")
         else:
             start = False
-            runner = ckpt.restore_checkpoint(out, parallel.replicate(runner), step)
+            runner = restore(out, parallel.replicate(runner), step)
             log(f"resumed {out} at sweep {int(parallel.host_value(runner.update))}")
     elif step is not None or (out / MODEL_FILE).exists():
         held = f"a checkpoint at sweep {step}" if step is not None else f"a model, {MODEL_FILE}"
@@ -515,11 +517,11 @@ def _run_training(config: KernelQConfig, out: Path, seed_value: int, resume: boo
             out.mkdir(parents=True, exist_ok=True)
             config.to_json(out / CONFIG_FILE)
             (out / "run.json").write_text(json.dumps({"seed": seed_value}) + "\n")
-    return _sweeps(config, out, seed_value, runner, request, log, mesh, ckpt)
+    return _sweeps(config, out, seed_value, runner, request, log, mesh, save)
 
 
 def _sweeps(config: KernelQConfig, out: Path, seed_value: int, runner: KQRunner, request,
-            log, mesh, ckpt) -> dict:
+            log, mesh, save) -> dict:
     """Value iteration from `runner` in checkpointed chunks; Ctrl-C (`request`) stops it
     after the chunk in flight, saved, with `loop.TrainingInterrupted`."""
     from jaxshop_baselines.loop import TrainingInterrupted
@@ -551,7 +553,7 @@ def _sweeps(config: KernelQConfig, out: Path, seed_value: int, runner: KQRunner,
             f"({time.perf_counter() - t1:.1f}s)")
         done = it_new < stop or delta <= config.tol
         it = it_new
-        ckpt.save_checkpoint(out, KQRunner(params, {"deltas": deltas}, key, jnp.int32(it)))
+        save(out, KQRunner(params, {"deltas": deltas}, key, jnp.int32(it)), it)
     if it < config.max_iters and not done:  # Ctrl-C: every chunk done is saved
         raise TrainingInterrupted(out, it, "sweep")
     meta = {"sweeps": it, "final_delta": float(host_deltas[it - 1]) if it else None,

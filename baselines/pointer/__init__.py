@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import jax
+from jaxshop_baselines.limits import estimate_pointer
 from jaxshop_baselines.methods import Method, register_method, solutions_from_states
 from jaxshop_baselines.pointer.config import PointerConfig
 from jaxshop_baselines.pointer.inference import (
@@ -28,6 +29,7 @@ from jaxshop_baselines.pointer.model import num_params
 from jaxshop_baselines.pointer.train import (
     RunnerState,
     init_runner,
+    load_model,
     make_sampler,
     make_train,
     make_train_chunk,
@@ -45,6 +47,7 @@ from jaxshop.instances.types import Instance, stack
     options=("seed", "sample", "mode", "temperature"),
     arg="DIR",
     problems=("jssp", "fjsp"),
+    estimate=estimate_pointer,
 )
 def pointer_method(arg: str | None = None, sample: int = 0, mode: str = "append",
                    seed: int = 0, temperature: float | None = None, **_: Any) -> Method:
@@ -79,6 +82,7 @@ __all__ = [
     "RunnerState",
     "greedy_decode",
     "init_runner",
+    "load_model",
     "make_sampler",
     "make_train",
     "make_train_chunk",

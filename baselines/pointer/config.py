@@ -13,14 +13,17 @@ from typing import Any
 
 import jax
 from jaxshop_baselines.config_io import JSONConfig
+from jaxshop_baselines.runner import option
 
 from jaxshop.fjsp.features import DYNAMIC_FEATURES, STATIC_FEATURES
 from jaxshop.fjsp.generator import song_ops_range
+from jaxshop.options import float_in, int_in, positive_int
 
 __all__ = ["PointerConfig", "fast_compile", "pointer_jit", "song_ops_range"]
 
 FAST_COMPILE_ENV = "JAXSHOP_POINTER_FAST_COMPILE"
 VARIANTS = ("sd", "s")  # AC-SD: static + dynamic pair features; AC-S: static only
+MAX_JOBS, MAX_MACHINES, MAX_BATCH, MAX_DIM = 1000, 200, 65536, 4096  # option ranges
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,30 +36,42 @@ class PointerConfig(JSONConfig):
     the listed `(jobs, machines)` sizes padded to one shape.
     """
 
-    variant: str = "sd"
-    num_jobs: int = 10
-    num_machines: int = 5
+    variant: str = option("sd", "--variant",
+                          "sd: static + dynamic features (default), s: static only",
+                          choices=VARIANTS, shown="")
+    num_jobs: int = option(10, "--jobs", f"jobs, 1..{MAX_JOBS}", type=int_in(1, MAX_JOBS))
+    num_machines: int = option(5, "--machines", f"machines, 1..{MAX_MACHINES}",
+                               type=int_in(1, MAX_MACHINES))
     ops_per_job: tuple[int, int] | None = None
     time_range: tuple[int, int] = (1, 20)
     mixture: tuple[tuple[int, int], ...] = ()
-    mode: str = "append"
+    mode: str = option("append", "--mode", "schedule construction",
+                       choices=("append", "insert"))
     # Model.
-    embed_dim: int = 64
+    embed_dim: int = option(64, "--dim", f"embedding size, 1..{MAX_DIM}",
+                            type=int_in(1, MAX_DIM))
     glimpse: bool = True
     tanh_clip: float = 10.0
     # Training.
-    batch_size: int = 128
+    batch_size: int = option(128, "--batch", f"instances per update, 1..{MAX_BATCH}",
+                             type=int_in(1, MAX_BATCH))
     # Episodes per gradient pass: a larger batch is decoded and differentiated in equal
     # chunks of at most this many episodes and the gradients averaged (the same update up
     # to float summation order), so each step's activations stay in cache. 0: one pass.
     grad_chunk: int = 128
-    num_updates: int = 1000
-    learning_rate: float = 1e-3
+    num_updates: int = option(1000, "--steps", "updates, a multiple of --chunk",
+                              type=positive_int)
+    learning_rate: float = option(1e-3, "--lr", "Adam learning rate in (0, 1]",
+                                  type=float_in(0.0, 1.0, low_open=True))
     max_grad_norm: float = 1.0
-    entropy_coef: float = 0.0
+    entropy_coef: float = option(0.0, "--entropy", "entropy bonus in [0, 10]",
+                                 type=float_in(0.0, 10.0), shown="0")
     critic_coef: float = 1.0
-    updates_per_chunk: int = 10
-    checkpoint_every: int = 100
+    updates_per_chunk: int = option(10, "--chunk", "updates per jitted call",
+                                    type=int_in(1, 10_000))
+    checkpoint_every: int = option(100, "--checkpoint-every",
+                                   "updates between checkpoints, a multiple of --chunk",
+                                   type=positive_int)
     eval_size: int = 128  # fixed validation instances evaluated at checkpoints (0: none)
 
     def __post_init__(self) -> None:

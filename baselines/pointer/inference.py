@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
-from jaxshop_baselines.pointer import checkpoint as ckpt
+from jaxshop_baselines import checkpoints as ckpt
 from jaxshop_baselines.pointer.config import PointerConfig, fast_compile, pointer_jit
 from jaxshop_baselines.pointer.decode import batch_episodes, search_episode
 
@@ -30,6 +30,7 @@ import jaxshop
 from jaxshop import xla_cache
 from jaxshop.fjsp.env import timeline_capacity
 from jaxshop.instances.types import FJSPInstance
+from jaxshop.utils import tree_select
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 DEFAULT_MODELS = {"sd": MODELS_DIR / "ac-sd", "s": MODELS_DIR / "ac-s"}
@@ -66,7 +67,9 @@ class PointerAgent:
             path = DEFAULT_MODELS[variant]
             if not (path / ckpt.PARAMS_FILE).is_file():
                 raise ValueError(f"the shipped pointer model {path} is missing")
-        config, params = ckpt.load_model(path)
+        from jaxshop_baselines.pointer.train import load_model
+
+        config, params = load_model(path)
         return cls(config, params, str(path))
 
     @property
@@ -85,8 +88,8 @@ def _decoders(config: PointerConfig, mode: str, instances: FJSPInstance):
 
 @functools.lru_cache(maxsize=16)
 def _cached_decoders(config: PointerConfig, mode: str, fast: bool, capacity: int | None):
-    env = (jaxshop.make("fjsp", mode=mode, timeline_capacity=capacity) if mode == "insert"
-           else jaxshop.make("fjsp", mode=mode))
+    env = (jaxshop.cached_make("fjsp", mode=mode, timeline_capacity=capacity)
+           if mode == "insert" else jaxshop.cached_make("fjsp", mode=mode))
 
     def greedy(params, instances):
         eps, _ = batch_episodes(config, env, params, instances, jax.random.PRNGKey(0), True)
@@ -128,10 +131,7 @@ def _cached_decoders(config: PointerConfig, mode: str, fast: bool, capacity: int
         cand = makespans[rows, pick]
         better = cand < best_makespan
         chosen = jax.tree_util.tree_map(lambda x: x[rows * per_chunk + pick], final)
-        best_state = jax.tree_util.tree_map(
-            lambda new, old: jnp.where(better.reshape((-1,) + (1,) * (new.ndim - 1)), new, old),
-            chosen, best_state,
-        )
+        best_state = tree_select(better, chosen, best_state)
         merged = (jnp.minimum(cand, best_makespan), best_state)
         best = jax.tree_util.tree_map(
             lambda whole, new: lax.dynamic_update_slice_in_dim(whole, new, lo, 0), best, merged)
@@ -236,7 +236,7 @@ def sample_decode(agent: PointerAgent, instances: FJSPInstance, key: jax.Array,
 def greedy_makespans(agent: PointerAgent, mode: str | None = None):
     """`Method.batch_makespans` of greedy decoding: `(instances, keys) -> (B,) makespans`
     (pure; the keys are unused, greedy decoding draws nothing; -1 if unfinished)."""
-    env = jaxshop.make("fjsp", mode=mode or agent.config.mode)
+    env = jaxshop.cached_make("fjsp", mode=mode or agent.config.mode)
 
     def run(instances: FJSPInstance, keys: jax.Array) -> jax.Array:
         eps, _ = batch_episodes(agent.config, env, agent.params, instances,

@@ -23,8 +23,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import functools
-import shlex
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -34,12 +32,15 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 from jax import lax
-from jax.sharding import Mesh
-from jaxshop_baselines.checkpoints import (
-    read_rows,
+from jaxshop_baselines import parallel
+from jaxshop_baselines import runner as host
+from jaxshop_baselines.pointer.config import (
+    MAX_JOBS,
+    MAX_MACHINES,
+    PointerConfig,
+    fast_compile,
+    pointer_jit,
 )
-from jaxshop_baselines.pointer import checkpoint as ckpt
-from jaxshop_baselines.pointer.config import PointerConfig, fast_compile, pointer_jit
 from jaxshop_baselines.pointer.decode import batch_episodes, episode_keys, run_episodes
 from jaxshop_baselines.pointer.model import (
     critic_value,
@@ -47,18 +48,13 @@ from jaxshop_baselines.pointer.model import (
     num_params,
     select_features,
 )
+from jaxshop_baselines.runner import Curve, Panel, TrainPlan, TrainSpec
 
 import jaxshop
-from jaxshop import parallel
-from jaxshop.fjsp.generator import FJSPGenerator
+from jaxshop.instances.generated import fjsp_mixture_sampler
 from jaxshop.instances.types import FJSPInstance
 from jaxshop.options import (
-    ArgumentParser,
     UsageError,
-    add_run_options,
-    float_in,
-    int_in,
-    positive_int,
 )
 
 SampleFn = Callable[[jax.Array, int], FJSPInstance]  # (key, batch) -> stacked instances
@@ -83,34 +79,13 @@ class RunnerState:
 
 def make_env(config: PointerConfig):
     """The FJSP env the model decodes in (`config.mode`)."""
-    return jaxshop.make("fjsp", mode=config.mode)
+    return jaxshop.cached_make("fjsp", mode=config.mode)
 
 
 def make_sampler(config: PointerConfig) -> SampleFn:
     """Random training instances: one size, or an even split over `config.mixture`."""
-    sizes = config.sizes
-    ranges = [config.ops_range(m) for _, m in sizes]
-    pad = dict(
-        max_jobs=max(j for j, _ in sizes),
-        max_ops=max(hi for _, hi in ranges),
-        max_machines=max(m for _, m in sizes),
-    )
-    gens = [
-        FJSPGenerator(j, m, ops_per_job=r, machines_per_op=(1, m),
-                      time_range=config.time_range, **pad)
-        for (j, m), r in zip(sizes, ranges, strict=True)
-    ]
-
-    def sample(key: jax.Array, batch: int) -> FJSPInstance:
-        counts = [batch // len(gens) + (i < batch % len(gens)) for i in range(len(gens))]
-        keys = jax.random.split(key, len(gens))
-        parts = [
-            jax.vmap(g)(jax.random.split(k, n))
-            for g, k, n in zip(gens, keys, counts, strict=True) if n > 0
-        ]
-        return jax.tree_util.tree_map(lambda *xs: jnp.concatenate(xs), *parts)
-
-    return sample
+    ranges = [config.ops_range(m) for _, m in config.sizes]
+    return fjsp_mixture_sampler(config.sizes, ranges, config.time_range)
 
 
 def make_optimizer(config: PointerConfig) -> optax.GradientTransformation:
@@ -269,115 +244,18 @@ def _cached_validation(config: PointerConfig, fast: bool):
 
 
 # ---------------------------------------------------------------------------------------
-# Host loop: progress, CSV, checkpoints, final model and learning curve
+# The runner's view: `jaxshop train pointer`
 # ---------------------------------------------------------------------------------------
 
 
-
-def _tensorboard(run_dir: Path):
-    """A TensorBoard writer when `tensorboardX` is installed, else None."""
-    try:
-        from tensorboardX import SummaryWriter  # type: ignore[import-not-found]
-    except ImportError:
-        return None
-    return SummaryWriter(str(run_dir / "tensorboard"))
-
-
-def plot_learning_curve(csv_path: str | Path, png_path: str | Path, title: str = "") -> None:
-    """Sampled and validation-greedy makespan / lower bound, critic loss and entropy."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    rows = read_rows(Path(csv_path), 2**62)
-    if not rows:
-        return
-    upd = np.array([int(r["update"]) for r in rows])
-    col = lambda name: np.array([float(r[name] or "nan") for r in rows])  # noqa: E731
-    cost = col("norm_makespan")
-    window = max(1, len(rows) // 50)
-    smooth = np.convolve(cost, np.ones(window) / window, mode="valid")
-    val = [(int(r["update"]), float(r["val_norm_makespan"])) for r in rows
-           if r["val_norm_makespan"] not in ("", None)]
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
-    ax1.plot(upd, cost, alpha=0.25, label="sampled (batch mean)")
-    ax1.plot(upd[window - 1:], smooth, label=f"sampled, moving mean of {window}")
-    if val:
-        ax1.plot(*zip(*val, strict=True), "o-", label="greedy, validation set")
-    lo, hi = np.percentile(cost, [0, 95])
-    ax1.set_ylim(min(lo, *(v for _, v in val)) - 0.02 if val else lo - 0.02, hi + 0.05)
-    ax1.set_xlabel("update")
-    ax1.set_ylabel("makespan / lower bound")
-    ax1.legend()
-    ax1.grid(alpha=0.3)
-    ax2.semilogy(upd, col("critic_loss"), color="C1", alpha=0.8, label="critic loss (MSE)")
-    ax2.set_xlabel("update")
-    ax2.set_ylabel("critic loss")
-    ax3 = ax2.twinx()
-    ax3.plot(upd, col("entropy"), color="C2", alpha=0.8, label="entropy per episode")
-    ax3.set_ylabel("policy entropy (nats / episode)")
-    handles = ax2.get_legend_handles_labels()[0] + ax3.get_legend_handles_labels()[0]
-    ax2.legend(handles, [h.get_label() for h in handles])
-    ax2.grid(alpha=0.3)
-    fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(png_path, dpi=110)
-    plt.close(fig)
-
-
-def run_training(config: PointerConfig, out_dir: str | Path, seed: int = 0,
-                 resume: bool = False, progress: bool = True,
-                 command: str | None = None, sampler: SampleFn | None = None,
-                 plot: bool = True, mesh: Mesh | None = None) -> RunnerState:
-    """Trains with checkpoints every `config.checkpoint_every` updates; returns the runner.
-
-    `mesh` (default: every device, `jaxshop.parallel.make_mesh`) splits each update's
-    batch over its data axis; parameters stay replicated. In a multi-process run every
-    process calls this; only process 0 prints and writes files (orbax writes the shared
-    checkpoints from all of them).
-
-    With `resume`, continues from the latest checkpoint in `out_dir` (metrics rows after
-    it are dropped and recomputed; seed and command come from the run's `run.json`); the
-    continuation equals an uninterrupted run.
-    `sampler` replaces the config's instance distribution (tests use a fixed instance).
-    """
-    mesh = parallel.make_mesh() if mesh is None else mesh
-    parallel.check_divides(config.batch_size, mesh, f"--batch {config.batch_size}")
-    with parallel.use_mesh(mesh):
-        return _run_training(config, Path(out_dir), seed, resume, progress, command, sampler,
-                             plot, mesh)
-
-
-def _run_training(config: PointerConfig, out: Path, seed: int, resume: bool, progress: bool,
-                  command: str | None, sampler: SampleFn | None, plot: bool,
-                  mesh: Mesh) -> RunnerState:
-    from jaxshop_baselines.loop import note, run_chunked
-
-    if config.num_updates % config.updates_per_chunk:
-        raise ValueError("num_updates must be a multiple of updates_per_chunk")
-    main = parallel.is_main_process()
-    writer = None
-
-    def on_rows(rows: list[dict]) -> None:  # TensorBoard scalars, when tensorboardX is there
-        nonlocal writer
-        writer = writer or _tensorboard(out)
-        if writer is not None:
-            for row in rows:
-                for n in METRIC_NAMES:
-                    writer.add_scalar(n, float(row[n]), row["update"])
-
+def _plan(config: PointerConfig, sampler: SampleFn | None = None) -> TrainPlan:
+    """`sampler` replaces the config's instance distribution (tests use a fixed one)."""
     variant = f"AC-{config.variant.upper()}"
-    runner, record = run_chunked(
-        out=out, runner=parallel.replicate(init_runner(config, jax.random.PRNGKey(seed))),
-        chunk=make_train_chunk(config, sampler), total=config.num_updates,
-        per_chunk=config.updates_per_chunk, checkpoint_every=config.checkpoint_every,
-        metric_names=METRIC_NAMES, name=variant, config=config, seed=seed, command=command,
-        resume=resume, progress=progress,
+    return TrainPlan(
+        chunk=make_train_chunk(config, sampler), metric_names=METRIC_NAMES, name=variant,
         evaluate=make_validation(config) if config.eval_size > 0 else None,
         counter=("schedules", config.batch_size), validation_field="val_norm_makespan",
-        save=ckpt.save_checkpoint, restore=ckpt.restore_checkpoint, on_rows=on_rows,
+        meta={"variant": variant},
         describe=lambda r, s: (
             f"pointer {variant}: {num_params(r.params)} parameters, batch "
             f"{config.batch_size}, {config.updates_per_chunk} updates per call, "
@@ -388,34 +266,6 @@ def _run_training(config: PointerConfig, out: Path, seed: int, resume: bool, pro
             f"critic {float(m['critic_loss'].mean()):.2e} · "
             f"actor {float(m['actor_loss'].mean()):+.2e}"),
     )
-    if writer is not None:
-        writer.close()
-    if not main:
-        return runner
-    meta = {
-        "variant": variant, "seed": record.seed, "command": record.command,
-        "resumed_with": record.resumed_with, "updates": record.updates,
-        "schedules": record.counted, "train_seconds": record.train_seconds,
-        "compile_seconds": record.compile_seconds,
-        "schedules_per_second": record.counted_per_second,
-        "final_val_greedy_norm_makespan": record.final_validation,
-        "num_params": num_params(runner.params), "jax": jax.__version__,
-        **parallel.run_info(mesh),
-    }
-    ckpt.save_model(out, config, parallel.host_value(runner.params), meta)
-    if plot:
-        plot_learning_curve(out / "metrics.csv", out / "learning_curve.png",
-                            title=f"pointer {variant} · seed {record.seed}")
-    note(f"model, metrics.csv and learning_curve.png written to {out}")
-    return runner
-
-
-# ---------------------------------------------------------------------------------------
-# `jaxshop train pointer`
-# ---------------------------------------------------------------------------------------
-
-DEFAULTS = PointerConfig()
-MAX_JOBS, MAX_MACHINES, MAX_BATCH, MAX_DIM = 1000, 200, 65536, 4096
 
 
 def _parse_mixture(text: str) -> tuple[tuple[int, int], ...]:
@@ -432,72 +282,15 @@ def _parse_mixture(text: str) -> tuple[tuple[int, int], ...]:
     return tuple(out)
 
 
-def build_parser() -> ArgumentParser:
-    p = ArgumentParser(
-        prog="jaxshop train pointer",
-        description="Train the pointer actor-critic (REINFORCE + critic baseline) on random "
-        "Brandimarte-style FJSP instances.",
-    )
-    p.add_argument("--variant", choices=("sd", "s"), default=None,
-                   help="sd: static + dynamic features (default), s: static only")
-    p.add_argument("--jobs", type=int_in(1, MAX_JOBS), default=None,
-                   help=f"jobs, 1..{MAX_JOBS} (default {DEFAULTS.num_jobs})")
-    p.add_argument("--machines", type=int_in(1, MAX_MACHINES), default=None,
-                   help=f"machines, 1..{MAX_MACHINES} (default {DEFAULTS.num_machines})")
+def _mixture_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mixture", default=None, metavar="JxM,...",
                    help="train on a mixture of sizes padded together, e.g. 10x5,15x10,20x10")
-    p.add_argument("--steps", type=positive_int, default=None,
-                   help=f"updates, a multiple of --chunk (default {DEFAULTS.num_updates})")
-    p.add_argument("--batch", type=int_in(1, MAX_BATCH), default=None,
-                   help=f"instances per update, 1..{MAX_BATCH} (default {DEFAULTS.batch_size})")
-    p.add_argument("--dim", type=int_in(1, MAX_DIM), default=None,
-                   help=f"embedding size, 1..{MAX_DIM} (default {DEFAULTS.embed_dim})")
-    p.add_argument("--lr", type=float_in(0.0, 1.0, low_open=True), default=None,
-                   help=f"Adam learning rate in (0, 1] (default {DEFAULTS.learning_rate})")
-    p.add_argument("--entropy", type=float_in(0.0, 10.0), default=None,
-                   help="entropy bonus in [0, 10] (default 0)")
-    p.add_argument("--chunk", type=int_in(1, 10_000), default=None,
-                   help=f"updates per jitted call (default {DEFAULTS.updates_per_chunk})")
-    p.add_argument("--checkpoint-every", type=positive_int, default=None,
-                   help="updates between checkpoints, a multiple of --chunk "
-                   f"(default {DEFAULTS.checkpoint_every})")
-    p.add_argument("--mode", choices=("append", "insert"), default=None,
-                   help="schedule construction (default append)")
-    add_run_options(p, "runs/pointer-<variant>-<size>-seed<seed>")
-    return p
 
 
-_FLAGS = {
-    "variant": "variant", "jobs": "num_jobs", "machines": "num_machines",
-    "steps": "num_updates", "batch": "batch_size", "dim": "embed_dim", "lr": "learning_rate",
-    "entropy": "entropy_coef", "chunk": "updates_per_chunk",
-    "checkpoint_every": "checkpoint_every", "mode": "mode",
-}
-
-
-def config_from_args(args: argparse.Namespace, base: PointerConfig | None = None
-                     ) -> PointerConfig:
-    """Applies the flags that were given on top of `base` (default config)."""
-    values = (base or DEFAULTS).to_dict()
-    for flag, field in _FLAGS.items():
-        value = getattr(args, flag)
-        if value is not None:
-            values[field] = value
+def _adjust(args: argparse.Namespace, values: dict) -> dict:
     if args.mixture is not None:
         values["mixture"] = _parse_mixture(args.mixture)
-    # Keep checkpoints aligned with jitted chunks when only --chunk was given.
-    chunk = values["updates_per_chunk"]
-    if args.checkpoint_every is None and values["checkpoint_every"] % chunk:
-        values["checkpoint_every"] = chunk * max(1, round(values["checkpoint_every"] / chunk))
-    if values["num_updates"] % chunk:
-        raise UsageError(f"--steps {values['num_updates']} is not a multiple of --chunk {chunk} "
-                         "(updates run in jitted chunks of that many)")
-    if values["checkpoint_every"] % chunk:
-        raise UsageError(f"--checkpoint-every {values['checkpoint_every']} is not a multiple of "
-                         f"--chunk {chunk}")
-    config = PointerConfig.from_dict(values)
-    _check_instance_sizes(config)
-    return config
+    return values
 
 
 def _check_instance_sizes(config: PointerConfig) -> None:
@@ -512,20 +305,42 @@ def _check_instance_sizes(config: PointerConfig) -> None:
                              f"{MAX_MAKESPAN}; use smaller sizes")
 
 
-def main(argv: list[str] | None = None) -> int:
-    """`jaxshop train pointer ...`; returns the exit code."""
-    from jaxshop_baselines.loop import flag_names, resume_config
-
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    mesh = parallel.mesh_from_args(args)  # before any other JAX call (multi-host)
-    config, seed = resume_config(args, argv, parser, lambda base: config_from_args(args, base),
-                                 PointerConfig, flag_names(parser, _FLAGS))
+def _default_out(config: PointerConfig, seed: int) -> str:
     size = (",".join(f"{j}x{m}" for j, m in config.mixture) if config.mixture
             else f"{config.num_jobs}x{config.num_machines}")
-    out = Path(args.out or f"runs/pointer-{config.variant}-{size}-seed{seed}")
-    argv_list = list(sys.argv[1:] if argv is None else argv)
-    command = "jaxshop train pointer " + shlex.join(argv_list)
-    run_training(config, out, seed=seed, resume=args.resume,
-                 progress=not args.no_progress, command=command, mesh=mesh)
-    return 0
+    return f"runs/pointer-{config.variant}-{size}-seed{seed}"
+
+
+SPEC = TrainSpec(
+    name="pointer", config_cls=PointerConfig, prog="jaxshop train pointer",
+    description="Train the pointer actor-critic (REINFORCE + critic baseline) on random "
+    "Brandimarte-style FJSP instances.",
+    init=init_runner, plan=_plan, place=parallel.replicate,
+    batch=lambda c: (c.batch_size, f"--batch {c.batch_size}"),
+    default_out=_default_out, out_help="runs/pointer-<variant>-<size>-seed<seed>",
+    step_of=lambda r: int(r.update),
+    meta_names=("updates", "schedules", "final_val_greedy_norm_makespan"),
+    plot=(Panel("makespan / lower bound", (
+              Curve("norm_makespan", "sampled (batch mean)", smooth=True),
+              Curve("val_norm_makespan", "greedy, validation set", points=True))),
+          Panel(None, (Curve("critic_loss", "critic loss (MSE)", "C1"),
+                       Curve("entropy", "entropy per episode", "C2")), log=True)),
+    xlabel="update",
+    title=lambda c, seed: f"pointer AC-{c.variant.upper()} · seed {seed}",
+    extra_options=_mixture_option, adjust=_adjust, check=_check_instance_sizes,
+    resume_flags=lambda args: {"mixture": "--mixture"}, layout="fields",
+    rate_in_meta=True, tensorboard=True,
+)
+
+#: `run_training(config, out_dir, seed=0, resume=False, progress=True, command=None,
+#: plot=True, mesh=None, sampler=None) -> RunnerState` (`runner.train`; exact resume)
+run_training = functools.partial(host.train, SPEC)
+build_parser = functools.partial(host.build_parser, SPEC)
+config_from_args = functools.partial(host.config_from_args, SPEC)
+
+
+def load_model(model_dir: str | Path) -> tuple[PointerConfig, dict]:
+    """`(config, params)` of a model directory or of a (possibly unfinished) training run
+    (a distilled small-pointer student is a pointer model too); a one-line ValueError
+    names the folder or file at fault (another agent's folder says which kind it is)."""
+    return host.load_model(SPEC, model_dir, "pointer", accepts=("pointer", "student"))

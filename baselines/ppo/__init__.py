@@ -1,8 +1,9 @@
 """PPO (PureJaxRL style) on any jaxshop env, through the public API and wrappers only.
 
 `--method ppo` solves with the shipped FJSP model (`models/default`), `ppo:DIR` with a
-model or training-run directory (greedy decoding). Train with `jaxshop train ppo`
-(`jaxshop_baselines.ppo.train.main`); `make_train(config)(key)` is one jittable function.
+model or training-run directory (greedy decoding). Train with `jaxshop train ppo` (the
+one runner, `jaxshop_baselines.runner`, with `ppo.train.SPEC`); `make_train(config)(key)`
+is one jittable function.
 """
 
 from __future__ import annotations
@@ -12,14 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import jax
-from jaxshop_baselines.checkpoints import count_params
+from jaxshop_baselines.checkpoints import PARAMS_FILE, count_params
 from jaxshop_baselines.methods import Method, register_method, solutions_from_states
-from jaxshop_baselines.ppo import checkpoint
 from jaxshop_baselines.ppo.config import PPOConfig
 from jaxshop_baselines.ppo.train import (
     RunnerState,
     greedy_episodes,
     init_runner,
+    load_model,
     make_env,
     make_train,
     make_train_chunk,
@@ -35,7 +36,8 @@ DEFAULT_MODEL = Path(__file__).resolve().parent / "models" / "default"
 
 @functools.lru_cache(maxsize=16)
 def _greedy_solver(problem: str, mode: str, steps: int):
-    env = jaxshop.make("pfsp") if problem == "pfsp" else jaxshop.make("fjsp", mode=mode)
+    env = jaxshop.cached_make("pfsp") if problem == "pfsp" else jaxshop.cached_make(
+            "fjsp", mode=mode)
     return env, jax.jit(lambda params, batch: greedy_episodes(params, env, batch, steps))
 
 
@@ -50,15 +52,16 @@ def _greedy_solver(problem: str, mode: str, steps: int):
 def ppo_method(arg: str | None = None, mode: str = "append", seed: int = 0,
                **_: Any) -> Method:
     path = DEFAULT_MODEL if arg in (None, "") else Path(arg)
-    if path == DEFAULT_MODEL and not (path / checkpoint.PARAMS_FILE).is_file():
+    if path == DEFAULT_MODEL and not (path / PARAMS_FILE).is_file():
         raise ValueError(f"the shipped ppo model {path} is missing")
-    config, params = checkpoint.load_model(path)
+    config, params = load_model(path)
     name = "ppo" if arg is None else f"ppo:{arg}"
 
     def solve(instances: list[Instance], key: jax.Array):
         problem = problem_of(instances[0])
         batch = stack(instances)
-        env = jaxshop.make("pfsp") if problem == "pfsp" else jaxshop.make("fjsp", mode=mode)
+        env = jaxshop.cached_make("pfsp") if problem == "pfsp" else jaxshop.cached_make(
+            "fjsp", mode=mode)
         steps = env.max_steps(unstack(batch)[0])
         env, solver = _greedy_solver(problem, mode, steps)
         return solutions_from_states(env, instances, solver(params, batch))
@@ -70,7 +73,7 @@ __all__ = [
     "DEFAULT_MODEL",
     "PPOConfig",
     "RunnerState",
-    "checkpoint",
+    "load_model",
     "greedy_episodes",
     "init_runner",
     "make_env",

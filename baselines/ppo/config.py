@@ -9,6 +9,9 @@ from __future__ import annotations
 import dataclasses
 
 from jaxshop_baselines.config_io import JSONConfig
+from jaxshop_baselines.runner import option
+
+from jaxshop.options import float_in, int_in, positive_int
 
 ENVS = ("pfsp", "jssp", "fjsp")
 
@@ -24,30 +27,39 @@ class PPOConfig(JSONConfig):
     an episode returns `-makespan / lower bound`.
     """
 
-    env: str = "fjsp"
-    num_jobs: int = 10
-    num_machines: int = 5
-    mode: str = "append"
+    env: str = option("fjsp", "--env", "env", choices=ENVS)
+    num_jobs: int = option(10, "--jobs", "jobs", type=int_in(1, 1000))
+    num_machines: int = option(5, "--machines", "machines", type=int_in(1, 200))
+    mode: str = option("append", "--mode", "job-shop schedule construction",
+                       choices=("append", "insert"))
     # Network.
-    hidden: int = 64
+    hidden: int = option(64, "--hidden", "hidden units", type=int_in(1, 4096))
     # PPO (PureJaxRL names).
-    num_envs: int = 64
-    num_steps: int = 32
-    num_updates: int = 300
-    update_epochs: int = 4
-    num_minibatches: int = 4
-    learning_rate: float = 1e-3
+    num_envs: int = option(64, "--envs", "parallel envs", type=int_in(1, 65536))
+    num_steps: int = option(32, "--rollout", "steps per env per update",
+                            type=int_in(1, 100_000))
+    num_updates: int = option(300, "--updates", "PPO updates", type=positive_int,
+                              aliases=("--steps",))
+    update_epochs: int = option(4, "--epochs", "epochs per update", type=int_in(1, 1000))
+    num_minibatches: int = option(4, "--minibatches", "minibatches per epoch",
+                                  type=int_in(1, 65536))
+    learning_rate: float = option(1e-3, "--lr", "Adam learning rate",
+                                  type=float_in(0.0, 1.0, low_open=True))
     anneal_lr: bool = True
     gamma: float = 1.0
     gae_lambda: float = 0.95
     clip_eps: float = 0.2
-    ent_coef: float = 0.01
+    ent_coef: float = option(0.01, "--entropy", "entropy bonus", type=float_in(0.0, 10.0))
     vf_coef: float = 0.5
     max_grad_norm: float = 0.5
     # Host loop.
-    updates_per_chunk: int = 10
-    checkpoint_every: int = 50
-    eval_size: int = 64  # fixed validation instances, greedy, at checkpoints (0: none)
+    updates_per_chunk: int = option(10, "--chunk", "updates per jitted call",
+                                    type=int_in(1, 10_000))
+    checkpoint_every: int = option(50, "--checkpoint-every", "updates between checkpoints",
+                                   type=positive_int)
+    # fixed validation instances, greedy, at checkpoints (0: none)
+    eval_size: int = option(64, "--eval-size", "validation instances (default {default}; "
+                            "0: none)", type=int_in(0, 65536))
 
     def __post_init__(self) -> None:
         if self.env not in ENVS:

@@ -9,16 +9,14 @@ steps (masked categorical policy, value head, entropy bonus).
 - `make_train(config)(key) -> (runner, metrics)` is the whole run as one pure function
   (`jax.jit` it, or `jax.jit(jax.vmap(train))` over seeds).
 - `make_train_chunk(config)` runs `updates_per_chunk` updates per jitted call; the host
-  loop `run_training` adds a progress bar, CSV metrics, orbax checkpoints (exact resume:
-  the runner holds the PRNG key and the env states) and the final model.
+  `SPEC` hands them to the one training runner (`jaxshop_baselines.runner`: progress
+  bar, CSV metrics, orbax checkpoints with exact resume, the final model and plot).
 """
 
 from __future__ import annotations
 
 import argparse
 import functools
-import shlex
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -27,26 +25,17 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 from jax import lax
-from jax.sharding import Mesh
-from jaxshop_baselines.checkpoints import (
-    read_rows,
-)
-from jaxshop_baselines.ppo import checkpoint as ckpt
+from jaxshop_baselines import parallel
+from jaxshop_baselines import runner as host
 from jaxshop_baselines.ppo import network
 from jaxshop_baselines.ppo.config import PPOConfig
+from jaxshop_baselines.runner import Curve, Panel, TrainPlan, TrainSpec
 
 import jaxshop
-from jaxshop import parallel
-from jaxshop.fjsp import FJSPGenerator, JobShopGenerator
+from jaxshop.instances import generated
 from jaxshop.options import (
-    ArgumentParser,
     UsageError,
-    add_run_options,
-    float_in,
-    int_in,
-    positive_int,
 )
-from jaxshop.pfsp import UniformPFSPGenerator
 from jaxshop.wrappers import AutoReset, EpisodeStats
 
 VALIDATION_KEY = 424_242
@@ -81,13 +70,8 @@ class Transition:
 
 
 def make_generator(config: PPOConfig):
-    j, m = config.num_jobs, config.num_machines
-    if config.env == "pfsp":
-        return UniformPFSPGenerator(j, m)
-    if config.env == "jssp":
-        return JobShopGenerator(j, m)
-    ops = (max(1, round(0.8 * m)), max(1, round(1.2 * m)))
-    return FJSPGenerator(j, m, ops_per_job=ops, machines_per_op=(1, m), time_range=(1, 20))
+    """The training instances: `jaxshop.instances.generated`'s for the env and size."""
+    return generated.make_generator(config.env, config.num_jobs, config.num_machines)
 
 
 def make_env(config: PPOConfig, reward: str = "normalized") -> jaxshop.Environment:
@@ -279,78 +263,16 @@ def _cached_validation(config: PPOConfig):
 
 
 # ---------------------------------------------------------------------------------------
-# Host loop
+# The runner's view: `jaxshop train ppo`
 # ---------------------------------------------------------------------------------------
 
 
-
-def plot_learning_curve(csv_path: str | Path, png_path: str | Path, title: str = "") -> None:
-    """Episode makespan / lower bound (training episodes and greedy validation), entropy."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    rows = read_rows(Path(csv_path), 2**62)
-    if not rows:
-        return
-    upd = np.array([int(r["update"]) for r in rows])
-    ret = -np.array([float(r["episode_return"] or "nan") for r in rows])
-    val = [(int(r["update"]), float(r["val_norm_makespan"])) for r in rows
-           if r["val_norm_makespan"]]
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
-    ax1.plot(upd, ret, alpha=0.6, label="sampled episodes (-return = makespan / LB)")
-    if val:
-        ax1.plot(*zip(*val, strict=True), "o-", label="greedy, validation set")
-    ax1.set_xlabel("PPO update")
-    ax1.set_ylabel("makespan / lower bound")
-    ax1.grid(alpha=0.3)
-    ax1.legend()
-    ax2.plot(upd, [float(r["entropy"] or "nan") for r in rows], color="C2", label="policy entropy")
-    ax2.plot(upd, [float(r["value_loss"] or "nan") for r in rows], color="C1", label="value loss")
-    ax2.set_xlabel("PPO update")
-    ax2.set_yscale("log")
-    ax2.grid(alpha=0.3)
-    ax2.legend()
-    fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(png_path, dpi=110)
-    plt.close(fig)
-
-
-def run_training(config: PPOConfig, out_dir: str | Path, seed: int = 0, resume: bool = False,
-                 progress: bool = True, command: str | None = None,
-                 plot: bool = True, mesh: Mesh | None = None) -> RunnerState:
-    """Trains with checkpoints every `config.checkpoint_every` updates; returns the runner.
-
-    With `resume`, continues from the latest checkpoint (seed and command from `run.json`,
-    metric rows after the checkpoint recomputed); the result equals an uninterrupted run.
-    `mesh` (default: every local device) splits the envs over its data axis.
-    """
-    mesh = parallel.make_mesh() if mesh is None else mesh
-    parallel.check_divides(config.num_envs, mesh, f"--envs {config.num_envs}")
-    with parallel.use_mesh(mesh):
-        return _run_training(config, Path(out_dir), seed, resume, progress, command, plot,
-                             mesh)
-
-
-def _run_training(config: PPOConfig, out: Path, seed: int, resume: bool, progress: bool,
-                  command: str | None, plot: bool, mesh: Mesh) -> RunnerState:
-    from jaxshop_baselines.loop import note, run_chunked
-
-    if config.num_updates % config.updates_per_chunk:
-        raise ValueError("num_updates must be a multiple of updates_per_chunk")
-    per_update = config.num_envs * config.num_steps
-    runner, record = run_chunked(
-        out=out, runner=place_runner(init_runner(config, jax.random.PRNGKey(seed))),
-        chunk=make_train_chunk(config), total=config.num_updates,
-        per_chunk=config.updates_per_chunk, checkpoint_every=config.checkpoint_every,
-        metric_names=METRIC_NAMES, name=f"ppo {config.env}", config=config, seed=seed,
-        command=command, resume=resume, progress=progress,
+def _plan(config: PPOConfig) -> TrainPlan:
+    return TrainPlan(
+        chunk=make_train_chunk(config), metric_names=METRIC_NAMES, name=f"ppo {config.env}",
         evaluate=_cached_validation(config) if config.eval_size > 0 else None,
-        counter=("transitions", per_update), validation_field="val_norm_makespan",
-        save=ckpt.save_checkpoint, restore=ckpt.restore_checkpoint,
+        counter=("transitions", config.num_envs * config.num_steps),
+        validation_field="val_norm_makespan",
         describe=lambda r, s: (
             f"ppo on {config.env} {config.num_jobs}x{config.num_machines}: "
             f"{network.num_params(r.params)} parameters, {config.num_envs} envs x "
@@ -359,123 +281,54 @@ def _run_training(config: PPOConfig, out: Path, seed: int, resume: bool, progres
             f"C/LB {-m['episode_return'].mean():.3f} · "
             f"Cmax {m['episode_makespan'].mean():.1f} · H {m['entropy'].mean():.2f}"),
     )
-    if not parallel.is_main_process():
-        return runner
-    meta = {
-        "seed": record.seed, "command": record.command, "resumed_with": record.resumed_with,
-        "updates": record.updates, "transitions": record.counted,
-        "train_seconds": record.train_seconds, "compile_seconds": record.compile_seconds,
-        "final_val_greedy_norm_makespan": record.final_validation,
-        "num_params": network.num_params(runner.params), "jax": jax.__version__,
-        **parallel.run_info(mesh),
-    }
-    ckpt.save_model(out, config, parallel.host_value(runner.params), meta)
-    if plot:
-        plot_learning_curve(out / "metrics.csv", out / "learning_curve.png",
-                            title=f"PPO · {config.env} {config.num_jobs}x{config.num_machines}"
-                            f" · seed {record.seed}")
-    note(f"model, metrics.csv and learning_curve.png written to {out}")
-    return runner
 
 
-# ---------------------------------------------------------------------------------------
-# `jaxshop train ppo`
-# ---------------------------------------------------------------------------------------
-
-DEFAULTS = PPOConfig()
-_FLAGS = {
-    "env": "env", "jobs": "num_jobs", "machines": "num_machines", "mode": "mode",
-    "updates": "num_updates", "envs": "num_envs", "rollout": "num_steps",
-    "epochs": "update_epochs", "minibatches": "num_minibatches", "lr": "learning_rate",
-    "entropy": "ent_coef", "hidden": "hidden", "chunk": "updates_per_chunk",
-    "checkpoint_every": "checkpoint_every", "eval_size": "eval_size",
-}
-
-
-def build_parser() -> ArgumentParser:
-    p = ArgumentParser(
-        prog="jaxshop train ppo",
-        description="Train PPO (masked categorical policy over the flat action space) on "
-        "random instances of a jaxshop env.",
-    )
-    p.add_argument("--env", choices=("pfsp", "jssp", "fjsp"), default=None,
-                   help=f"env (default {DEFAULTS.env})")
-    p.add_argument("--jobs", type=int_in(1, 1000), default=None,
-                   help=f"jobs (default {DEFAULTS.num_jobs})")
-    p.add_argument("--machines", type=int_in(1, 200), default=None,
-                   help=f"machines (default {DEFAULTS.num_machines})")
-    p.add_argument("--mode", choices=("append", "insert"), default=None,
-                   help="job-shop schedule construction (default append)")
-    p.add_argument("--updates", "--steps", dest="updates", type=positive_int, default=None,
-                   help=f"PPO updates (default {DEFAULTS.num_updates})")
-    p.add_argument("--envs", type=int_in(1, 65536), default=None,
-                   help=f"parallel envs (default {DEFAULTS.num_envs})")
-    p.add_argument("--rollout", type=int_in(1, 100_000), default=None,
-                   help=f"steps per env per update (default {DEFAULTS.num_steps})")
-    p.add_argument("--epochs", type=int_in(1, 1000), default=None,
-                   help=f"epochs per update (default {DEFAULTS.update_epochs})")
-    p.add_argument("--minibatches", type=int_in(1, 65536), default=None,
-                   help=f"minibatches per epoch (default {DEFAULTS.num_minibatches})")
-    p.add_argument("--lr", type=float_in(0.0, 1.0, low_open=True), default=None,
-                   help=f"Adam learning rate (default {DEFAULTS.learning_rate})")
-    p.add_argument("--entropy", type=float_in(0.0, 10.0), default=None,
-                   help=f"entropy bonus (default {DEFAULTS.ent_coef})")
-    p.add_argument("--hidden", type=int_in(1, 4096), default=None,
-                   help=f"hidden units (default {DEFAULTS.hidden})")
-    p.add_argument("--chunk", type=int_in(1, 10_000), default=None,
-                   help=f"updates per jitted call (default {DEFAULTS.updates_per_chunk})")
-    p.add_argument("--checkpoint-every", type=positive_int, default=None,
-                   help=f"updates between checkpoints (default {DEFAULTS.checkpoint_every})")
-    p.add_argument("--eval-size", type=int_in(0, 65536), default=None,
-                   help=f"validation instances (default {DEFAULTS.eval_size}; 0: none)")
-    add_run_options(p, "runs/ppo-<env>-...")
-    return p
-
-
-def config_from_args(args: argparse.Namespace, base: PPOConfig | None = None) -> PPOConfig:
-    values = (base or DEFAULTS).to_dict()
-    for flag, field in _FLAGS.items():
-        value = getattr(args, flag)
-        if value is not None:
-            values[field] = value
-    chunk = values["updates_per_chunk"]
-    if args.checkpoint_every is None and values["checkpoint_every"] % chunk:
-        values["checkpoint_every"] = chunk * max(1, round(values["checkpoint_every"] / chunk))
-    if values["num_updates"] % chunk:
-        raise UsageError(f"--updates {values['num_updates']} is not a multiple of --chunk "
-                         f"{chunk} (updates run in jitted chunks of that many)")
-    if values["checkpoint_every"] % chunk:
-        raise UsageError(f"--checkpoint-every {values['checkpoint_every']} is not a multiple "
-                         f"of --chunk {chunk}")
+def _check_minibatches(args: argparse.Namespace, values: dict) -> dict:
     if values["num_envs"] * values["num_steps"] % values["num_minibatches"]:
         raise UsageError(f"--envs x --rollout ({values['num_envs'] * values['num_steps']}) is "
                          f"not divisible by --minibatches {values['num_minibatches']}")
-    return PPOConfig.from_dict(values)
+    return values
 
 
-def main(argv: list[str] | None = None) -> int:
-    """`jaxshop train ppo ...`; returns the exit code."""
-    from jaxshop_baselines.loop import flag_names, resume_config
+SPEC = TrainSpec(
+    name="ppo", config_cls=PPOConfig, prog="jaxshop train ppo",
+    description="Train PPO (masked categorical policy over the flat action space) on "
+    "random instances of a jaxshop env.",
+    init=init_runner, plan=_plan, place=place_runner,
+    batch=lambda c: (c.num_envs, f"--envs {c.num_envs}"),
+    default_out=lambda c, seed: f"runs/ppo-{c.env}-{c.num_jobs}x{c.num_machines}-seed{seed}",
+    out_help="runs/ppo-<env>-...", step_of=lambda r: int(r.update),
+    meta_names=("updates", "transitions", "final_val_greedy_norm_makespan"),
+    plot=(Panel("makespan / lower bound", (
+              Curve("episode_return", "sampled episodes (-return = makespan / LB)",
+                    sign=-1.0),
+              Curve("val_norm_makespan", "greedy, validation set", points=True))),
+          Panel(None, (Curve("entropy", "policy entropy", "C2"),
+                       Curve("value_loss", "value loss", "C1")), log=True)),
+    xlabel="PPO update",
+    title=lambda c, seed: f"PPO · {c.env} {c.num_jobs}x{c.num_machines} · seed {seed}",
+    adjust=_check_minibatches,
+)
 
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    mesh = parallel.mesh_from_args(args)
-    config, seed = resume_config(args, argv, parser, lambda base: config_from_args(args, base),
-                                 PPOConfig, flag_names(parser, _FLAGS))
-    out = Path(args.out or f"runs/ppo-{config.env}-{config.num_jobs}x{config.num_machines}"
-                           f"-seed{seed}")
-    argv_list = list(sys.argv[1:] if argv is None else argv)
-    run_training(config, out, seed=seed, resume=args.resume,
-                 progress=not args.no_progress, command="jaxshop train ppo " + shlex.join(
-                     argv_list), mesh=mesh)
-    return 0
+#: `run_training(config, out_dir, seed=0, resume=False, progress=True, command=None,
+#: plot=True, mesh=None) -> RunnerState` (`host.train`; exact resume)
+run_training = functools.partial(host.train, SPEC)
+build_parser = functools.partial(host.build_parser, SPEC)
+config_from_args = functools.partial(host.config_from_args, SPEC)
+
+
+def load_model(model_dir: str | Path) -> tuple[PPOConfig, dict]:
+    """`(config, params)` of a model folder or of a (possibly unfinished) run; a one-line
+    ValueError names the folder or file at fault (another agent's folder says which)."""
+    return host.load_model(SPEC, model_dir, "ppo")
 
 
 __all__ = [
+    "SPEC",
     "RunnerState",
     "greedy_episodes",
     "init_runner",
-    "main",
+    "load_model",
     "make_env",
     "make_train",
     "make_train_chunk",

@@ -21,22 +21,23 @@ so many fabs step together under `jit` + `vmap`.
 - `extras`: `oee` (5,) and its numerator `busy_minutes` (5,) int32, `fab_oee`,
   `released` and `completed` (lots that day), `wip` (lots in the fab at the day's end),
   `cycle_time` (mean over the day's completed lots, 0 if none),
-  `lost_lots` (always 0: the lot table is sized up front), `invalid_action`.
+  `lost_lots` (always 0: the lot table is sized up front), `invalid_action`. Its
+  episode metric (`episode_metrics`, carried by `AutoReset` as `final_wip`) is `wip`,
+  the lots an episode leaves in the fab.
 
 The instance argument of `reset(key, params)` is a `FabParams`; without one the env's
 own parameters are used. Randomness (daily releases, failure and repair draws) is drawn
-once at reset from the key.
+once at reset from the key. The env sits on the generic `Environment`: a fab has no
+makespan and builds no static schedule (`render` draws the OEE and WIP instead).
 """
 
 from __future__ import annotations
-
-from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxshop.env import Environment, compiled_call, register, resolve_action
+from jaxshop.env import Environment, register
 from jaxshop.fab.generator import (
     default_params,
     draw_random_inputs,
@@ -55,7 +56,7 @@ from jaxshop.fab.types import (
     FabState,
 )
 from jaxshop.specs import ArraySpec
-from jaxshop.types import restart, select_timestep, termination, transition
+from jaxshop.utils import tree_select
 
 RELEASE_SCALE = 20.0  # releases / 20 in the features
 QUEUE_SCALE = 50.0  # min(queue / 50, 1) in the features
@@ -71,11 +72,11 @@ class ParamsGenerator:
         return jax.tree_util.tree_map(jnp.asarray, self.params)
 
 
-class FabEnv(Environment):
+class FabEnv(Environment[FabParams, FabState, FabObservation]):
     """Mini-Fab env: `reset(key, params=None)`, `step(state, action)`; see the module doc."""
 
     problem = "fab"
-    builds_schedule: ClassVar[bool] = False
+    episode_metrics = ("wip",)
 
     def __init__(self, params: FabParams | None = None, days: int = 10, warmup_days: int = 5,
                  warmup_action: int = 3, max_lots: int | None = None,
@@ -96,8 +97,7 @@ class FabEnv(Environment):
         self.max_lots, self.max_failures = int(max_lots), int(max_failures)
         self.warmup_action = int(warmup_action)
         self.check_params(params)
-        super().__init__(ParamsGenerator(params), reward="dense")
-        self.reward_mode = "oee-band"
+        super().__init__(ParamsGenerator(params))
         self.params = params
 
     @property
@@ -128,21 +128,14 @@ class FabEnv(Environment):
 
     # --- reset / step ----------------------------------------------------------------------
 
-    def reset(self, key: jax.Array, params: FabParams | None = None):
-        """Draws the episode's random inputs, runs the warm-up, observes the first day."""
-        if params is not None:
-            self.check_instance(params, source="FabEnv.reset")
-        return compiled_call(self, "_reset_observed", key, params)
-
     def check_instance(self, params: FabParams, source: str = "FabEnv") -> None:
         """What `reset` checks before it runs (wrappers' `reset` call it too): concrete
         `params` this env can run, else a ValueError naming the field."""
         if not any(isinstance(x, jax.core.Tracer) for x in jax.tree_util.tree_leaves(params)):
             self.check_params(params, source=source)
 
-    def start(self, key: jax.Array, params: FabParams | None = None):
-        if params is None:
-            params = self.generator(key)
+    def _reset(self, params: FabParams, key: jax.Array) -> FabState:
+        """Draws the episode's random inputs from `key` and runs the warm-up."""
         params = jax.tree_util.tree_map(jnp.asarray, params)
         releases, gaps, repairs = draw_random_inputs(key, params, self.total_days,
                                                      self.max_failures)
@@ -151,26 +144,15 @@ class FabEnv(Environment):
             warm = params.weights[self.warmup_action]
             state = jax.lax.fori_loop(0, self.warmup_days,
                                       lambda _, s: simulate_day(s, warm), state)
-        return state, restart(None, self._extras(state, False))
-
-    def _reset(self, params: FabParams) -> FabState:
-        return self.start(jax.random.PRNGKey(0), params)[0]
+        return state
 
     def _step(self, state: FabState, action: jax.Array, live: jax.Array) -> FabState:
         new = simulate_day(state, state.params.weights[action])
         new = new.replace(steps=state.steps + 1)
-        return jax.tree_util.tree_map(lambda a, b: jnp.where(live, a, b), new, state)
+        return tree_select(live, new, state)
 
-    def transition(self, state: FabState, action: jax.Array):
-        was_done = self.is_done(state)
-        live = ~was_done
-        action, invalid = resolve_action(self.action_mask(state), action, was_done)
-        new = self._step(state, action, live)
-        reward = jnp.where(was_done, 0.0, self.day_reward(new))
-        extras = self._extras(new, invalid & live)
-        ts = select_timestep(self.is_done(new), termination(reward, None, extras),
-                             transition(reward, None, extras=extras))
-        return new, ts
+    def _reward(self, before: FabState, after: FabState, done: jax.Array) -> jax.Array:
+        return self.day_reward(after)
 
     # --- daily figures ---------------------------------------------------------------------
 
@@ -190,7 +172,7 @@ class FabEnv(Environment):
         return (1.0 - jnp.abs(cls.fab_oee(state) - p.oee_target) / p.oee_half_width).astype(
             jnp.float32)
 
-    def _extras(self, state: FabState, invalid) -> dict:
+    def _extras(self, state: FabState) -> dict:
         completed = state.last_completed
         cycle = jnp.where(completed > 0, state.last_cycle_sum / jnp.maximum(completed, 1), 0.0)
         return {
@@ -202,7 +184,6 @@ class FabEnv(Environment):
             "wip": (state.lot_step >= 0).sum(dtype=jnp.int32),
             "cycle_time": cycle.astype(jnp.float32),
             "lost_lots": state.lost_lots,
-            "invalid_action": jnp.asarray(invalid),
         }
 
     # --- queries ---------------------------------------------------------------------------
@@ -212,13 +193,6 @@ class FabEnv(Environment):
 
     def action_mask(self, state: FabState) -> jax.Array:
         return jnp.broadcast_to(~self.is_done(state), (self.num_actions(state.params),))
-
-    def current_makespan(self, state: FabState) -> jax.Array:
-        """Simulated minutes so far (a fab has no makespan; the clock stands in for it)."""
-        return (state.day * DAY).astype(jnp.int32)
-
-    def schedule(self, state: FabState):
-        raise NotImplementedError("the fab env builds no static schedule; see render()")
 
     def observe(self, state: FabState) -> FabObservation:
         p = state.params

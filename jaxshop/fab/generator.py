@@ -8,6 +8,7 @@ bad one with a `ValueError` naming the field, before anything is compiled;
 from __future__ import annotations
 
 import itertools
+from typing import NoReturn
 
 import jax
 import jax.numpy as jnp
@@ -22,6 +23,7 @@ from jaxshop.fab.types import (
     NUM_STEPS,
     WEIGHT_SUM,
     FabParams,
+    ParamArray,
 )
 
 # d1 = FIFO, d2 = SPT, d3 = LRW, d4 = equal mix (the fixed rules of the study), then a grid.
@@ -118,11 +120,12 @@ def default_params(
     )
 
 
-def _fail(field: str, message: str, source: str):
+def _fail(field: str, message: str, source: str) -> NoReturn:
     raise ValueError(f"{source}: {field} {message}")
 
 
-def _array(params: FabParams, field: str, shape: tuple, kind: str, source: str) -> np.ndarray:
+def _array(params: FabParams, field: str, shape: tuple[int, ...], kind: str, source: str
+           ) -> np.ndarray:
     value = np.asarray(getattr(params, field))
     if value.shape != shape:
         _fail(field, f"must have shape {shape}, got {value.shape}", source)
@@ -138,7 +141,7 @@ def _array(params: FabParams, field: str, shape: tuple, kind: str, source: str) 
     return value
 
 
-def weekly_plan(weekly_starts: np.ndarray, total_days: int) -> np.ndarray:
+def weekly_plan(weekly_starts: ParamArray, total_days: int) -> np.ndarray:
     """(T, 3) lots per day of the weekly plan: floor((d+1) W / 7) - floor(d W / 7)."""
     d = np.arange(total_days, dtype=np.int64)[:, None]
     w = np.asarray(weekly_starts, np.int64)[None, :]
@@ -225,7 +228,7 @@ def validate_params(params: FabParams, *, total_days: int, max_lots: int,
 
 
 def draw_random_inputs(key: jax.Array, params: FabParams, total_days: int,
-                       max_failures: int):
+                       max_failures: int) -> tuple[jax.Array, jax.Array, jax.Array]:
     """`(release_counts (T,3), failure_gaps (5,K), repair_times (5,K))`, all int32."""
     k_release, k_gap, k_repair = jax.random.split(key, 3)
     lo = jnp.asarray(params.release_low, jnp.int32)
@@ -237,7 +240,7 @@ def draw_random_inputs(key: jax.Array, params: FabParams, total_days: int,
     plan = (d + 1) * w // 7 - d * w // 7
     releases = jnp.where(params.weekly, plan, uniform).astype(jnp.int32)
 
-    def normal_minutes(k, mean, std):
+    def normal_minutes(k: jax.Array, mean: jax.Array, std: jax.Array) -> jax.Array:
         x = jax.random.normal(k, (NUM_MACHINES, max_failures))
         x = jnp.round(mean[:, None] + std[:, None] * x)
         return jnp.clip(x, 1, 10**7).astype(jnp.int32)

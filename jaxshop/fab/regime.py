@@ -20,8 +20,8 @@ import argparse
 import dataclasses
 import json
 import math
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -30,7 +30,11 @@ from jaxshop.fab.types import ID_RANGE, FabParams
 from jaxshop.options import read_json_file
 
 RELEASE_MAX = 100  # lots of one product per day
-DEFAULT_REGIME: dict[str, Any] = {
+#: A (checked) regime: `release` is `(lo, hi)`, the other keys are switches.
+Regime = dict[str, tuple[int, int] | bool]
+#: A JSON value as `params_to_json` writes a field: a number, a boolean or nested lists.
+JsonField = int | float | bool | list
+DEFAULT_REGIME: Regime = {
     "release": (8, 12), "weekly": False, "setups": False, "maintenance": False,
     "breakdowns": False,
 }
@@ -53,7 +57,7 @@ def dest(key: str) -> str:
 # ------------------------------------------------------------------------ regime
 
 
-def check_release(value: Any, name: str = "fab_release") -> tuple[int, int]:
+def check_release(value: object, name: str = "fab_release") -> tuple[int, int]:
     """`(lo, hi)` of two integers `0 <= lo <= hi <= RELEASE_MAX`; ValueError naming `name`."""
     items = list(value) if isinstance(value, (list, tuple)) else None
     if (items is None or len(items) != 2
@@ -77,7 +81,7 @@ def release_arg(text: str) -> tuple[int, int]:
         raise argparse.ArgumentTypeError(str(err)) from None
 
 
-def check_regime(regime: dict[str, Any], where: str = "fab regime") -> dict[str, Any]:
+def check_regime(regime: Mapping[str, object], where: str = "fab regime") -> Regime:
     """The complete, checked regime: defaults for missing keys; ValueError naming the key."""
     unknown = sorted(set(regime) - set(DEFAULT_REGIME))
     if unknown:
@@ -101,7 +105,7 @@ def add_regime_options(parser: argparse.ArgumentParser, scope: str = "") -> None
                             default=None, help=scope + REGIME_HELP[key])
 
 
-def regime_given(args: argparse.Namespace) -> dict[str, Any]:
+def regime_given(args: argparse.Namespace) -> Regime:
     """The regime keys given on the command line (`--fab-...`), checked for conflicts."""
     given = {key: getattr(args, dest(key)) for key in DEFAULT_REGIME
              if getattr(args, dest(key), None) is not None}
@@ -111,7 +115,7 @@ def regime_given(args: argparse.Namespace) -> dict[str, Any]:
     return given
 
 
-def describe_regime(regime: dict[str, Any]) -> str:
+def describe_regime(regime: Mapping[str, object]) -> str:
     """A short phrase: `releases 7..9 lots a day`, `the weekly plan, with breakdowns`."""
     r = check_regime(regime)
     text = "the weekly plan" if r["weekly"] else (
@@ -120,7 +124,7 @@ def describe_regime(regime: dict[str, Any]) -> str:
     return text + (f", with {', '.join(extras)}" if extras else "")
 
 
-def regime_params(regime: dict[str, Any]) -> FabParams:
+def regime_params(regime: Mapping[str, object]) -> FabParams:
     """The `FabParams` of a regime (`default_params` of its keys)."""
     return default_params(**check_regime(regime))
 
@@ -134,7 +138,7 @@ def _kind(template: np.ndarray) -> str:
     return "b" if template.dtype == np.bool_ else "i" if template.dtype.kind in "iu" else "f"
 
 
-def _leaves(value: Any):
+def _leaves(value: object) -> Iterator[object]:
     if isinstance(value, (list, tuple)):
         for v in value:
             yield from _leaves(v)
@@ -142,7 +146,7 @@ def _leaves(value: Any):
         yield value
 
 
-def _leaf_ok(x: Any, kind: str) -> bool:
+def _leaf_ok(x: object, kind: str) -> bool:
     if kind == "b":
         return isinstance(x, bool)
     if isinstance(x, bool) or not isinstance(x, (int, float)):
@@ -152,7 +156,7 @@ def _leaf_ok(x: Any, kind: str) -> bool:
     return math.isfinite(x)
 
 
-def params_from_json(data: Any, source: str, base: FabParams | None = None) -> FabParams:
+def params_from_json(data: object, source: str, base: FabParams | None = None) -> FabParams:
     """`FabParams` from a JSON object of fields (the others from `base`, default
     `default_params()`); ValueError `"{source}: {field} ..."` for anything wrong."""
     if not isinstance(data, dict):
@@ -192,7 +196,7 @@ def load_params(path: str | Path, total_days: int) -> FabParams:
     return params
 
 
-def _json_value(x: np.ndarray) -> Any:
+def _json_value(x: np.ndarray) -> JsonField:
     if x.dtype.kind != "f":
         return x.tolist()
     # the shortest text of each float32 that reads back exactly (0.85, not 0.8500000238)
@@ -200,7 +204,7 @@ def _json_value(x: np.ndarray) -> Any:
     return flat[0] if x.ndim == 0 else np.array(flat, dtype=object).reshape(x.shape).tolist()
 
 
-def params_to_json(params: FabParams) -> dict[str, Any]:
+def params_to_json(params: FabParams) -> dict[str, JsonField]:
     """Every `FabParams` field as JSON (lists, numbers, booleans); reads back exactly
     with `params_from_json`."""
     return {f.name: _json_value(np.asarray(getattr(params, f.name)))

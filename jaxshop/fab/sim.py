@@ -27,10 +27,18 @@ from jaxshop.fab.types import (
 
 NEVER = np.int32(2**31 - 1)  # never-coming due time (numpy: no device at import)
 
+#: The day's running totals: minutes each machine held a batch ((5,) int32), then lots
+#: completed, their summed cycle times and lots released (each () int32).
+Totals = tuple[jax.Array, jax.Array, jax.Array, jax.Array]
+#: What `_dispatch` passes from machine to machine: the state, the event time (() int32),
+#: the weight row ((3,) int32) and `_lot_view` of the state.
+DispatchCarry = tuple[FabState, jax.Array, jax.Array, dict[str, jax.Array]]
 
-def initial_state(params: FabParams, release_counts, failure_gaps, repair_times,
-                  max_lots: int) -> FabState:
-    """An empty fab at time 0 (no lots, every machine idle)."""
+
+def initial_state(params: FabParams, release_counts: jax.Array, failure_gaps: jax.Array,
+                  repair_times: jax.Array, max_lots: int) -> FabState:
+    """An empty fab at time 0 (no lots, every machine idle); the random inputs are those of
+    `draw_random_inputs`: `(T, 3)`, `(5, K)` and `(5, K)` int32."""
     p = jax.tree_util.tree_map(jnp.asarray, params)
     lots = jnp.full((max_lots,), -1, jnp.int32)
     zeros_m = jnp.zeros((NUM_MACHINES,), jnp.int32)
@@ -72,7 +80,8 @@ def queue_lengths(state: FabState) -> jax.Array:
 # --- the event handlers (one event time t) ----------------------------------------------
 
 
-def _complete(st: FabState, t, day0, acc):
+def _complete(st: FabState, t: jax.Array, day0: jax.Array, acc: Totals
+              ) -> tuple[FabState, Totals]:
     """Step 1: batches ending at t release their lots to the next step (or the exit)."""
     busy_acc, completed, cycle_sum, released = acc
     ending = st.busy & (st.busy_until == t)
@@ -93,7 +102,8 @@ def _complete(st: FabState, t, day0, acc):
     return st, (busy_acc, completed, cycle_sum, released)
 
 
-def _release(st: FabState, counts, t, acc):
+def _release(st: FabState, counts: jax.Array, t: jax.Array, acc: Totals
+             ) -> tuple[FabState, Totals]:
     """Step 3: the day's lots (Pa, then Pb, then TW) take the lowest free slots."""
     busy_acc, completed, cycle_sum, released = acc
     wanted = counts.sum(dtype=jnp.int32)
@@ -116,7 +126,7 @@ def _release(st: FabState, counts, t, acc):
     return st, (busy_acc, completed, cycle_sum, released + n)
 
 
-def _maintain(st: FabState, t) -> FabState:
+def _maintain(st: FabState, t: jax.Array) -> FabState:
     """Step 4: an idle machine starts a due repair, else a due preventive maintenance."""
     p = st.params
     k_max = st.failure_gaps.shape[1]
@@ -137,7 +147,7 @@ def _maintain(st: FabState, t) -> FabState:
     )
 
 
-def _normalized(score, in_queue):
+def _normalized(score: jax.Array, in_queue: jax.Array) -> jax.Array:
     """floor(SCORE_SCALE (s - min) / (max - min)) over the queue; 0 elsewhere or if flat."""
     lo = jnp.min(jnp.where(in_queue, score, NEVER))
     hi = jnp.max(jnp.where(in_queue, score, -1))
@@ -151,13 +161,13 @@ def _normalized(score, in_queue):
     return jnp.where(hi > lo, q, 0)
 
 
-def _per_lot(onehot, table):
+def _per_lot(onehot: jax.Array, table: jax.Array) -> jax.Array:
     """`table[step]` for every lot as a one-hot dot product (XLA CPU gathers under vmap
     cost far more than this)."""
     return (onehot * table[None, :]).sum(axis=1).astype(table.dtype)
 
 
-def _lot_view(st: FabState) -> dict:
+def _lot_view(st: FabState) -> dict[str, jax.Array]:
     """Per-lot attributes that no dispatch within one event time changes."""
     p = st.params
     step = st.lot_step
@@ -177,7 +187,7 @@ def _lot_view(st: FabState) -> dict:
     }
 
 
-def _dispatch(m, carry):
+def _dispatch(m: jax.Array, carry: DispatchCarry) -> DispatchCarry:
     """Step 5 for machine m: start the composite rule's best feasible batch, if any."""
     st, t, w, view = carry
     p = st.params
@@ -204,7 +214,7 @@ def _dispatch(m, carry):
     start = idle & (lead_key < NEVER)
     leader = can_lead & (rank_key == lead_key)
 
-    def of_leader(x):
+    def of_leader(x: jax.Array) -> jax.Array:
         return jnp.where(leader, x, 0).sum(dtype=x.dtype)
 
     lead_step = of_leader(st.lot_step)
@@ -238,7 +248,7 @@ def _dispatch(m, carry):
     return st, t, w, view
 
 
-def _next_event(st: FabState, t, day_end):
+def _next_event(st: FabState, t: jax.Array, day_end: jax.Array) -> jax.Array:
     """The smallest event time after t (capped at the day's end)."""
     k_max = st.failure_gaps.shape[1]
     fails = (st.params.failure_mean > 0) & (st.fail_count < k_max)
@@ -260,7 +270,8 @@ def simulate_day(st: FabState, weights: jax.Array) -> FabState:
     zero = jnp.int32(0)
     acc = (jnp.zeros((NUM_MACHINES,), jnp.int32), zero, zero, zero)
 
-    def event(carry):
+    def event(carry: tuple[FabState, jax.Array, Totals]
+              ) -> tuple[FabState, jax.Array, Totals]:
         st, t, acc = carry
         st, acc = _complete(st, t, day0, acc)
         st, acc = _release(st, jnp.where(t == day0, counts, 0), t, acc)

@@ -38,7 +38,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from jaxshop.env import Environment, compiled_call, register
+from jaxshop.env import SchedulingEnvironment, compiled_call, register
 from jaxshop.fjsp import features as F
 from jaxshop.fjsp.generator import FJSPGenerator, JobShopGenerator
 from jaxshop.fjsp.types import TIMELINE_EMPTY, FJSPObservation, FJSPState, MachineTimeline
@@ -102,7 +102,7 @@ def _clean(instance: FJSPInstance) -> FJSPInstance:
     )
 
 
-class FlexibleJobShop(Environment):
+class FlexibleJobShop(SchedulingEnvironment[FJSPInstance, FJSPState, FJSPObservation]):
     """Flexible job-shop (and job-shop) dispatching; see the module docstring."""
 
     problem = "fjsp"
@@ -130,7 +130,7 @@ class FlexibleJobShop(Environment):
         num_jobs, num_ops, _ = instance.shape
         return num_jobs * num_ops
 
-    def _reset(self, instance: FJSPInstance) -> FJSPState:
+    def _reset(self, instance: FJSPInstance, key: jax.Array) -> FJSPState:
         instance = _clean(instance)
         J, O, M = instance.shape  # noqa: E741
         has_op = (instance.num_ops > 0)[:, None]

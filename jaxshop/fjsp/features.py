@@ -18,14 +18,13 @@ for padded instances, a single job and zero variance. Masking uses finite sentin
 
 from __future__ import annotations
 
-from typing import Any
-
 import jax
 import jax.numpy as jnp
 from flax import struct
 
 from jaxshop.fjsp.types import FJSPState
 from jaxshop.instances.types import FJSPInstance
+from jaxshop.utils import safe_div
 
 STATIC_FEATURES: tuple[str, ...] = (
     "jobs_per_machine",  # global: real jobs / real machines
@@ -81,10 +80,10 @@ class FeatureParts:
     broadcast the sums (`J*M*Fp + J*Fj + M*Fm + Fg` inputs instead of `J*M*F`).
     """
 
-    glob: Any  # (Fg,) float32: GROUPS["glob"]
-    job: Any  # (J, Fj) float32: GROUPS["job"]
-    machine: Any  # (M, Fm) float32: GROUPS["machine"]
-    pair: Any  # (J, M, Fp) float32: GROUPS["pair"]
+    glob: jax.Array  # (Fg,) float32: GROUPS["glob"]
+    job: jax.Array  # (J, Fj) float32: GROUPS["job"]
+    machine: jax.Array  # (M, Fm) float32: GROUPS["machine"]
+    pair: jax.Array  # (J, M, Fp) float32: GROUPS["pair"]
 
 
 def group_columns(group: str, num_features: int = NUM_FEATURES
@@ -116,12 +115,6 @@ def remaining_work(state: FJSPState) -> jax.Array:
 def remaining_ops(state: FJSPState) -> jax.Array:
     """(J,) int32: unscheduled ops per job (0 for finished and padded jobs)."""
     return state.instance.num_ops - state.next_op
-
-
-def _div(a, b) -> jax.Array:
-    """a / b in float32, 0 where b == 0."""
-    a, b = jnp.asarray(a, jnp.float32), jnp.asarray(b, jnp.float32)
-    return jnp.where(b != 0, a / jnp.where(b != 0, b, 1.0), 0.0)
 
 
 def pair_features(state: FJSPState, pair_start: jax.Array) -> jax.Array:
@@ -159,7 +152,9 @@ def assemble(parts: FeatureParts) -> jax.Array:
     return jnp.stack(columns, -1)
 
 
-def _scaled(columns: list[tuple[Any, Any]], shape: tuple[int, ...]) -> jax.Array:
+def _scaled(
+    columns: list[tuple[jax.Array, jax.Array | None]], shape: tuple[int, ...]
+) -> jax.Array:
     """`(*shape, len(columns))` float32 from `(raw column, scope)` pairs: a column with a
     scope (a bool array broadcastable to `shape`) is min-max scaled over it, 0 outside it;
     one without (None) is used as is."""
@@ -174,7 +169,7 @@ def _scaled(columns: list[tuple[Any, Any]], shape: tuple[int, ...]) -> jax.Array
     lo = jnp.where(scope, x, _BIG_FLOAT).min(axes)
     hi = jnp.where(scope, x, -_BIG_FLOAT).max(axes)
     lo, hi = jnp.where(lo <= hi, lo, 0.0), jnp.where(lo <= hi, hi, 0.0)  # empty scopes
-    minmax = jnp.where(scope, _div(x - lo, hi - lo), 0.0)
+    minmax = jnp.where(scope, safe_div(x - lo, hi - lo), 0.0)
     return jnp.where(scaled, minmax, x)
 
 
@@ -195,8 +190,8 @@ def feature_parts(state: FJSPState, pair_start: jax.Array) -> FeatureParts:
 
     # Global statistics of the eligible processing times.
     pf = p.astype(jnp.float32)
-    mean = _div(jnp.where(elig, pf, 0.0).sum(), n_pairs)
-    std = jnp.sqrt(_div(jnp.where(elig, (pf - mean) ** 2, 0.0).sum(), n_pairs))
+    mean = safe_div(jnp.where(elig, pf, 0.0).sum(), n_pairs)
+    std = jnp.sqrt(safe_div(jnp.where(elig, (pf - mean) ** 2, 0.0).sum(), n_pairs))
     t_lo = jnp.where(n_pairs > 0, jnp.where(elig, p, _BIG_INT).min(), 0)
     t_hi = jnp.where(elig, p, 0).max()
 
@@ -213,34 +208,34 @@ def feature_parts(state: FJSPState, pair_start: jax.Array) -> FeatureParts:
     # name -> (raw column at the group's shape, where it is min-max scaled; None: as is)
     columns = {
         "glob": {
-            "jobs_per_machine": (_div(n_jobs, n_mach), None),
-            "ops_per_machine": (_div(_div(total_ops, n_jobs), n_mach), None),
-            "flexibility": (_div(_div(n_pairs, total_ops), n_mach), None),
-            "time_cv": (_div(std, mean), None),
-            "progress": (_div(state.num_scheduled, total_ops), None),
-            "makespan_ratio": (_div(state.makespan, state.normalizer), None),
+            "jobs_per_machine": (safe_div(n_jobs, n_mach), None),
+            "ops_per_machine": (safe_div(safe_div(total_ops, n_jobs), n_mach), None),
+            "flexibility": (safe_div(safe_div(n_pairs, total_ops), n_mach), None),
+            "time_cv": (safe_div(std, mean), None),
+            "progress": (safe_div(state.num_scheduled, total_ops), None),
+            "makespan_ratio": (safe_div(state.makespan, state.normalizer), None),
         },
         "pair": {
-            "pair_time_z": (jnp.where(valid, _div(tf - mean, std), 0.0), None),
-            "pair_time": (jnp.where(valid, _div(t - t_lo, t_hi - t_lo), 0.0), None),
+            "pair_time_z": (jnp.where(valid, safe_div(tf - mean, std), 0.0), None),
+            "pair_time": (jnp.where(valid, safe_div(t - t_lo, t_hi - t_lo), 0.0), None),
             "pair_time_vs_alternatives": (
-                jnp.where(valid, _div(t - op_lo, op_hi - op_lo), 0.0), None),
+                jnp.where(valid, safe_div(t - op_lo, op_hi - op_lo), 0.0), None),
             "pair_time_candidates": (t, valid),
             "pair_start": (pair_start, valid),
             "pair_end": (pair_start + t, valid),
         },
         "job": {
-            "op_flexibility": (_div(valid.sum(-1), n_mach), None),
+            "op_flexibility": (safe_div(valid.sum(-1), n_mach), None),
             "job_remaining_work": (remaining_work(state), open_jobs),
             "job_remaining_ops": (remaining_ops(state), open_jobs),
-            "job_progress": (_div(state.next_op, inst.num_ops), None),
+            "job_progress": (safe_div(state.next_op, inst.num_ops), None),
             "job_ready": (state.job_ready, open_jobs),
         },
         "machine": {
             "machine_eligible_ops": (elig.sum((0, 1)), mach_mask),
             "machine_load": (state.machine_busy, mach_mask),
             "machine_available": (state.machine_free, mach_mask),
-            "machine_utilization": (_div(state.machine_busy, state.machine_free), None),
+            "machine_utilization": (safe_div(state.machine_busy, state.machine_free), None),
             "machine_remaining_ops": ((elig & unscheduled[:, :, None]).sum((0, 1)), mach_mask),
             "machine_candidates": (valid.sum(0), mach_mask),
         },

@@ -153,3 +153,17 @@ class FJSPGenerator:
         lo, hi = self.time_range
         times = uniform_ints(k_time, (n, o, m), lo, hi)
         return _pad_instance(times, eligible, num_ops, m, self.shape)
+
+
+def brandimarte_generator(num_jobs: int, num_machines: int,
+                          ops_per_job: tuple[int, int] | None = None,
+                          time_range: tuple[int, int] = (1, 20), max_jobs: int | None = None,
+                          max_ops: int | None = None,
+                          max_machines: int | None = None) -> FJSPGenerator:
+    """The Brandimarte-style random FJSP every trainer and `--random fjsp:...` draws from:
+    `ops_per_job` operations per job (default Song et al.'s `U[0.8 M, 1.2 M]`), `U[1, M]`
+    eligible machines per operation, times `U[time_range]`; optionally padded."""
+    ops = song_ops_range(num_machines) if ops_per_job is None else ops_per_job
+    return FJSPGenerator(num_jobs, num_machines, ops_per_job=ops,
+                         machines_per_op=(1, num_machines), time_range=time_range,
+                         max_jobs=max_jobs, max_ops=max_ops, max_machines=max_machines)

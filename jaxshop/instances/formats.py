@@ -121,7 +121,8 @@ class _Reader:
             raise self.error(line.number, f"{what} is {value}, expected {low}..{high}")
         return value
 
-    def ints(self, line: _Line, count: int, what: str, low: int = 0, high: int = MAX_TIME):
+    def ints(self, line: _Line, count: int, what: str, low: int = 0, high: int = MAX_TIME
+             ) -> list[int]:
         """Exactly `count` integers in [low, high] on `line`."""
         self.count(line, count, what)
         return [self.int(line, i, f"{what}, value {i + 1}", low, high) for i in range(count)]
@@ -184,7 +185,7 @@ def _check_unbatched(instance: Instance, kind: type) -> None:
         raise ValueError("cannot write a batch of instances; write them one at a time")
 
 
-def _row(values) -> str:
+def _row(values: np.ndarray) -> str:
     # Width-3 fields as in Taillard's files, but always at least one separating space.
     return "".join(f" {int(v):2d}" for v in values)
 

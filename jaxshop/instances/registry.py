@@ -343,7 +343,8 @@ def _suite_folder(name_or_path: str | PathLike) -> Path | None:
     )
 
 
-def _named(name: str, instance: Instance, given: Bounds | None, source: str | None):
+def _named(name: str, instance: Instance, given: Bounds | None, source: str | None
+           ) -> NamedInstance:
     if given is None:
         match = _bounds.best_known_for(instance)
         if match is not None:
@@ -440,7 +441,7 @@ def read_folder_bounds(folder: str | PathLike) -> tuple[dict[str, Bounds], Path 
     return table, path
 
 
-def _bound_value(value, what: str) -> int:
+def _bound_value(value: object, what: str) -> int:
     if isinstance(value, float) and math.isfinite(value) and value.is_integer():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:

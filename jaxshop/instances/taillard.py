@@ -144,7 +144,8 @@ def lehmer_stream(seed: int, count: int) -> np.ndarray:
     return (_powers(size)[:count] * np.int64(seed)) % MODULUS
 
 
-def uniform_ints(seed: int, count: int, low, high) -> np.ndarray:
+def uniform_ints(seed: int, count: int, low: int | np.ndarray, high: int | np.ndarray
+                 ) -> np.ndarray:
     """`count` draws U[low, high] (bounds may be arrays of length `count`), int64."""
     x = lehmer_stream(seed, count)
     low = np.asarray(low, np.int64)

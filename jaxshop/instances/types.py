@@ -1,9 +1,10 @@
 """Instance pytrees shared by every env.
 
-Instances are `flax.struct` dataclasses of integer/bool arrays, so a batch of different
-instances (padded to one shape with `stack`) vmaps together. Loaded instances hold NumPy
-arrays of their exact size; padding only ever appends jobs/operations/machines that can
-never be chosen and never change a makespan.
+Instances are `flax.struct` dataclasses of integer/bool arrays (`jax.Array | np.ndarray`),
+so a batch of different instances (padded to one shape with `stack`) vmaps together.
+Loaded instances hold NumPy arrays of their exact size, an env's state JAX arrays; padding
+only ever appends jobs/operations/machines that can never be chosen and never change a
+makespan.
 
 Conventions: jobs, operations and machines are 0-based; times are int32.
 
@@ -30,9 +31,10 @@ from __future__ import annotations
 import contextlib
 import contextvars
 from collections.abc import Iterator
-from typing import Any
 
+import jax
 import numpy as np
+import numpy.typing as npt
 from flax import struct
 
 INT32_MAX = int(np.iinfo(np.int32).max)
@@ -46,19 +48,19 @@ MAX_MAKESPAN = INT32_MAX // 2
 class PFSPInstance:
     """Permutation flow shop: every job visits machines 0..m-1 in order."""
 
-    processing_times: Any  # (max_jobs, max_machines) int32, 0 on padding
-    job_mask: Any  # (max_jobs,) bool, True for real jobs
-    machine_mask: Any  # (max_machines,) bool, True for real machines (a prefix)
+    processing_times: jax.Array | np.ndarray  # (max_jobs, max_machines) int32, 0 on padding
+    job_mask: jax.Array | np.ndarray  # (max_jobs,) bool, True for real jobs
+    machine_mask: jax.Array | np.ndarray  # (max_machines,) bool, True for real machines (a prefix)
 
     def __post_init__(self) -> None:
         _check_fields(self, {"processing_times": "i", "job_mask": "b", "machine_mask": "b"})
 
     @property
-    def num_jobs(self):
+    def num_jobs(self) -> jax.Array | np.ndarray | np.integer:
         return self.job_mask.sum(-1)
 
     @property
-    def num_machines(self):
+    def num_machines(self) -> jax.Array | np.ndarray | np.integer:
         return self.machine_mask.sum(-1)
 
     @property
@@ -67,7 +69,7 @@ class PFSPInstance:
         return tuple(self.processing_times.shape[-2:])
 
     @classmethod
-    def from_array(cls, processing_times, source: str = "<array>") -> PFSPInstance:
+    def from_array(cls, processing_times: npt.ArrayLike, source: str = "<array>") -> PFSPInstance:
         """Checks and wraps an exact-size `(n_jobs, n_machines)` array."""
         p = _as_int_array(processing_times, 2, source)
         if p.shape[0] < 1 or p.shape[1] < 1:
@@ -84,10 +86,11 @@ class FJSPInstance:
     Operations of a job form a prefix of length `num_ops[j]` along the ops axis.
     """
 
-    processing_times: Any  # (max_jobs, max_ops, max_machines) int32, 0 where not eligible
-    eligible: Any  # (max_jobs, max_ops, max_machines) bool
-    num_ops: Any  # (max_jobs,) int32, 0 for padded jobs
-    machine_mask: Any  # (max_machines,) bool, True for real machines (a prefix)
+    # (max_jobs, max_ops, max_machines) int32, 0 where not eligible
+    processing_times: jax.Array | np.ndarray
+    eligible: jax.Array | np.ndarray  # (max_jobs, max_ops, max_machines) bool
+    num_ops: jax.Array | np.ndarray  # (max_jobs,) int32, 0 for padded jobs
+    machine_mask: jax.Array | np.ndarray  # (max_machines,) bool, True for real machines (a prefix)
 
     def __post_init__(self) -> None:
         _check_fields(
@@ -96,20 +99,20 @@ class FJSPInstance:
         )
 
     @property
-    def op_mask(self):
+    def op_mask(self) -> jax.Array | np.ndarray:
         """(max_jobs, max_ops) bool: the operation exists."""
         return self.num_ops[..., None] > np.arange(self.eligible.shape[-2])
 
     @property
-    def job_mask(self):
+    def job_mask(self) -> jax.Array | np.ndarray:
         return self.num_ops > 0
 
     @property
-    def num_jobs(self):
+    def num_jobs(self) -> jax.Array | np.ndarray | np.integer:
         return (self.num_ops > 0).sum(-1)
 
     @property
-    def num_machines(self):
+    def num_machines(self) -> jax.Array | np.ndarray | np.integer:
         return self.machine_mask.sum(-1)
 
     @property
@@ -163,7 +166,8 @@ class FJSPInstance:
             return cls(p, e, num_ops, np.ones(num_machines, bool))
 
     @classmethod
-    def from_job_shop(cls, machines, times, source: str = "<job shop>") -> FJSPInstance:
+    def from_job_shop(cls, machines: npt.ArrayLike, times: npt.ArrayLike,
+                      source: str = "<job shop>") -> FJSPInstance:
         """Builds a job shop from `(n_jobs, n_ops)` machine orders and times (0-based)."""
         machines = _as_int_array(machines, 2, source)
         times = _as_int_array(times, 2, source)
@@ -196,7 +200,7 @@ class FJSPInstance:
         return bool((counts[np.asarray(self.op_mask)] == 1).all())
 
 
-def _as_int_array(x, ndim: int, source: str) -> np.ndarray:
+def _as_int_array(x: npt.ArrayLike, ndim: int, source: str) -> np.ndarray:
     """`x` as an int32 array of `ndim` dimensions; whole floats are accepted only from
     lists and float arrays whose every value is a finite integer (never truncated)."""
     a = np.asarray(x)
@@ -227,11 +231,11 @@ def _named(source: str) -> Iterator[None]:
         _SOURCE.reset(token)
 
 
-def _is_host_array(x) -> bool:
+def _is_host_array(x: object) -> bool:
     return isinstance(x, (np.ndarray, list, tuple))
 
 
-def _check_fields(instance, kinds: dict[str, str]) -> None:
+def _check_fields(instance: Instance, kinds: dict[str, str]) -> None:
     """The checks of `validate_instance` when an instance is built from host (NumPy) arrays
     of numbers. JAX arrays and tracers are not checked here (that would sync the device on
     every transformation); nor are pytrees that tools map to other leaves (bools from
@@ -245,7 +249,7 @@ def _check_fields(instance, kinds: dict[str, str]) -> None:
     validate_instance(instance, source=_SOURCE.get() or type(instance).__name__)
 
 
-def _host(instance, name: str) -> np.ndarray:
+def _host(instance: Instance, name: str) -> np.ndarray:
     return np.asarray(getattr(instance, name))
 
 
@@ -408,7 +412,7 @@ def pad(instance: Instance, **sizes: int) -> Instance:
     raise TypeError(f"not an instance: {type(instance).__name__}")
 
 
-def _check_fits(what: str, have: int, limit: int, instance) -> None:
+def _check_fits(what: str, have: int, limit: int, instance: Instance) -> None:
     if have > limit:
         raise ValueError(
             f"instance with {have} {what} does not fit the padding of {limit} {what}; "
@@ -446,7 +450,7 @@ def stack(instances: list[Instance], **sizes: int) -> Instance:
     )
 
 
-def _fields(instance) -> list[str]:
+def _fields(instance: Instance) -> list[str]:
     import dataclasses
 
     return [f.name for f in dataclasses.fields(instance)]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from jaxshop.env import Environment, register
+from jaxshop.env import SchedulingEnvironment, register
 from jaxshop.instances.types import PFSPInstance
 from jaxshop.pfsp.generator import UniformPFSPGenerator
 from jaxshop.pfsp.makespan import append_job
@@ -27,7 +27,7 @@ def machine_load_bound(instance: PFSPInstance) -> jax.Array:
     return jnp.maximum(instance.processing_times.sum(-2).max(-1), 1).astype(jnp.float32)
 
 
-class PermutationFlowShop(Environment):
+class PermutationFlowShop(SchedulingEnvironment[PFSPInstance, PFSPState, PFSPObservation]):
     problem = "pfsp"
 
     def __init__(self, generator=None, reward: str = "dense"):
@@ -39,7 +39,7 @@ class PermutationFlowShop(Environment):
     def max_steps(self, instance: PFSPInstance) -> int:
         return instance.shape[0]
 
-    def _reset(self, instance: PFSPInstance) -> PFSPState:
+    def _reset(self, instance: PFSPInstance, key: jax.Array) -> PFSPState:
         instance = jax.tree_util.tree_map(jnp.asarray, instance)
         n, m = instance.shape
         return PFSPState(

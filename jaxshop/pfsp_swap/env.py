@@ -17,6 +17,7 @@
 - Observation (`SwapObservation`): the n-independent state and action features of
   `jaxshop.pfsp_swap.features`, the permutation and the flat action mask.
 - Invalid action: the lowest-index valid swap, flagged (shared rule of `Environment`).
+- `extras`: `makespan` (of the current permutation) and `invalid_action`.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from jaxshop.env import Environment, compiled_call, register
+from jaxshop.env import REWARDS as SCHEDULING_REWARDS
+from jaxshop.env import SchedulingEnvironment, compiled_call, register
 from jaxshop.instances.types import PFSPInstance, validate_instance
 from jaxshop.pfsp.generator import UniformPFSPGenerator
 from jaxshop.pfsp.makespan import completion_times
@@ -49,7 +51,15 @@ from jaxshop.schedule import Schedule
 from jaxshop.specs import ArraySpec
 from jaxshop.types import restart
 
-REWARDS = ("improvement", "normalized")
+
+def _improvement(before: jax.Array, after: jax.Array, normalizer: jax.Array,
+                 done: jax.Array) -> jax.Array:
+    return (before - after).astype(jnp.float32)
+
+
+#: reward mode -> `f(makespan before, makespan after, normalizer, done)`
+SWAP_REWARDS = {"improvement": _improvement, "normalized": SCHEDULING_REWARDS["normalized"]}
+REWARDS = tuple(SWAP_REWARDS)
 STARTS = ("random", "neh", "identity")
 
 
@@ -62,19 +72,17 @@ def random_permutation(key: jax.Array, job_mask: jax.Array) -> jax.Array:
     return jnp.where(slots < job_mask.sum(), order, -1).astype(jnp.int32)
 
 
-class SwapFlowShop(Environment):
+class SwapFlowShop(SchedulingEnvironment[PFSPInstance, SwapState, SwapObservation]):
     problem = "pfsp"
+    reward_modes = SWAP_REWARDS
 
     def __init__(self, generator=None, reward: str = "improvement", max_swaps: int = 32,
                  start: str = "random", stop_at_local_optimum: bool = True):
-        if reward not in REWARDS:
-            raise ValueError(f"reward must be one of {REWARDS}, got {reward!r}")
+        super().__init__(generator or UniformPFSPGenerator(), reward)
         if start not in STARTS:
             raise ValueError(f"start must be one of {STARTS}, got {start!r}")
         if not (isinstance(max_swaps, int) and max_swaps >= 1):
             raise ValueError(f"max_swaps must be an integer >= 1, got {max_swaps!r}")
-        super().__init__(generator or UniformPFSPGenerator(), "normalized")
-        self.reward_mode = reward
         self.max_swaps = max_swaps
         self.start_mode = start
         self.stop_at_local_optimum = bool(stop_at_local_optimum)
@@ -101,24 +109,16 @@ class SwapFlowShop(Environment):
             normalizer=load_bound(instance),
         )
 
-    def _reset(self, instance: PFSPInstance, key: jax.Array | None = None) -> SwapState:
+    def _reset(self, instance: PFSPInstance, key: jax.Array) -> SwapState:
         jm = jnp.asarray(instance.job_mask)
-        if self.start_mode == "random" and key is not None:
-            perm = random_permutation(key, jm)
+        if self.start_mode == "random":
+            perm = random_permutation(jax.random.fold_in(key, 0x5A5), jm)
         elif self.start_mode == "neh":
             perm = neh_permutation(instance.processing_times, jm)
         else:
             slots = jnp.arange(jm.shape[0], dtype=jnp.int32)
             perm = jnp.where(slots < jm.sum(), slots, -1)
         return self._state_from(instance, perm)
-
-    def start(self, key: jax.Array, instance: PFSPInstance | None = None):
-        if instance is None:
-            if self.generator is None:
-                raise ValueError("SwapFlowShop.reset needs an instance or a generator")
-            instance = self.generator(key)
-        state = self._reset(instance, jax.random.fold_in(key, 0x5A5))
-        return state, restart(None, self._extras(state, False))
 
     def reset_from(self, instance: PFSPInstance, permutation: jax.Array):
         """`(state, timestep)` starting from a given permutation (real jobs first, then -1)."""
@@ -129,7 +129,7 @@ class SwapFlowShop(Environment):
 
     def _given_observed(self, instance, permutation):
         state = self._state_from(instance, permutation)
-        ts = restart(self.observe(state), self._extras(state, False))
+        ts = restart(self.observe(state), self.extras(state, False))
         return state, ts
 
     # --- step ----------------------------------------------------------------------------
@@ -149,15 +149,6 @@ class SwapFlowShop(Environment):
             best_makespan=jnp.minimum(state.best_makespan, cmax),
             steps=state.steps + live.astype(jnp.int32),
         )
-
-    def transition(self, state: SwapState, action: jax.Array):
-        was_done = self.is_done(state)
-        new, ts = super().transition(state, action)
-        if self.reward_mode == "improvement":
-            gain = (state.makespan - new.makespan).astype(jnp.float32)
-            ts = ts.replace(reward=jnp.where(was_done, 0.0, gain))
-        truncated = ts.last() & ~was_done & ~self.is_terminal(new)
-        return new, ts.replace(discount=jnp.where(truncated, 1.0, ts.discount))
 
     # --- queries -------------------------------------------------------------------------
 

@@ -45,7 +45,9 @@ import jax
 import jax.numpy as jnp
 
 from jaxshop.instances.types import PFSPInstance
-from jaxshop.pfsp_swap.swaps import machine_completions, pair_table
+from jaxshop.pfsp.makespan import machine_completions
+from jaxshop.pfsp_swap.swaps import pair_table
+from jaxshop.utils import safe_div
 
 STATE_DIM = 10
 ACTION_DIM = 9
@@ -55,10 +57,6 @@ FEATURE_DIM = STATE_DIM + ACTION_DIM
 def load_bound(instance: PFSPInstance) -> jax.Array:
     """`max_k sum_j p[j, k]` as float32, at least 1."""
     return jnp.maximum(instance.processing_times.sum(-2).max(-1), 1).astype(jnp.float32)
-
-
-def _safe_div(a, b):
-    return jnp.where(b > 0, a / jnp.where(b > 0, b, 1.0), 0.0)
 
 
 def _job_stats(instance: PFSPInstance):
@@ -80,7 +78,7 @@ def _corr(x, y, mask):
     my = jnp.sum(y * mask) / cnt
     dx, dy = (x - mx) * mask, (y - my) * mask
     den = jnp.sqrt(jnp.sum(dx * dx) * jnp.sum(dy * dy))
-    return jnp.clip(_safe_div(jnp.sum(dx * dy), den), -1.0, 1.0)
+    return jnp.clip(safe_div(jnp.sum(dx * dy), den), -1.0, 1.0)
 
 
 def state_features(instance: PFSPInstance, permutation: jax.Array) -> jax.Array:

@@ -31,7 +31,9 @@ The machine recurrence inside the scan (`c'[k] = max(c'[k-1], c[k]) + p[k]` on t
 `(N, M, M)` matrices) runs as a `lax.scan` over the machine axis (`machine_scan=
 "sequential"`, the default): on CPU this is ~4x faster at 100x20 than the previous
 max-plus prefix formulation (`"associative"`, kept for comparison; XLA lowers it to
-log-depth or quadratic windowed ops). Both give identical integers.
+log-depth or quadratic windowed ops). Both give identical integers. The max-plus
+kernels themselves (append/prepend a job, heads and tails, makespans) live in
+`jaxshop.pfsp.makespan`; NEH (the env's `start="neh"`) in `jaxshop.pfsp.neh`.
 Padded positions have zero rows and padded machines zero columns, so neither changes a
 makespan. All integer arithmetic is int32 (worst-case makespan <= 2^30 - 1).
 """
@@ -45,10 +47,35 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from jaxshop.pfsp.makespan import append_job as _append_window
+from jaxshop.pfsp.makespan import (
+    NEG,
+    append_job_scan,
+    append_job_sequential,
+    heads_and_tails,
+    machine_completions,
+    prepend_job,
+    prepend_job_sequential,
+    sequence_rows,
+)
+from jaxshop.pfsp.makespan import makespan as sequence_makespan
+from jaxshop.pfsp.neh import neh_permutation
 
-NEG = -(2**30)  # "minus infinity" of the max-plus transfer matrices (no int32 wrap)
 BIG = 2**31 - 1  # makespan of an invalid swap
+
+__all__ = [
+    "BIG",
+    "MACHINE_SCANS",
+    "batched_swap_makespans",
+    "machine_completions",
+    "neh_permutation",
+    "num_swaps",
+    "pair_index",
+    "pair_table",
+    "sequence_makespan",
+    "swap_makespans",
+    "swap_positions",
+    "valid_swaps",
+]
 
 
 @functools.cache
@@ -73,86 +100,8 @@ def swap_positions(permutation: jax.Array, f: jax.Array, g: jax.Array) -> jax.Ar
     return permutation.at[f].set(b).at[g].set(a)
 
 
-def sequence_rows(processing_times: jax.Array, permutation: jax.Array) -> jax.Array:
-    """`(N, M)` times in sequence order, zero rows for `-1` entries."""
-    rows = processing_times[jnp.maximum(permutation, 0)]
-    return jnp.where((permutation >= 0)[:, None], rows, 0)
-
-
-_WINDOW_MAX = 8  # longest machine axis scanned by `reduce_window` (CPU: O(M^2) per row)
-
-
-def append_job(completion: jax.Array, times: jax.Array) -> jax.Array:
-    """`jaxshop.pfsp.makespan.append_job` (max-plus prefix scan over machines), with
-    `lax.associative_scan` instead of `cumsum`/`cummax` beyond `_WINDOW_MAX` machines:
-    XLA's CPU backend lowers those to a full-width `reduce_window`, O(M^2) per row."""
-    if completion.shape[-1] <= _WINDOW_MAX:
-        return _append_window(completion, times)
-    times = jnp.broadcast_to(times, jnp.broadcast_shapes(times.shape, completion.shape))
-    axis = completion.ndim - 1
-    prefix = lax.associative_scan(jnp.add, times, axis=axis)
-    return prefix + lax.associative_scan(jnp.maximum, completion - (prefix - times), axis=axis)
-
-
-def prepend_job(tail: jax.Array, times: jax.Array) -> jax.Array:
-    """Tails from a job put in front of a block whose tails are `tail` (both `(..., M)`)."""
-    return jnp.flip(append_job(jnp.flip(tail, -1), jnp.flip(times, -1)), -1)
-
-
-def append_job_sequential(completion: jax.Array, times: jax.Array) -> jax.Array:
-    """`append_job` as a `lax.scan` over the machine axis (`m` steps on `(...)` slices):
-    cheaper than the prefix-scan form for the large batched operands of `swap_makespans`."""
-    shape = jnp.broadcast_shapes(times.shape, completion.shape)
-    c = jnp.moveaxis(jnp.broadcast_to(completion, shape), -1, 0)
-    t = jnp.moveaxis(jnp.broadcast_to(times, shape), -1, 0)
-
-    def body(prev, ck_tk):
-        new = jnp.maximum(prev, ck_tk[0]) + ck_tk[1]
-        return new, new
-
-    _, out = lax.scan(body, jnp.full(c.shape[1:], NEG, c.dtype), (c, t))
-    return jnp.moveaxis(out, 0, -1)
-
-
-def prepend_job_sequential(tail: jax.Array, times: jax.Array) -> jax.Array:
-    return jnp.flip(append_job_sequential(jnp.flip(tail, -1), jnp.flip(times, -1)), -1)
-
-
 MACHINE_SCANS = {"sequential": (append_job_sequential, prepend_job_sequential),
-                 "associative": (append_job, prepend_job)}
-
-
-def heads_tails(rows: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """`(e, q)`, both `(N, M)`: completion of positions `0..i` and tails from position `i`."""
-    zeros = jnp.zeros(rows.shape[-1], rows.dtype)
-
-    def fwd(c, row):
-        c = append_job(c, row)
-        return c, c
-
-    def bwd(c, row):
-        c = prepend_job(c, row)
-        return c, c
-
-    _, e = lax.scan(fwd, zeros, rows)
-    _, q = lax.scan(bwd, zeros, rows, reverse=True)
-    return e, q
-
-
-def sequence_makespan(processing_times: jax.Array, permutation: jax.Array) -> jax.Array:
-    """Makespan of a permutation (`-1` entries skipped)."""
-    rows = sequence_rows(processing_times, permutation)
-    c, _ = lax.scan(lambda c, r: (append_job(c, r), None),
-                    jnp.zeros(rows.shape[-1], rows.dtype), rows)
-    return c[-1]
-
-
-def machine_completions(processing_times: jax.Array, permutation: jax.Array) -> jax.Array:
-    """`(M,)` completion time of the last job on every machine."""
-    rows = sequence_rows(processing_times, permutation)
-    c, _ = lax.scan(lambda c, r: (append_job(c, r), None),
-                    jnp.zeros(rows.shape[-1], rows.dtype), rows)
-    return c
+                 "associative": (append_job_scan, prepend_job)}
 
 
 def swap_makespans(processing_times: jax.Array, permutation: jax.Array,
@@ -171,7 +120,7 @@ def swap_makespans(processing_times: jax.Array, permutation: jax.Array,
     if num_jobs is None:
         num_jobs = jnp.sum(perm >= 0)
     rows = sequence_rows(p, perm)
-    e, q = heads_tails(rows)
+    e, q = heads_and_tails(rows)
     zeros = jnp.zeros((1, m), jnp.int32)
     e_before = jnp.concatenate([zeros, e[:-1]])  # e_before[f]: completion of 0..f-1
     q_after = jnp.concatenate([q[1:], zeros])  # q_after[g]: tails from g+1
@@ -205,29 +154,3 @@ def valid_swaps(num_slots: int, num_jobs: jax.Array) -> jax.Array:
     """`(A,)` bool: swaps of two real positions."""
     _, g_idx = pair_table(num_slots)
     return jnp.asarray(g_idx) < num_jobs
-
-
-def neh_permutation(processing_times: jax.Array, job_mask: jax.Array) -> jax.Array:
-    """NEH (decreasing total time, best insertion with heads and tails), `(N,)` int32.
-
-    A compact version for the env's `start="neh"` (`jaxshop_baselines.neh` is the
-    library's NEH; both make the same choices: stable order, first best position).
-    """
-    p = jnp.asarray(processing_times, jnp.int32)
-    num_slots = p.shape[0]
-    total = jnp.sum(p, axis=-1)
-    order = jnp.argsort(jnp.where(job_mask, -total, 1), stable=True).astype(jnp.int32)
-    n = jnp.sum(job_mask, dtype=jnp.int32)
-    idx = jnp.arange(num_slots)
-    zeros = jnp.zeros((1, p.shape[1]), jnp.int32)
-
-    def insert(i, seq):
-        job = order[i]
-        e, q = heads_tails(sequence_rows(p, seq))
-        head = jnp.concatenate([zeros, e[:-1]])
-        cmax = jnp.max(append_job(head, p[job][None, :]) + q, axis=-1)
-        pos = jnp.argmin(jnp.where(idx <= i, cmax, BIG))
-        shifted = jnp.roll(seq, 1)
-        return jnp.where(idx < pos, seq, jnp.where(idx == pos, job, shifted)).astype(jnp.int32)
-
-    return lax.fori_loop(0, n, insert, jnp.full(num_slots, -1, jnp.int32))
