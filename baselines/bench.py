@@ -256,13 +256,33 @@ def timed_repeats(call: Callable[[int], Any], repeats: int, min_seconds: float,
     return {"warmup_s": warmup_s, "repeats": out}
 
 
+def compile_timed(jitted: Any, *args: Any) -> tuple[Any, float]:
+    """`jitted.lower(*args).compile()` and its seconds: compile time measured on its own."""
+    t0 = time.perf_counter()
+    compiled = jitted.lower(*args).compile()
+    return compiled, time.perf_counter() - t0
+
+
+def run_timed(compiled: Any, *args: Any) -> tuple[Any, float]:
+    """`compiled(*args)` waited for (`block_until_ready`) and its wall seconds."""
+    t0 = time.perf_counter()
+    out = jax.block_until_ready(compiled(*args))
+    return out, time.perf_counter() - t0
+
+
+def compile_and_run(jitted: Any, *args: Any) -> tuple[Any, float, float]:
+    """Compiles `jitted` for `args` (timed alone), then one timed call with no warm-up:
+    (outputs, compile seconds, run seconds)."""
+    compiled, compile_s = compile_timed(jitted, *args)
+    out, run_s = run_timed(compiled, *args)
+    return out, compile_s, run_s
+
+
 def measure(fn: Callable, repeats: int, min_seconds: float,
             max_case_seconds: float | None = None) -> dict:
     """Compiles `fn(seed) -> dict of scalars` (timed alone) and times it (`timed_repeats`);
     each repeat's outputs are summed per key."""
-    t0 = time.perf_counter()
-    compiled = jax.jit(fn).lower(np.int32(0)).compile()
-    compile_s = time.perf_counter() - t0
+    compiled, compile_s = compile_timed(jax.jit(fn), np.int32(0))
     timed = timed_repeats(lambda seed: jax.block_until_ready(compiled(np.int32(seed))),
                           repeats, min_seconds, max_case_seconds)
     per_repeat = []
@@ -586,9 +606,7 @@ def train_row(batch: int, updates: int = 1, repeats: int = 3, min_seconds: float
     config = PointerConfig(batch_size=batch, updates_per_chunk=updates,
                            checkpoint_every=updates, eval_size=0)  # AC-SD on 10x5 FJSP
     carry = {"runner": init_runner(config, jax.random.PRNGKey(0))}
-    t0 = time.perf_counter()
-    chunk = make_train_chunk(config).lower(carry["runner"]).compile()
-    compile_s = time.perf_counter() - t0
+    chunk, compile_s = compile_timed(make_train_chunk(config), carry["runner"])
 
     def call(_):
         carry["runner"], metrics = chunk(carry["runner"])

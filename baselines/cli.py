@@ -12,33 +12,20 @@ from __future__ import annotations
 import json
 import sys
 import time
-import traceback
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from jaxshop_baselines import cli_options as opts
 from jaxshop_baselines.cli_options import CLIError
-from jaxshop_baselines.cli_report import progress_bar
+from jaxshop_baselines.cli_report import (
+    interrupted,
+    progress_bar,
+    run_reporting_errors,
+    write_json,
+)
 
 from jaxshop import xla_cache
-from jaxshop.options import EXIT_INTERRUPTED, one_line, unwritable
-
-EXIT_USAGE = 2
-EXIT_INTERNAL = 1
-
-
-def _write_json(path: Path | None, payload: dict) -> None:
-    if path is not None:
-        path.write_text(json.dumps(payload, indent=2) + "\n")
-
-
-def _interrupted(done: int, total: int, where: str) -> int:
-    """Says how much an interrupted eval finished (and wrote); exit code 130."""
-    print(f"jaxshop: interrupted after {done} of {total} instances{where} "
-          "(marked \"complete\": false)", file=sys.stderr)
-    return EXIT_INTERRUPTED
-
+from jaxshop.options import unwritable
 
 # ------------------------------------------------------------------------ solve
 
@@ -80,7 +67,7 @@ def cmd_solve(args) -> int:
            "permutation": solution.permutation, "schedule": solution.schedule.to_records(),
            "seconds": round(seconds, 4), "validate_seconds": round(validate_seconds, 4),
            "options": opts.run_options(args, spec, method)}
-    _write_json(args.out, out)
+    write_json(args.out, out)
     if args.json:
         print(json.dumps(out))
         return 0
@@ -142,11 +129,11 @@ def _eval_suite(args) -> int:
     out = {"suite": args.suite, "method": spec, "mode": args.mode,
            **result.record(method.num_params, opts.run_options(args, spec, method))}
     if args.out is not None:
-        _write_json(args.out, out)
+        write_json(args.out, out)
         evaluation.write_csv(args.out.with_suffix(".csv"), rows)
     if result.interrupted:
         where = f"; the {len(rows)} solved are in {args.out}" if args.out is not None else ""
-        return _interrupted(len(rows), len(entries), where)
+        return interrupted(len(rows), len(entries), where)
     if args.json:
         print(json.dumps(out))
         return 0
@@ -180,7 +167,7 @@ def _eval_fab(args) -> int:
                       note=lambda text: print(f"jaxshop: {text}", file=sys.stderr),
                       status=lambda message: opts.status(args, message))
     if args.out is not None:
-        _write_json(args.out, out)
+        write_json(args.out, out)
     if args.json:
         print(json.dumps(out))
         return 0
@@ -223,10 +210,10 @@ def _eval_generated(args) -> int:
            "instances": suite.count, **result, "num_params": method.num_params,
            "options": opts.run_options(args, spec, method)}
     if args.out is not None:
-        _write_json(args.out, out)
+        write_json(args.out, out)
     if not out["complete"]:
         where = f"; written to {args.out}" if args.out is not None else ""
-        return _interrupted(out["evaluated"], suite.count, where)
+        return interrupted(out["evaluated"], suite.count, where)
     if args.json:
         print(json.dumps(out))
         return 0
@@ -282,37 +269,16 @@ COMMANDS: dict[str, Callable[[Any], int]] = {
 }
 
 
+def _dispatch(argv: list[str]) -> int:
+    args = opts.parse(argv)
+    xla_cache.enable()  # a repeated command skips the compiles it already did
+    return COMMANDS[args.command](args)
+
+
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else list(argv)
-    debug = "--debug" in argv
-    argv = [a for a in argv if a != "--debug"]
-    try:
-        args = opts.parse(argv)
-        xla_cache.enable()  # a repeated command skips the compiles it already did
-        return COMMANDS[args.command](args)
-    except SystemExit as exit_:  # --help and --version
-        return int(exit_.code or 0) if not isinstance(exit_.code, str) else EXIT_USAGE
-    except KeyboardInterrupt:
-        print("jaxshop: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except (ValueError, OSError, KeyError) as err:
-        if debug:
-            traceback.print_exc()
-        message = err.args[0] if isinstance(err, KeyError) and err.args else err
-        if isinstance(err, OSError) and err.filename:
-            message = f"{err.filename}: {err.strerror or err}"
-        print(f"jaxshop: error: {one_line(message)}", file=sys.stderr)
-        return EXIT_USAGE
-    except Exception as err:  # noqa: BLE001 - a bug: one line, details with --debug
-        if debug:
-            traceback.print_exc()
-        hint = "" if debug else "; run again with --debug for the traceback"
-        print(
-            f"jaxshop: internal error (a bug, please report it): {type(err).__name__}: "
-            f"{one_line(err, 300)}{hint}",
-            file=sys.stderr,
-        )
-        return EXIT_INTERNAL
+    """The console command `jaxshop`: parses, dispatches, returns the exit code."""
+    return run_reporting_errors(sys.argv[1:] if argv is None else list(argv), _dispatch)
+
 
 if __name__ == "__main__":
     sys.exit(main())

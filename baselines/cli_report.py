@@ -3,12 +3,66 @@ data of `jaxshop list`; machines read the JSON objects instead."""
 
 from __future__ import annotations
 
+import json
+import sys
+import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from jaxshop_baselines.cli_options import METHOD_FLAGS
 
 import jaxshop
+from jaxshop.options import EXIT_INTERRUPTED, one_line
+
+EXIT_USAGE = 2
+EXIT_INTERNAL = 1
+
+
+def run_reporting_errors(argv: list[str], dispatch: Callable[[list[str]], int]) -> int:
+    """Runs `dispatch(argv)` (without `--debug`) and turns every way it can fail into one
+    line on stderr and an exit code: 2 for a user error, 130 for Ctrl-C, 1 for a bug
+    (its traceback only with `--debug`)."""
+    debug = "--debug" in argv
+    argv = [a for a in argv if a != "--debug"]
+    try:
+        return dispatch(argv)
+    except SystemExit as exit_:  # --help and --version
+        return int(exit_.code or 0) if not isinstance(exit_.code, str) else EXIT_USAGE
+    except KeyboardInterrupt:
+        print("jaxshop: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except (ValueError, OSError, KeyError) as err:
+        if debug:
+            traceback.print_exc()
+        message = err.args[0] if isinstance(err, KeyError) and err.args else err
+        if isinstance(err, OSError) and err.filename:
+            message = f"{err.filename}: {err.strerror or err}"
+        print(f"jaxshop: error: {one_line(message)}", file=sys.stderr)
+        return EXIT_USAGE
+    except Exception as err:  # noqa: BLE001 - a bug: one line, details with --debug
+        if debug:
+            traceback.print_exc()
+        hint = "" if debug else "; run again with --debug for the traceback"
+        print(
+            f"jaxshop: internal error (a bug, please report it): {type(err).__name__}: "
+            f"{one_line(err, 300)}{hint}",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
+
+
+def write_json(path: Path | None, payload: dict[str, Any]) -> None:
+    """Writes `payload` to `--out` (when given) as indented JSON."""
+    if path is not None:
+        path.write_text(json.dumps(payload, indent=2) + "\n")
+
+
+def interrupted(done: int, total: int, where: str) -> int:
+    """Says how much an interrupted eval finished (and wrote); exit code 130."""
+    print(f"jaxshop: interrupted after {done} of {total} instances{where} "
+          "(marked \"complete\": false)", file=sys.stderr)
+    return EXIT_INTERRUPTED
 
 
 def progress_bar(args, counter: str):

@@ -30,7 +30,7 @@ import jax
 from jaxshop_baselines import checkpoints as shared
 from jaxshop_baselines import parallel
 
-from jaxshop.options import ArgumentParser, UsageError
+from jaxshop.options import ArgumentParser, UsageError, float_in, int_in, positive_int
 
 # ------------------------------------------------------------------------ config options
 
@@ -46,6 +46,30 @@ def option(default: Any, flag: str, help: str, *, type: Callable[[str], Any] | N
     meta = {"flag": flag, "help": help, "type": type, "choices": choices,
             "aliases": aliases, "metavar": metavar, "shown": shown}
     return dataclasses.field(default=default, metadata=meta)
+
+
+# The fields every trainer has, declared once: the same flag, validator and help wording.
+
+
+def steps_option(default: int, help: str = "updates, a multiple of --chunk") -> Any:
+    """`--steps`: how many updates (or iterations) the whole run makes."""
+    return option(default, "--steps", help, type=positive_int)
+
+
+def lr_option(default: float, help: str = "Adam learning rate") -> Any:
+    """`--lr`: the Adam learning rate, in (0, 1]."""
+    return option(default, "--lr", help, type=float_in(0.0, 1.0, low_open=True))
+
+
+def chunk_option(default: int, help: str = "updates per jitted call", high: int = 10_000
+                 ) -> Any:
+    """`--chunk`: updates (or iterations) fused into one jitted call, 1..`high`."""
+    return option(default, "--chunk", help, type=int_in(1, high))
+
+
+def checkpoint_option(default: int, help: str = "updates between checkpoints") -> Any:
+    """`--checkpoint-every`: updates (or iterations) between checkpoints."""
+    return option(default, "--checkpoint-every", help, type=positive_int)
 
 
 def config_options(cls: type) -> list[dataclasses.Field]:

@@ -54,6 +54,8 @@ import jax
 import jax.numpy as jnp
 
 from jaxshop.instances.types import validate_instance
+from jaxshop.schedule import Schedule
+from jaxshop.specs import DiscreteSpec
 from jaxshop.types import StepType, TimeStep, restart
 
 InstanceT = TypeVar("InstanceT")
@@ -62,7 +64,7 @@ ObsT = TypeVar("ObsT")
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1))
-def compiled_call(obj: Any, method: str, *args):
+def compiled_call(obj: object, method: str, *args: Any) -> Any:
     """Runs `obj.<method>(*args)` as one compiled call (`obj` is static, hashed by identity).
 
     Under an outer jit/vmap this is inlined; called eagerly it replaces hundreds of
@@ -72,7 +74,8 @@ def compiled_call(obj: Any, method: str, *args):
     return getattr(obj, method)(*args)
 
 
-def resolve_action(mask: jax.Array, action: jax.Array, skip: jax.Array):
+def resolve_action(mask: jax.Array, action: jax.Array, skip: jax.Array
+                   ) -> tuple[jax.Array, jax.Array]:
     """`(action, invalid)`: a masked or out-of-range action becomes the lowest valid index.
 
     `mask` is the flat bool action mask; with no valid action the result is 0. The lowest
@@ -87,7 +90,7 @@ def resolve_action(mask: jax.Array, action: jax.Array, skip: jax.Array):
     invalid = ~(((action >= 0) & (action < n)) & mask[jnp.clip(action, 0, n - 1)])
     start = jnp.where(invalid & ~skip, 0, jnp.clip(action, 0, n - 1))
 
-    def searching(a):
+    def searching(a: jax.Array) -> jax.Array:
         return (a < n) & ~mask[jnp.minimum(a, n - 1)] & invalid & ~skip
 
     found = jax.lax.while_loop(searching, lambda a: a + 1, start)
@@ -126,11 +129,12 @@ class Environment(abc.ABC, Generic[InstanceT, StateT, ObsT]):
         """One decision; see the module docstring for the shared rules."""
         return compiled_call(self, "_step_observed", state, action)
 
-    def _reset_observed(self, key, instance):
+    def _reset_observed(self, key: jax.Array, instance: InstanceT | None
+                        ) -> tuple[StateT, TimeStep]:
         state, ts = self.start(key, instance)
         return state, ts.replace(observation=self.observe(state))
 
-    def _step_observed(self, state, action):
+    def _step_observed(self, state: StateT, action: jax.Array) -> tuple[StateT, TimeStep]:
         state, ts = self.transition(state, action)
         return state, ts.replace(observation=self.observe(state))
 
@@ -175,7 +179,7 @@ class Environment(abc.ABC, Generic[InstanceT, StateT, ObsT]):
         )
         return new, ts
 
-    def extras(self, state: StateT, invalid: Any) -> dict:
+    def extras(self, state: StateT, invalid: jax.typing.ArrayLike) -> dict:
         """`timestep.extras`: the env's `_extras(state)` and `invalid_action`."""
         return {**self._extras(state), "invalid_action": jnp.asarray(invalid)}
 
@@ -225,10 +229,8 @@ class Environment(abc.ABC, Generic[InstanceT, StateT, ObsT]):
     def observation_spec(self, instance: InstanceT) -> ObsT:
         """The observation dataclass with a `jaxshop.specs.ArraySpec` for every field."""
 
-    def action_spec(self, instance: InstanceT):
+    def action_spec(self, instance: InstanceT) -> DiscreteSpec:
         """`DiscreteSpec` of the flat action space for an instance's padded shape."""
-        from jaxshop.specs import DiscreteSpec
-
         return DiscreteSpec(self.num_actions(instance), name="action")
 
     def specs(self, instance: InstanceT) -> tuple[StateT, TimeStep]:
@@ -254,17 +256,18 @@ class Environment(abc.ABC, Generic[InstanceT, StateT, ObsT]):
 # --- scheduling envs ----------------------------------------------------------------------
 
 
-def _dense(before: jax.Array, after: jax.Array, normalizer: jax.Array, done) -> jax.Array:
+def _dense(before: jax.Array, after: jax.Array, normalizer: jax.Array,
+           done: jax.Array) -> jax.Array:
     return -(after - before).astype(jnp.float32)
 
 
 def _normalized(before: jax.Array, after: jax.Array, normalizer: jax.Array,
-                done) -> jax.Array:
+                done: jax.Array) -> jax.Array:
     return -(after - before).astype(jnp.float32) / normalizer
 
 
 def _terminal(before: jax.Array, after: jax.Array, normalizer: jax.Array,
-              done) -> jax.Array:
+              done: jax.Array) -> jax.Array:
     return jnp.where(done, -after.astype(jnp.float32), 0.0)
 
 
@@ -316,7 +319,7 @@ class SchedulingEnvironment(Environment[InstanceT, StateT, ObsT]):
         """() int32: makespan of the partial schedule so far."""
 
     @abc.abstractmethod
-    def schedule(self, state: StateT):
+    def schedule(self, state: StateT) -> Schedule:
         """The `jaxshop.schedule.Schedule` built so far (works under jit and vmap)."""
 
     def render(self, state: StateT, title: str = ""):

@@ -23,9 +23,11 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from jaxshop.env import Environment, InstanceT, ObsT, StateT
+
 MASKED_LOGIT = -1e9  # finite stand-in for -inf in masked logits (no NaN from inf - inf)
 
-Policy = Callable[[jax.Array, Any], jax.Array]  # (key, state) -> action
+Policy = Callable[[jax.Array, Any], jax.Array]  # (key, any env's state) -> () int32 action
 
 
 def masked_logits(logits: jax.Array, mask: jax.Array) -> jax.Array:
@@ -107,27 +109,29 @@ def last_valid_action(mask: jax.Array) -> jax.Array:
     return jnp.where(mask.any(), last, 0).astype(jnp.int32)
 
 
-def random_policy(env) -> Policy:
+def random_policy(env: Environment) -> Policy:
     """Uniform over valid actions, one uniform per decision (`random_valid_action`)."""
     return lambda key, state: random_valid_action(key, env.action_mask(state))
 
 
-def random_per_action_policy(env) -> Policy:
+def random_per_action_policy(env: Environment) -> Policy:
     """Uniform over valid actions, one uniform per action (`random_valid_action_per_action`)."""
     return lambda key, state: random_valid_action_per_action(key, env.action_mask(state))
 
 
-def first_valid_policy(env) -> Policy:
+def first_valid_policy(env: Environment) -> Policy:
     return lambda key, state: first_valid_action(env.action_mask(state))
 
 
-def last_valid_policy(env) -> Policy:
+def last_valid_policy(env: Environment) -> Policy:
     return lambda key, state: last_valid_action(env.action_mask(state))
 
 
-def rollout(env, state: Any, key: jax.Array, policy: Policy, num_steps: int,
-            until_done: bool = False):
-    """Runs up to `num_steps` decisions; returns `(final_state, episode_return, actions)`.
+def rollout(env: Environment[InstanceT, StateT, ObsT], state: StateT, key: jax.Array,
+            policy: Callable[[jax.Array, StateT], jax.Array], num_steps: int,
+            until_done: bool = False) -> tuple[StateT, jax.Array, jax.Array]:
+    """Runs up to `num_steps` decisions; returns `(final_state, episode_return, actions)`
+    (`episode_return`: () float32).
 
     `actions` is `(num_steps,)` int32 of the actions the policy asked for; step `t` uses
     `jax.random.split(key, num_steps)[t]` either way. With `until_done=True` the loop is a

@@ -32,6 +32,7 @@ message says what failed.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 import chex
@@ -41,19 +42,22 @@ import numpy as np
 
 import jaxshop
 from jaxshop import specs as S
-from jaxshop.env import SchedulingEnvironment
+from jaxshop.env import Environment, SchedulingEnvironment
 from jaxshop.rollout import (
+    Policy,
     first_valid_policy,
     last_valid_policy,
     random_policy,
     random_valid_action,
     rollout,
 )
+from jaxshop.types import TimeStep
 
+EnvState = Any  # an env's state: opaque to the checks (any pytree the env defines)
 EAGER_STEPS = 2  # eager JAX is slow: compare this many decisions with jit
 
 
-def tree_equal(a, b) -> bool:
+def tree_equal(a: object, b: object) -> bool:
     """Same structure and bit-identical leaves."""
     la, ta = jax.tree_util.tree_flatten(a)
     lb, tb = jax.tree_util.tree_flatten(b)
@@ -62,7 +66,8 @@ def tree_equal(a, b) -> bool:
     )
 
 
-def finite(tree) -> bool:
+def finite(tree: object) -> bool:
+    """Every float leaf of a pytree is finite."""
     return all(
         np.isfinite(np.asarray(x)).all()
         for x in jax.tree_util.tree_leaves(tree)
@@ -70,7 +75,7 @@ def finite(tree) -> bool:
     )
 
 
-def wrapper_chain(env) -> list:
+def wrapper_chain(env: Environment) -> list[Environment]:
     """`[env, env.env, ...]` down to the unwrapped env."""
     chain = [env]
     while hasattr(type(chain[-1]), "inner_state"):
@@ -78,33 +83,33 @@ def wrapper_chain(env) -> list:
     return chain
 
 
-def unwrap_state(env, state):
+def unwrap_state(env: Environment, state: EnvState) -> EnvState:
     """The innermost env's state inside a (possibly wrapped) env's state."""
     for layer in wrapper_chain(env)[:-1]:
         state = layer.inner_state(state)
     return state
 
 
-def _stack(instances: list):
+def _stack(instances: list) -> object:
     """Scheduling instances are padded and stacked; other params (the fab's) just stacked."""
     if isinstance(instances[0], (jaxshop.PFSPInstance, jaxshop.FJSPInstance)):
         return jaxshop.stack(instances)
     return jax.tree_util.tree_map(lambda *xs: np.stack([np.asarray(x) for x in xs]), *instances)
 
 
-def _unstack(batch) -> list:
+def _unstack(batch: object) -> list:
     if isinstance(batch, (jaxshop.PFSPInstance, jaxshop.FJSPInstance)):
         return jaxshop.unstack(batch)
     size = jax.tree_util.tree_leaves(batch)[0].shape[0]
     return [jax.tree_util.tree_map(lambda x, i=i: np.asarray(x)[i], batch) for i in range(size)]
 
 
-def _schedules(env) -> bool:
+def _schedules(env: Environment) -> bool:
     """The innermost env builds a schedule (a `SchedulingEnvironment`)."""
     return isinstance(env.unwrapped, SchedulingEnvironment)
 
 
-def _has(env, cls_name: str) -> bool:
+def _has(env: Environment, cls_name: str) -> bool:
     return any(type(layer).__name__ == cls_name for layer in wrapper_chain(env))
 
 
@@ -112,27 +117,32 @@ def _has(env, cls_name: str) -> bool:
 class CheckContext:
     """What the checks share: instances, the padded batch, keys and compiled functions."""
 
-    env: Any
-    instances: list
-    batch: Any
-    padded: list
-    steps: int
-    key: jax.Array
-    reset: Any
-    step: Any  # jitted `env.step`, traced once per padded shape (`check_compile_once`)
-    play: Any  # `(state, key) -> (final, return, actions, timesteps)`: a random episode
+    env: Environment
+    instances: list  # the instances as given (two sizes at least)
+    batch: object  # the instances stacked on a leading axis (padded for scheduling envs)
+    padded: list  # `batch` unstacked: each instance at the padded shape
+    steps: int  # `env.max_steps` of the padded shape
+    key: jax.Array  # PRNG key of every check
+    reset: Callable[[jax.Array, object], tuple[EnvState, TimeStep]]  # jitted `env.reset`
+    # jitted `env.step`, traced once per padded shape (`check_compile_once`)
+    step: Callable[[EnvState, jax.Array], tuple[EnvState, TimeStep]]
+    # a random episode: `(state, key) -> (final, return () float32, actions (steps,) int32,
+    # timesteps with a leading (steps,) axis)`
+    play: Callable[[EnvState, jax.Array], tuple[EnvState, jax.Array, jax.Array, TimeStep]]
     auto_reset: bool
 
     @classmethod
-    def build(cls, env, instances: list, seed: int = 0) -> CheckContext:
+    def build(cls, env: Environment, instances: list, seed: int = 0) -> CheckContext:
         assert len(instances) >= 2, (
             f"check_env needs instances of at least two sizes, got {len(instances)} instance(s)")
         batch = _stack(instances)
         padded = _unstack(batch)
         steps = env.max_steps(padded[0])
-        policy = random_policy(env)
+        policy: Policy = random_policy(env)
 
-        def play(state, key):  # `rollout`'s keys and policy, keeping every timestep
+        # `rollout`'s keys and policy, keeping every timestep
+        def play(state: EnvState, key: jax.Array
+                 ) -> tuple[EnvState, jax.Array, jax.Array, TimeStep]:
             def body(carry, step_key):
                 state, ret = carry
                 action = policy(step_key, state)
@@ -150,12 +160,13 @@ class CheckContext:
             jax.jit(play), _has(env, "AutoReset"),
         )
 
-    def run_random(self, state, key):
+    def run_random(self, state: EnvState, key: jax.Array
+                   ) -> tuple[EnvState, jax.Array, jax.Array]:
         """`(final_state, return, actions)` of the random episode (as `rollout`)."""
         return self.play(state, key)[:3]
 
 
-def check_specs(env, ctx: CheckContext) -> None:
+def check_specs(env: Environment, ctx: CheckContext) -> None:
     inst = ctx.padded[0]
     state, ts = ctx.reset(ctx.key, inst)
     chex.assert_trees_all_equal_shapes_and_dtypes((state, ts), env.specs(inst))
@@ -192,7 +203,7 @@ def check_specs(env, ctx: CheckContext) -> None:
     action_spec.validate(jnp.int32(env.num_actions(inst) - 1))
 
 
-def check_jit_matches_eager(env, ctx: CheckContext) -> None:
+def check_jit_matches_eager(env: Environment, ctx: CheckContext) -> None:
     state, ts = ctx.reset(ctx.key, ctx.padded[0])
     eager_state, eager_ts = env.reset(ctx.key, ctx.padded[0])
     _, _, actions = ctx.run_random(state, ctx.key)
@@ -206,7 +217,7 @@ def check_jit_matches_eager(env, ctx: CheckContext) -> None:
     assert tree_equal(eager_ts, ts), "eager and jitted resets differ"
 
 
-def check_batch_matches_single(env, ctx: CheckContext) -> None:
+def check_batch_matches_single(env: Environment, ctx: CheckContext) -> None:
     inner = env.unwrapped
     summarize = jax.jit(lambda s: (
         env.is_done(s), inner.is_done(unwrap_state(env, s)), env.schedule(s),
@@ -242,7 +253,7 @@ def check_batch_matches_single(env, ctx: CheckContext) -> None:
                 f"{-check.makespan}")
 
 
-def check_padding_invariance(env, ctx: CheckContext) -> None:
+def check_padding_invariance(env: Environment, ctx: CheckContext) -> None:
     key = ctx.key
 
     def both_policies(inst):
@@ -257,7 +268,7 @@ def check_padding_invariance(env, ctx: CheckContext) -> None:
     assert got[0] == got[1], f"padding changed the makespans: {got}"
 
 
-def check_compile_once(env, ctx: CheckContext) -> None:
+def check_compile_once(env: Environment, ctx: CheckContext) -> None:
     # `ctx.step` fails (chex.assert_max_traces) if any instance of the padded shape, or
     # any earlier check, made it trace a second time.
     for inst in ctx.padded:
@@ -266,7 +277,7 @@ def check_compile_once(env, ctx: CheckContext) -> None:
             st, t = ctx.step(st, jnp.argmax(t.observation.action_mask).astype(jnp.int32))
 
 
-def check_determinism(env, ctx: CheckContext) -> None:
+def check_determinism(env: Environment, ctx: CheckContext) -> None:
     key = ctx.key
     if env.generator is not None and not _schedules(env):
         # params are fixed; the key draws the episode (releases, failures): it must matter
@@ -289,7 +300,7 @@ def check_determinism(env, ctx: CheckContext) -> None:
         "the same key and policy gave two different episodes")
 
 
-def check_invalid_action(env, ctx: CheckContext) -> None:
+def check_invalid_action(env: Environment, ctx: CheckContext) -> None:
     st, t = ctx.reset(ctx.key, ctx.padded[0])
     m = np.asarray(t.observation.action_mask)
     invalid = np.flatnonzero(~m)
@@ -313,7 +324,7 @@ def check_invalid_action(env, ctx: CheckContext) -> None:
             f"out-of-range action {out_of_range} gave a NaN or infinite observation")
 
 
-def check_terminal(env, ctx: CheckContext) -> None:
+def check_terminal(env: Environment, ctx: CheckContext) -> None:
     state, _ = ctx.reset(ctx.key, ctx.padded[0])
     done_state, _, _ = ctx.run_random(state, ctx.key)
     assert bool(env.is_done(done_state)), "episode not finished after max_steps decisions"
@@ -337,7 +348,7 @@ def check_terminal(env, ctx: CheckContext) -> None:
             "a step on a terminated state must report termination (discount 0)")
 
 
-def check_auto_reset(env, ctx: CheckContext) -> None:
+def check_auto_reset(env: Environment, ctx: CheckContext) -> None:
     """Runs one episode and a bit through `AutoReset`: LAST, then a fresh episode; the
     finished episode's metrics in `final_<name>` (each of the env's `episode_metrics`)."""
     inner = env.unwrapped
@@ -392,7 +403,7 @@ def check_auto_reset(env, ctx: CheckContext) -> None:
             f"{-final}")
 
 
-def check_render(env, ctx: CheckContext) -> None:
+def check_render(env: Environment, ctx: CheckContext) -> None:
     import matplotlib.pyplot as plt
     from matplotlib.figure import Figure
 
@@ -408,7 +419,7 @@ def check_render(env, ctx: CheckContext) -> None:
     plt.close(fig)
 
 
-def check_vmap_wrapper(env, instances: list, seed: int = 0) -> None:
+def check_vmap_wrapper(env: Environment, instances: list, seed: int = 0) -> None:
     """A `VmapWrapper` (num_envs == len(instances)) equals vmapping the wrapped env."""
     assert env.num_envs == len(instances), (
         f"check the VmapWrapper with as many instances as its num_envs = {env.num_envs}, "
@@ -436,7 +447,7 @@ def check_vmap_wrapper(env, instances: list, seed: int = 0) -> None:
         f"{env.num_actions(inst)}), got {mask_shape}")
 
 
-def check_env(env, instances: list, seed: int = 0) -> None:
+def check_env(env: Environment, instances: list, seed: int = 0) -> None:
     """Runs every API check on `env` with exact-size `instances` (at least two sizes)."""
     if _has(env, "VmapWrapper"):
         check_vmap_wrapper(env, instances, seed)

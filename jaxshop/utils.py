@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TypeVar
 
 import jax
 import jax.numpy as jnp
@@ -19,7 +19,10 @@ def clamped_div(a: jax.Array, b: jax.Array, floor: float = 1e-6) -> jax.Array:
     return a / jnp.maximum(b, floor)
 
 
-def tree_select(pred: jax.Array, on_true: Any, on_false: Any) -> Any:
+TreeT = TypeVar("TreeT")  # any pytree
+
+
+def tree_select(pred: jax.Array, on_true: TreeT, on_false: TreeT) -> TreeT:
     """Per-leaf `where(pred, on_true, on_false)` of two pytrees of one structure.
 
     `pred` is a scalar or a leading batch shape `(B, ...)`: it is broadcast over each

@@ -25,24 +25,30 @@ Typical stack for an on-policy agent (PureJaxRL style)::
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from jaxshop.env import Environment
+from jaxshop.env import Environment, InstanceT, ObsT, StateT
+from jaxshop.schedule import Schedule
+from jaxshop.specs import DiscreteSpec
 from jaxshop.types import StepType, TimeStep
 from jaxshop.utils import tree_select
 
+InnerT = TypeVar("InnerT")  # the wrapped env's state, opaque to a wrapper
 
-class Wrapper(Environment):
+
+class Wrapper(Environment[InstanceT, StateT, ObsT]):
     """Forwards everything to `self.env`; subclasses override what they change.
 
     Stateful wrappers keep the wrapped env's state in a field and override
     `inner_state(state)`; the state queries (`action_mask`, `observe`, `is_done`, ...)
-    then forward through it.
+    then forward through it. `StateT` is this wrapper's state (the wrapped env's own
+    state when the wrapper keeps none).
     """
 
     def __init__(self, env: Environment):
@@ -64,66 +70,70 @@ class Wrapper(Environment):
     def episode_metrics(self) -> tuple[str, ...]:
         return self.env.episode_metrics
 
-    def check_instance(self, instance: Any, source: str = "instance") -> None:
+    def check_instance(self, instance: InstanceT, source: str = "instance") -> None:
         """Refuses what the wrapped env's `reset` refuses (a ValueError naming the field)."""
         self.env.check_instance(instance, source)
 
-    def check_instances(self, batch: Any, source: str = "instances") -> None:
+    def check_instances(self, batch: InstanceT, source: str = "instances") -> None:
         self.env.check_instances(batch, source)
 
-    def inner_state(self, state: Any) -> Any:
+    def inner_state(self, state: StateT) -> Any:
         """The wrapped env's state inside this wrapper's state (itself when stateless)."""
         return state
 
     # Forwarded template.
-    def start(self, key, instance=None):
+    def start(self, key: jax.Array, instance: InstanceT | None = None
+              ) -> tuple[StateT, TimeStep]:
         return self.env.start(key, instance)
 
-    def transition(self, state, action):
+    def transition(self, state: StateT, action: jax.Array) -> tuple[StateT, TimeStep]:
         return self.env.transition(state, action)
 
-    def _reset(self, instance, key):  # pragma: no cover - start is forwarded
+    def _reset(self, instance: InstanceT,  # pragma: no cover - start is forwarded
+               key: jax.Array) -> StateT:
         raise NotImplementedError
 
-    def _step(self, state, action, live):  # pragma: no cover - transition is forwarded
+    def _step(self, state: StateT,  # pragma: no cover - transition is forwarded
+              action: jax.Array, live: jax.Array) -> StateT:
         raise NotImplementedError
 
-    def _reward(self, before, after, done):  # pragma: no cover - transition is forwarded
+    def _reward(self, before: StateT,  # pragma: no cover - transition is forwarded
+                after: StateT, done: jax.Array) -> jax.Array:
         raise NotImplementedError
 
     # Forwarded queries.
-    def action_mask(self, state):
+    def action_mask(self, state: StateT) -> jax.Array:
         return self.env.action_mask(self.inner_state(state))
 
-    def observe(self, state):
+    def observe(self, state: StateT) -> ObsT:
         return self.env.observe(self.inner_state(state))
 
-    def is_done(self, state):
+    def is_done(self, state: StateT) -> jax.Array:
         return self.env.is_done(self.inner_state(state))
 
-    def is_terminal(self, state):
+    def is_terminal(self, state: StateT) -> jax.Array:
         return self.env.is_terminal(self.inner_state(state))
 
     # Scheduling envs only (an AttributeError on others, such as the fab).
-    def current_makespan(self, state):
+    def current_makespan(self, state: StateT) -> jax.Array:
         return self.env.current_makespan(self.inner_state(state))
 
-    def schedule(self, state):
+    def schedule(self, state: StateT) -> Schedule:
         return self.env.schedule(self.inner_state(state))
 
-    def num_actions(self, instance):
+    def num_actions(self, instance: InstanceT) -> int:
         return self.env.num_actions(instance)
 
-    def max_steps(self, instance):
+    def max_steps(self, instance: InstanceT) -> int:
         return self.env.max_steps(instance)
 
-    def observation_spec(self, instance):
+    def observation_spec(self, instance: InstanceT) -> ObsT:
         return self.env.observation_spec(instance)
 
-    def action_spec(self, instance):
+    def action_spec(self, instance: InstanceT) -> DiscreteSpec:
         return self.env.action_spec(instance)
 
-    def render(self, state, title: str = ""):
+    def render(self, state: StateT, title: str = ""):
         return self.env.render(self.inner_state(state), title)
 
 
@@ -131,12 +141,12 @@ class Wrapper(Environment):
 
 
 @struct.dataclass
-class TimeLimitState:
-    inner: Any  # the wrapped env's state
-    steps: Any  # () int32: decisions taken in this episode
+class TimeLimitState(Generic[InnerT]):
+    inner: InnerT  # the wrapped env's state
+    steps: jax.Array  # () int32: decisions taken in this episode
 
 
-class TimeLimit(Wrapper):
+class TimeLimit(Wrapper[InstanceT, TimeLimitState, ObsT]):
     """Ends an episode by truncation (LAST, discount 1) after `max_decisions` steps.
 
     A schedule completed on the limit step counts as terminated, not truncated. Once
@@ -150,14 +160,16 @@ class TimeLimit(Wrapper):
         super().__init__(env)
         self.max_decisions = max_decisions
 
-    def inner_state(self, state: TimeLimitState):
+    def inner_state(self, state: TimeLimitState) -> Any:
         return state.inner
 
-    def start(self, key, instance=None):
+    def start(self, key: jax.Array, instance: InstanceT | None = None
+              ) -> tuple[TimeLimitState, TimeStep]:
         state, ts = self.env.start(key, instance)
         return TimeLimitState(state, jnp.zeros((), jnp.int32)), ts
 
-    def transition(self, state: TimeLimitState, action) -> tuple[TimeLimitState, TimeStep]:
+    def transition(self, state: TimeLimitState, action: jax.Array
+                   ) -> tuple[TimeLimitState, TimeStep]:
         stopped = state.steps >= self.max_decisions
         inner, ts = self.env.transition(state.inner, action)
         inner = tree_select(stopped, state.inner, inner)
@@ -172,20 +184,20 @@ class TimeLimit(Wrapper):
         )
         return TimeLimitState(inner, steps), ts
 
-    def _stopped(self, state: TimeLimitState):
+    def _stopped(self, state: TimeLimitState) -> jax.Array:
         return state.steps >= self.max_decisions
 
-    def action_mask(self, state):
+    def action_mask(self, state: TimeLimitState) -> jax.Array:
         return self.env.action_mask(state.inner) & ~self._stopped(state)
 
-    def observe(self, state):
+    def observe(self, state: TimeLimitState) -> ObsT:
         obs = self.env.observe(state.inner)
         return obs.replace(action_mask=obs.action_mask & ~self._stopped(state))
 
-    def is_done(self, state):
+    def is_done(self, state: TimeLimitState) -> jax.Array:
         return self.env.is_done(state.inner) | self._stopped(state)
 
-    def max_steps(self, instance):
+    def max_steps(self, instance: InstanceT) -> int:
         return min(self.max_decisions, self.env.max_steps(instance))
 
 
@@ -193,13 +205,13 @@ class TimeLimit(Wrapper):
 
 
 @struct.dataclass
-class AutoResetState:
-    inner: Any  # the wrapped env's state (of the episode in progress)
-    key: Any  # PRNG key for the next episodes
-    episode: Any  # () int32: episodes started so far (the suite index when cycling)
+class AutoResetState(Generic[InnerT]):
+    inner: InnerT  # the wrapped env's state (of the episode in progress)
+    key: jax.Array  # PRNG key for the next episodes (as given to `reset`)
+    episode: jax.Array  # () int32: episodes started so far (the suite index when cycling)
 
 
-class AutoReset(Wrapper):
+class AutoReset(Wrapper[InstanceT, AutoResetState, ObsT]):
     """Starts a new episode on the step that ends one, so a batch never stops.
 
     On a LAST step the returned timestep keeps its step type, reward, discount and
@@ -220,7 +232,7 @@ class AutoReset(Wrapper):
     second observe per step, only useful to bootstrap truncated episodes).
     """
 
-    def __init__(self, env: Environment, instances: Any | None = None, sample: bool = False,
+    def __init__(self, env: Environment, instances: InstanceT | None = None, sample: bool = False,
                  terminal_observation: bool = False):
         super().__init__(env)
         if instances is None and env.generator is None:
@@ -233,15 +245,15 @@ class AutoReset(Wrapper):
         if instances is not None:
             self.suite_size = int(jax.tree_util.tree_leaves(instances)[0].shape[0])
 
-    def inner_state(self, state: AutoResetState):
+    def inner_state(self, state: AutoResetState) -> Any:
         return state.inner
 
     @property
-    def generator(self):
+    def generator(self) -> Callable[[jax.Array], InstanceT] | None:
         """The env's generator, or None when episodes come from a suite."""
         return self.env.generator if self.instances is None else None
 
-    def _pick(self, key, episode):
+    def _pick(self, key: jax.Array, episode: jax.Array) -> InstanceT | None:
         """The instance of a new episode (None: the env's generator draws from the key)."""
         if self.instances is None:
             return None
@@ -251,7 +263,8 @@ class AutoReset(Wrapper):
             index = episode % self.suite_size
         return jax.tree_util.tree_map(lambda x: x[index], self.instances)
 
-    def start(self, key, instance=None):
+    def start(self, key: jax.Array, instance: InstanceT | None = None
+              ) -> tuple[AutoResetState, TimeStep]:
         key, sub = jax.random.split(key)
         episode = jnp.zeros((), jnp.int32)
         if instance is None:
@@ -260,7 +273,7 @@ class AutoReset(Wrapper):
         ts = ts.replace(extras=self._more_extras(ts.extras, jnp.zeros((), bool), None))
         return AutoResetState(inner, key, episode + 1), ts
 
-    def _more_extras(self, extras, last, terminal_obs):
+    def _more_extras(self, extras: dict, last: jax.Array, terminal_obs: ObsT | None) -> dict:
         """`extras` with `final_<name>` of each episode metric (0 unless `last`)."""
         extras = dict(extras)
         for name in self.env.episode_metrics:
@@ -272,7 +285,8 @@ class AutoReset(Wrapper):
             extras["terminal_observation"] = terminal_obs
         return extras
 
-    def transition(self, state: AutoResetState, action):
+    def transition(self, state: AutoResetState, action: jax.Array
+                   ) -> tuple[AutoResetState, TimeStep]:
         inner, ts = self.env.transition(state.inner, action)
         last = ts.last()
         key, sub = jax.random.split(state.key)
@@ -294,7 +308,7 @@ class AutoReset(Wrapper):
             shape = jax.eval_shape(self.env.generator, jax.random.PRNGKey(0))
         return shape_dtypes(self.env.observation_spec(shape))
 
-    def is_done(self, state):
+    def is_done(self, state: AutoResetState) -> jax.Array:
         """Never: an auto-reset env always has an episode in progress."""
         return jnp.zeros((), bool)
 
@@ -303,16 +317,16 @@ class AutoReset(Wrapper):
 
 
 @struct.dataclass
-class EpisodeStatsState:
-    inner: Any
-    episode_return: Any  # () float32: running return of the episode in progress
-    episode_length: Any  # () int32
-    episode_invalid: Any  # () int32: invalid actions in the episode in progress
-    returned_episode_returns: Any  # () float32: of the last finished episode
-    returned_episode_lengths: Any  # () int32
-    returned_episode_invalid_actions: Any  # () int32
-    timestep: Any  # () int32: steps since reset (all episodes)
-    returned_metrics: dict  # episode metric name -> its value in the last finished episode
+class EpisodeStatsState(Generic[InnerT]):
+    inner: InnerT  # the wrapped env's state
+    episode_return: jax.Array  # () float32: running return of the episode in progress
+    episode_length: jax.Array  # () int32
+    episode_invalid: jax.Array  # () int32: invalid actions in the episode in progress
+    returned_episode_returns: jax.Array  # () float32: of the last finished episode
+    returned_episode_lengths: jax.Array  # () int32
+    returned_episode_invalid_actions: jax.Array  # () int32
+    timestep: jax.Array  # () int32: steps since reset (all episodes)
+    returned_metrics: dict[str, jax.Array]  # metric name -> value in the last finished episode
 
 
 STAT_NAMES = (
@@ -324,7 +338,7 @@ STAT_NAMES = (
 )
 
 
-class EpisodeStats(Wrapper):
+class EpisodeStats(Wrapper[InstanceT, EpisodeStatsState, ObsT]):
     """Logs finished episodes in `extras`, under PureJaxRL's `LogWrapper` names.
 
     Every timestep carries `returned_episode` (bool: an episode ended on this step),
@@ -336,10 +350,11 @@ class EpisodeStats(Wrapper):
     `returns[extras["returned_episode"]].mean()`. Put it outside `AutoReset`.
     """
 
-    def inner_state(self, state: EpisodeStatsState):
+    def inner_state(self, state: EpisodeStatsState) -> Any:
         return state.inner
 
-    def _extras(self, extras: dict, s: EpisodeStatsState, ended) -> dict:
+    def _extras(self, extras: dict, s: EpisodeStatsState, ended: jax.typing.ArrayLike
+                ) -> dict:
         out = dict(extras)
         out["returned_episode"] = jnp.asarray(ended, bool)
         for name in STAT_NAMES[1:]:
@@ -348,14 +363,16 @@ class EpisodeStats(Wrapper):
             out[f"returned_episode_{name}s"] = value
         return out
 
-    def start(self, key, instance=None):
+    def start(self, key: jax.Array, instance: InstanceT | None = None
+              ) -> tuple[EpisodeStatsState, TimeStep]:
         inner, ts = self.env.start(key, instance)
         z_f, z_i = jnp.zeros((), jnp.float32), jnp.zeros((), jnp.int32)
         metrics = {name: jnp.zeros_like(ts.extras[name]) for name in self.env.episode_metrics}
         s = EpisodeStatsState(inner, z_f, z_i, z_i, z_f, z_i, z_i, z_i, metrics)
         return s, ts.replace(extras=self._extras(ts.extras, s, False))
 
-    def transition(self, state: EpisodeStatsState, action):
+    def transition(self, state: EpisodeStatsState, action: jax.Array
+                   ) -> tuple[EpisodeStatsState, TimeStep]:
         was_done = self.env.is_done(state.inner)
         inner, ts = self.env.transition(state.inner, action)
         counted = ~was_done  # steps on a finished (non-auto-reset) episode are no-ops
@@ -385,13 +402,14 @@ class EpisodeStats(Wrapper):
 # --- VmapWrapper --------------------------------------------------------------------------
 
 
-class VmapWrapper(Wrapper):
+class VmapWrapper(Wrapper[InstanceT, StateT, ObsT]):
     """A batch of `num_envs` envs behind the single-env API.
 
     `reset(key, instances=None)` splits `key` into one key per env (instances, when given,
     are stacked with a leading axis of `num_envs`); `step(state, actions)` takes
     `(num_envs,)` actions; every timestep field gains a leading batch axis. The state
     queries and specs also work per batch (`action_mask(state)` is `(num_envs, A)`).
+    `StateT` is the wrapped env's state with a leading axis of `num_envs`.
     """
 
     def __init__(self, env: Environment, num_envs: int):
@@ -400,7 +418,7 @@ class VmapWrapper(Wrapper):
         super().__init__(env)
         self.num_envs = num_envs
 
-    def check_instance(self, instance: Any, source: str = "instances") -> None:
+    def check_instance(self, instance: InstanceT, source: str = "instances") -> None:
         """A batch of `num_envs` instances (leading axis), each one the wrapped env's
         `reset` accepts; ValueError otherwise."""
         sizes = sorted({int(np.shape(x)[0]) if np.ndim(x) else 0
@@ -411,31 +429,32 @@ class VmapWrapper(Wrapper):
                              f"{self.num_envs}), got leading axes {sizes}")
         self.env.check_instances(instance, source)
 
-    def start(self, key, instance=None):
+    def start(self, key: jax.Array, instance: InstanceT | None = None
+              ) -> tuple[StateT, TimeStep]:
         keys = jax.random.split(key, self.num_envs)
         if instance is None:
             return jax.vmap(lambda k: self.env.start(k, None))(keys)
         return jax.vmap(self.env.start)(keys, instance)
 
-    def transition(self, state, action):
+    def transition(self, state: StateT, action: jax.Array) -> tuple[StateT, TimeStep]:
         return jax.vmap(self.env.transition)(state, action)
 
-    def action_mask(self, state):
+    def action_mask(self, state: StateT) -> jax.Array:
         return jax.vmap(self.env.action_mask)(state)
 
-    def observe(self, state):
+    def observe(self, state: StateT) -> ObsT:
         return jax.vmap(self.env.observe)(state)
 
-    def is_done(self, state):
+    def is_done(self, state: StateT) -> jax.Array:
         return jax.vmap(self.env.is_done)(state)
 
-    def current_makespan(self, state):
+    def current_makespan(self, state: StateT) -> jax.Array:
         return jax.vmap(self.env.current_makespan)(state)
 
-    def schedule(self, state):
+    def schedule(self, state: StateT) -> Schedule:
         return jax.vmap(self.env.schedule)(state)
 
-    def render(self, state, title: str = "", index: int = 0):
+    def render(self, state: StateT, title: str = "", index: int = 0):
         one = jax.tree_util.tree_map(lambda x: x[index], state)
         return self.env.render(one, title)
 

@@ -127,25 +127,35 @@ def _run_eval(n: int, method: str, chunk: int) -> dict:
     return out
 
 
+def _device_table(report: dict, kind: str, title: str, rates: dict[str, tuple[str, str]]
+                  ) -> list[str]:
+    """The Markdown section of the `kind` rows: one line per device count and batch, with
+    the `rates` columns (header -> (row field, format spec)) between the batches and the
+    compile time."""
+    header = ["devices", "global batch", "per device", *rates, "compile s"]
+    lines = ["", f"## {title}", "", "| " + " | ".join(header) + " |",
+             "|---:" * len(header) + "|"]
+    for r in (r for r in report["rows"] if r["kind"] == kind):
+        cells = [r["devices"], r["global_batch"], r["per_device_batch"],
+                 *(format(r[field], spec) for field, spec in rates.values()),
+                 r["compile_seconds"]]
+        lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+    return lines
+
+
 def _markdown(report: dict) -> str:
     lines = [f"# Scale-out benchmark ({report['device_kind']}, jax {report['jax']})", "",
              f"Load average at start {report['load_start']}, at end {report['load_end']} "
              f"(2-core CPU shared with other jobs). Simulated CPU devices share the same "
-             "cores: the columns show overhead and correctness, not a speed-up.", "",
-             "## Env decisions/s (random policy, FJSP 10x5, generation included)", "",
-             "| devices | global batch | per device | decisions/s | instances/s | compile s |",
-             "|---:|---:|---:|---:|---:|---:|"]
-    for r in (r for r in report["rows"] if r["kind"] == "env"):
-        lines.append(f"| {r['devices']} | {r['global_batch']} | {r['per_device_batch']} | "
-                     f"{r['decisions_per_second']:,.0f} | {r['instances_per_second']:,.0f} | "
-                     f"{r['compile_seconds']} |")
-    lines += ["", "## Pointer training updates/s (FJSP 10x5, AC-SD, dim 64)", "",
-              "| devices | global batch | per device | updates/s | schedules/s | compile s |",
-              "|---:|---:|---:|---:|---:|---:|"]
-    for r in (r for r in report["rows"] if r["kind"] == "train"):
-        lines.append(f"| {r['devices']} | {r['global_batch']} | {r['per_device_batch']} | "
-                     f"{r['updates_per_second']} | {r['schedules_per_second']:,.0f} | "
-                     f"{r['compile_seconds']} |")
+             "cores: the columns show overhead and correctness, not a speed-up."]
+    lines += _device_table(report, "env",
+                           "Env decisions/s (random policy, FJSP 10x5, generation included)",
+                           {"decisions/s": ("decisions_per_second", ",.0f"),
+                            "instances/s": ("instances_per_second", ",.0f")})
+    lines += _device_table(report, "train",
+                           "Pointer training updates/s (FJSP 10x5, AC-SD, dim 64)",
+                           {"updates/s": ("updates_per_second", ""),
+                            "schedules/s": ("schedules_per_second", ",.0f")})
     lines += ["", "## `jaxshop eval --random fjsp:10x5:N` (chunked, one process per N)", "",
               "| N | method | chunk | devices | solved | mean makespan | instances/s | "
               "compile s | peak memory MiB |", "|---:|---|---:|---:|---:|---:|---:|---:|---:|"]

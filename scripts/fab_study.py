@@ -22,12 +22,12 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import time
 from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jaxshop_baselines.bench import compile_and_run, compile_timed, run_timed
 from jaxshop_baselines.ddqn import DDQNConfig, make_train
 from jaxshop_baselines.evaluation.fab import evaluate_fab
 from jaxshop_baselines.methods import get_method
@@ -53,13 +53,9 @@ def speed(batches=(1, 64, 1024), days: int = 10) -> list[dict]:
 
             return jax.lax.scan(body, s, None, length=days)
 
-        t0 = time.perf_counter()
-        compiled = run.lower(states).compile()
-        compile_s = time.perf_counter() - t0
+        compiled, compile_s = compile_timed(run, states)
         jax.block_until_ready(compiled(states))  # warm
-        t0 = time.perf_counter()
-        jax.block_until_ready(compiled(states))
-        run_s = time.perf_counter() - t0
+        _, run_s = run_timed(compiled, states)
         rows.append({"batch": b, "fab_days": b * days, "seconds": round(run_s, 4),
                      "fab_days_per_s": round(b * days / run_s, 1),
                      "compile_s": round(compile_s, 2)})
@@ -78,12 +74,7 @@ def calibration(episodes: int = 600) -> dict:
     train = jax.jit(jax.vmap(make_train(config), in_axes=(None, 0)))
     lrs = jnp.asarray(LRS, jnp.float32)
     key = jax.random.PRNGKey(0)
-    t0 = time.perf_counter()
-    compiled = train.lower(key, lrs).compile()
-    compile_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    _, metrics = jax.block_until_ready(compiled(key, lrs))
-    run_s = time.perf_counter() - t0
+    (_, metrics), compile_s, run_s = compile_and_run(train, key, lrs)
     per_chunk = np.asarray(metrics["episode_return"]) / 10.0  # mean daily reward
     print(f"calibration: {episodes} episodes x {len(LRS)} LRs in {run_s:.1f} s "
           f"(+ compile {compile_s:.1f} s)", flush=True)

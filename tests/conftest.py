@@ -8,6 +8,7 @@ line's compilation cache is off unless `JAXSHOP_CACHE_DIR` is set.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 if "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
@@ -18,6 +19,7 @@ if "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
 # tests/cli/test_xla_cache.py turns it on for its own subprocesses.
 os.environ.setdefault("JAXSHOP_CACHE_DIR", "off")
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 settings.register_profile(
@@ -34,3 +36,15 @@ SHARED_BENCHMARKS = (
     _SHARED if _SHARED.is_dir()
     else Path(__file__).resolve().parents[1] / "jaxshop" / "instances" / "data"
 )
+
+
+@pytest.fixture(scope="module")
+def fast_compile() -> Iterator[None]:
+    """The pointer's fast-compile switch on for a whole test module (tiny programs: the
+    compile dominates). Use as `pytestmark = pytest.mark.usefixtures("fast_compile")`."""
+    from jaxshop_baselines.pointer.config import FAST_COMPILE_ENV
+
+    mp = pytest.MonkeyPatch()
+    mp.setenv(FAST_COMPILE_ENV, "1")
+    yield
+    mp.undo()

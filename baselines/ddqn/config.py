@@ -17,7 +17,13 @@ import argparse
 import dataclasses
 
 from jaxshop_baselines.config_io import JSONConfig
-from jaxshop_baselines.runner import option
+from jaxshop_baselines.runner import (
+    checkpoint_option,
+    chunk_option,
+    lr_option,
+    option,
+    steps_option,
+)
 
 from jaxshop.fab.regime import DEFAULT_REGIME, check_release, dest
 from jaxshop.options import float_in, int_in, positive_int
@@ -94,10 +100,8 @@ class DDQNConfig(JSONConfig):
                                      "comma-separated hidden layer widths", type=_int_list)
     # Run length and parallelism.
     num_envs: int = option(16, "--envs", "parallel envs", type=int_in(1, 65536))
-    num_iterations: int = option(2000, "--steps", "iterations (each steps every env once)",
-                                 type=positive_int)
-    iterations_per_chunk: int = option(100, "--chunk", "iterations per jitted call",
-                                       type=int_in(1, 100_000))
+    num_iterations: int = steps_option(2000, "iterations (each steps every env once)")
+    iterations_per_chunk: int = chunk_option(100, "iterations per jitted call", high=100_000)
     # Replay.
     buffer_size: int = option(20_000, "--buffer", "replay buffer capacity (transitions)",
                               type=int_in(1, 10_000_000))
@@ -120,8 +124,7 @@ class DDQNConfig(JSONConfig):
                                       "gradient steps between target-network copies",
                                       type=positive_int)
     loss: str = option("huber", "--loss", "huber or squared", choices=LOSSES)
-    learning_rate: float = option(1e-3, "--lr", "Adam learning rate",
-                                  type=float_in(0.0, 1.0, low_open=True))
+    learning_rate: float = lr_option(1e-3)
     max_grad_norm: float = 10.0
     # Exploration.
     eps_start: float = option(1.0, "--eps-start", "initial epsilon", type=float_in(0.0, 1.0))
@@ -130,8 +133,8 @@ class DDQNConfig(JSONConfig):
                                          "fraction of the run over which epsilon decays",
                                          type=float_in(0.0, 1.0))
     # Host loop.
-    checkpoint_every: int = option(500, "--checkpoint-every",  # a multiple of the chunk
-                                   "iterations between checkpoints", type=positive_int)
+    checkpoint_every: int = checkpoint_option(  # a multiple of the chunk
+        500, "iterations between checkpoints")
     eval_size: int = option(64, "--eval-size",  # fixed greedy episodes at checkpoints
                             "greedy validation episodes (0: none)", type=int_in(0, 65536))
 

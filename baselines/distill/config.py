@@ -10,9 +10,15 @@ from __future__ import annotations
 import dataclasses
 
 from jaxshop_baselines.config_io import JSONConfig
-from jaxshop_baselines.runner import option
+from jaxshop_baselines.runner import (
+    checkpoint_option,
+    chunk_option,
+    lr_option,
+    option,
+    steps_option,
+)
 
-from jaxshop.options import float_in, int_in, positive_int
+from jaxshop.options import float_in, int_in
 
 TEACHERS = ("pointer", "ddqn")  # teacher kinds; `kind:DIR` names a trained model
 STUDENTS = ("small-pointer", "mlp")
@@ -76,15 +82,11 @@ class DistillConfig(JSONConfig):
     mode: str = "append"
     # Optimization.
     batch_size: int = option(64, "--batch", "instances per update", type=int_in(1, 65536))
-    num_updates: int = option(500, "--steps", "updates, a multiple of --chunk",
-                              type=positive_int)
-    learning_rate: float = option(2e-3, "--lr", "Adam learning rate",
-                                  type=float_in(0.0, 1.0, low_open=True))
+    num_updates: int = steps_option(500)
+    learning_rate: float = lr_option(2e-3)
     max_grad_norm: float = 1.0
-    updates_per_chunk: int = option(10, "--chunk", "updates per jitted call",
-                                    type=int_in(1, 10_000))
-    checkpoint_every: int = option(50, "--checkpoint-every", "updates between checkpoints",
-                                   type=positive_int)
+    updates_per_chunk: int = chunk_option(10)
+    checkpoint_every: int = checkpoint_option(50)
     eval_size: int = 128
 
     def __post_init__(self) -> None:

@@ -13,11 +13,17 @@ from typing import Any
 
 import jax
 from jaxshop_baselines.config_io import JSONConfig
-from jaxshop_baselines.runner import option
+from jaxshop_baselines.runner import (
+    checkpoint_option,
+    chunk_option,
+    lr_option,
+    option,
+    steps_option,
+)
 
 from jaxshop.fjsp.features import DYNAMIC_FEATURES, STATIC_FEATURES
 from jaxshop.fjsp.generator import song_ops_range
-from jaxshop.options import float_in, int_in, positive_int
+from jaxshop.options import float_in, int_in
 
 __all__ = ["PointerConfig", "fast_compile", "pointer_jit", "song_ops_range"]
 
@@ -59,19 +65,15 @@ class PointerConfig(JSONConfig):
     # chunks of at most this many episodes and the gradients averaged (the same update up
     # to float summation order), so each step's activations stay in cache. 0: one pass.
     grad_chunk: int = 128
-    num_updates: int = option(1000, "--steps", "updates, a multiple of --chunk",
-                              type=positive_int)
-    learning_rate: float = option(1e-3, "--lr", "Adam learning rate in (0, 1]",
-                                  type=float_in(0.0, 1.0, low_open=True))
+    num_updates: int = steps_option(1000)
+    learning_rate: float = lr_option(1e-3, "Adam learning rate in (0, 1]")
     max_grad_norm: float = 1.0
     entropy_coef: float = option(0.0, "--entropy", "entropy bonus in [0, 10]",
                                  type=float_in(0.0, 10.0), shown="0")
     critic_coef: float = 1.0
-    updates_per_chunk: int = option(10, "--chunk", "updates per jitted call",
-                                    type=int_in(1, 10_000))
-    checkpoint_every: int = option(100, "--checkpoint-every",
-                                   "updates between checkpoints, a multiple of --chunk",
-                                   type=positive_int)
+    updates_per_chunk: int = chunk_option(10)
+    checkpoint_every: int = checkpoint_option(
+        100, "updates between checkpoints, a multiple of --chunk")
     eval_size: int = 128  # fixed validation instances evaluated at checkpoints (0: none)
 
     def __post_init__(self) -> None:

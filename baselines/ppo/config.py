@@ -9,7 +9,12 @@ from __future__ import annotations
 import dataclasses
 
 from jaxshop_baselines.config_io import JSONConfig
-from jaxshop_baselines.runner import option
+from jaxshop_baselines.runner import (
+    checkpoint_option,
+    chunk_option,
+    lr_option,
+    option,
+)
 
 from jaxshop.options import float_in, int_in, positive_int
 
@@ -43,8 +48,7 @@ class PPOConfig(JSONConfig):
     update_epochs: int = option(4, "--epochs", "epochs per update", type=int_in(1, 1000))
     num_minibatches: int = option(4, "--minibatches", "minibatches per epoch",
                                   type=int_in(1, 65536))
-    learning_rate: float = option(1e-3, "--lr", "Adam learning rate",
-                                  type=float_in(0.0, 1.0, low_open=True))
+    learning_rate: float = lr_option(1e-3)
     anneal_lr: bool = True
     gamma: float = 1.0
     gae_lambda: float = 0.95
@@ -53,10 +57,8 @@ class PPOConfig(JSONConfig):
     vf_coef: float = 0.5
     max_grad_norm: float = 0.5
     # Host loop.
-    updates_per_chunk: int = option(10, "--chunk", "updates per jitted call",
-                                    type=int_in(1, 10_000))
-    checkpoint_every: int = option(50, "--checkpoint-every", "updates between checkpoints",
-                                   type=positive_int)
+    updates_per_chunk: int = chunk_option(10)
+    checkpoint_every: int = checkpoint_option(50)
     # fixed validation instances, greedy, at checkpoints (0: none)
     eval_size: int = option(64, "--eval-size", "validation instances (default {default}; "
                             "0: none)", type=int_in(0, 65536))

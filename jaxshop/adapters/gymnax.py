@@ -25,15 +25,21 @@ names, built from the env's declared `observation_spec`; `action_space` is `Disc
 from __future__ import annotations
 
 import functools
-from typing import Any
+import types
+from typing import Any, Generic, TypeVar
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from jaxshop.env import Environment
+from jaxshop.env import Environment, InstanceT, ObsT, StateT
 from jaxshop.specs import ArraySpec, is_spec
+
+InnerT = TypeVar("InnerT")  # the wrapped jaxshop env's state
+# Types of the optional, lazily imported `gymnax` (not nameable without it):
+GymnaxSpace = Any  # a `gymnax.environments.spaces` space (`Box`, `Discrete`, `Dict`)
+GymnaxEnv = Any  # a `gymnax.environments.environment.Environment` (`GymnaxAdapter`)
 
 INSTALL_HINT = (
     "the gymnax adapter needs the optional dependency `gymnax`; install it with "
@@ -44,20 +50,20 @@ __all__ = ["GymnaxParams", "GymnaxState", "require_gymnax", "to_gymnax"]
 
 
 @struct.dataclass
-class GymnaxParams:
+class GymnaxParams(Generic[InstanceT]):
     """The instance distribution: a stacked suite, or None for the env's generator."""
 
-    instances: Any = None
+    instances: InstanceT | None = None  # stacked instances (leading axis: the suite)
     max_steps_in_episode: int = struct.field(pytree_node=False, default=1)
 
 
 @struct.dataclass
-class GymnaxState:
-    inner: Any  # the jaxshop state
-    time: Any  # () int32: steps in this episode
+class GymnaxState(Generic[InnerT]):
+    inner: InnerT  # the jaxshop state
+    time: jax.Array  # () int32: steps in this episode
 
 
-def require_gymnax() -> Any:
+def require_gymnax() -> types.ModuleType:
     """Imports and returns the `gymnax` module, or raises `ImportError` with install help."""
     try:
         import gymnax
@@ -67,7 +73,7 @@ def require_gymnax() -> Any:
     return gymnax
 
 
-def _box(spaces: Any, spec: ArraySpec) -> Any:
+def _box(spaces: types.ModuleType, spec: ArraySpec) -> GymnaxSpace:
     dtype = np.dtype(spec.dtype)
     if dtype.kind == "b":
         low, high = 0, 1
@@ -89,7 +95,7 @@ def _adapter_class() -> type:
     class GymnaxAdapter(environment.Environment):
         """A jaxshop env behind gymnax's `Environment` API (see the module docstring)."""
 
-        def __init__(self, env: Environment, instances: Any = None,
+        def __init__(self, env: Environment, instances: object = None,
                      max_steps_in_episode: int | None = None):
             super().__init__()
             if instances is None and env.generator is None:
@@ -101,7 +107,8 @@ def _adapter_class() -> type:
             self._shape = self._instance_shape(instances)
             self._max_steps = max_steps_in_episode or env.max_steps(self._shape)
 
-        def _instance_shape(self, instances: Any) -> Any:
+        def _instance_shape(self, instances: object) -> object:
+            """One instance's shapes and dtypes (`jax.ShapeDtypeStruct` leaves)."""
             if instances is None:
                 return jax.eval_shape(self.env.generator, jax.random.PRNGKey(0))
             return jax.tree_util.tree_map(
@@ -123,7 +130,8 @@ def _adapter_class() -> type:
         def num_actions(self) -> int:
             return self.env.num_actions(self._shape)
 
-        def _pick(self, key: jax.Array, params: GymnaxParams) -> Any:
+        def _pick(self, key: jax.Array, params: GymnaxParams) -> object:
+            """The instance of a new episode (None: the env's generator draws it)."""
             if params.instances is None:
                 return None
             size = jax.tree_util.tree_leaves(params.instances)[0].shape[0]
@@ -135,18 +143,22 @@ def _adapter_class() -> type:
             inner, _ = self.env.start(key_reset, self._pick(key_pick, params))
             return GymnaxState(inner, jnp.zeros((), jnp.int32))
 
-        def reset_env(self, key: jax.Array, params: GymnaxParams):
+        def reset_env(self, key: jax.Array, params: GymnaxParams) -> tuple[object, GymnaxState]:
             state = self._start(key, params)
             return self.env.observe(state.inner), state
 
-        def step_env(self, key, state: GymnaxState, action, params: GymnaxParams):
+        def step_env(self, key: jax.Array, state: GymnaxState, action: jax.Array,
+                     params: GymnaxParams
+                     ) -> tuple[object, GymnaxState, jax.Array, jax.Array, dict]:
             inner, ts = self.env.step(state.inner, action)
             info = {**ts.extras, "discount": ts.discount}
             return ts.observation, GymnaxState(inner, state.time + 1), ts.reward, \
                 ts.terminated(), info
 
         @functools.partial(jax.jit, static_argnames=("self",))
-        def step(self, key, state: GymnaxState, action, params: GymnaxParams | None = None):
+        def step(self, key: jax.Array, state: GymnaxState, action: jax.Array,
+                 params: GymnaxParams | None = None
+                 ) -> tuple[object, GymnaxState, jax.Array, jax.Array, jax.Array, dict]:
             """gymnax's auto-resetting step, with one `observe` (of the returned state)."""
             if params is None:
                 params = self.default_params
@@ -164,33 +176,34 @@ def _adapter_class() -> type:
                     "truncated": truncated}
             return self.env.observe(new.inner), new, ts.reward, terminated, truncated, info
 
-        def get_obs(self, state: GymnaxState, params=None, key=None):
+        def get_obs(self, state: GymnaxState, params: GymnaxParams | None = None,
+                    key: jax.Array | None = None) -> object:
             return self.env.observe(state.inner)
 
-        def is_terminated(self, state: GymnaxState, params) -> jax.Array:
+        def is_terminated(self, state: GymnaxState, params: GymnaxParams) -> jax.Array:
             return self.env.is_done(state.inner)
 
-        def action_space(self, params: GymnaxParams | None = None):
+        def action_space(self, params: GymnaxParams | None = None) -> GymnaxSpace:
             return spaces.Discrete(self.num_actions)
 
-        def observation_space(self, params: GymnaxParams | None = None):
+        def observation_space(self, params: GymnaxParams | None = None) -> GymnaxSpace:
             declared = self.env.observation_spec(self._shape)
             leaves = {f: getattr(declared, f) for f in declared.__dataclass_fields__}
             return spaces.Dict({k: _box(spaces, v) for k, v in leaves.items() if is_spec(v)})
 
-        def state_space(self, params: GymnaxParams | None = None):
+        def state_space(self, params: GymnaxParams | None = None) -> GymnaxSpace:
             raise NotImplementedError("jaxshop states carry their instance; no state space")
 
     return GymnaxAdapter
 
 
-def to_gymnax(env: Environment, instances: Any = None,
-              max_steps_in_episode: int | None = None) -> Any:
+def to_gymnax(env: Environment[InstanceT, StateT, ObsT], instances: InstanceT | None = None,
+              max_steps_in_episode: int | None = None) -> GymnaxEnv:
     """Wraps `env` as a gymnax env; `instances` (stacked) replaces the generator."""
     return _adapter_class()(env, instances, max_steps_in_episode)
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> type:
     if name == "GymnaxAdapter":
         return _adapter_class()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -22,15 +22,23 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import types
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import jax
 import jax.numpy as jnp
 from flax import struct
 
-from jaxshop.env import Environment
+from jaxshop.env import Environment, InstanceT, ObsT, StateT
 from jaxshop.specs import ArraySpec
+from jaxshop.types import TimeStep
+
+InnerT = TypeVar("InnerT")  # the wrapped jaxshop env's state
+# Types of the optional, lazily imported `jumanji` (not nameable without it):
+JumanjiSpec = Any  # a `jumanji.specs.Spec` (`Array`, `BoundedArray`, `DiscreteArray`, ...)
+JumanjiTimeStep = Any  # a `jumanji.types.TimeStep`
+JumanjiEnv = Any  # a `jumanji.Environment` (`JumanjiAdapter`)
 
 INSTALL_HINT = (
     "the Jumanji adapter needs the optional dependency `jumanji`; install it with "
@@ -41,14 +49,14 @@ __all__ = ["JumanjiState", "require_jumanji", "to_jumanji"]  # and `JumanjiAdapt
 
 
 @struct.dataclass
-class JumanjiState:
+class JumanjiState(Generic[InnerT]):
     """The adapter's state: the jaxshop state and a PRNG key (jumanji's `State` protocol)."""
 
-    inner: Any
-    key: Any
+    inner: InnerT  # the jaxshop env's state
+    key: jax.Array  # PRNG key (split from the one given to `reset`)
 
 
-def require_jumanji() -> Any:
+def require_jumanji() -> types.ModuleType:
     """Imports and returns the `jumanji` module, or raises `ImportError` with install help."""
     try:
         import jumanji
@@ -59,7 +67,7 @@ def require_jumanji() -> Any:
     return jumanji
 
 
-def _array_spec(specs: Any, spec: ArraySpec, name: str) -> Any:
+def _array_spec(specs: types.ModuleType, spec: ArraySpec, name: str) -> JumanjiSpec:
     """A jumanji spec for one declared `ArraySpec` (bounded when both bounds are known)."""
     if spec.bounded:
         return specs.BoundedArray(spec.shape, spec.dtype, minimum=spec.minimum,
@@ -67,8 +75,9 @@ def _array_spec(specs: Any, spec: ArraySpec, name: str) -> Any:
     return specs.Array(spec.shape, spec.dtype, name=name)
 
 
-def _tree_spec(specs: Any, value: Any, name: str) -> Any:
-    """A jumanji spec for the env's declared observation spec (a dataclass of specs)."""
+def _tree_spec(specs: types.ModuleType, value: object, name: str) -> JumanjiSpec:
+    """A jumanji spec for the env's declared observation spec (a dataclass of specs;
+    `value` is one of its `ArraySpec`s or dataclasses)."""
     if isinstance(value, ArraySpec):
         return _array_spec(specs, value, name)
     if dataclasses.is_dataclass(value):
@@ -92,7 +101,7 @@ def _adapter_class() -> type:
         """A jaxshop env behind jumanji's `Environment` API (see the module docstring)."""
 
         def __init__(self, env: Environment,
-                     generator: Callable[[jax.Array], Any] | None = None):
+                     generator: Callable[[jax.Array], object] | None = None):
             self.env = env
             self.generator = generator or env.generator
             if self.generator is None:
@@ -104,7 +113,7 @@ def _adapter_class() -> type:
             return f"JumanjiAdapter({type(self.env).__name__}, problem={self.env.problem!r})"
 
         @staticmethod
-        def _convert(ts: Any) -> Any:
+        def _convert(ts: TimeStep) -> JumanjiTimeStep:
             return JTimeStep(
                 step_type=ts.step_type,
                 reward=ts.reward,
@@ -113,34 +122,36 @@ def _adapter_class() -> type:
                 extras=ts.extras,
             )
 
-        def reset(self, key: jax.Array) -> tuple[JumanjiState, Any]:
+        def reset(self, key: jax.Array) -> tuple[JumanjiState, JumanjiTimeStep]:
             key, sub = jax.random.split(key)
             inner, ts = self.env.reset(sub, self.generator(sub))
             return JumanjiState(inner=inner, key=key), self._convert(ts)
 
-        def step(self, state: JumanjiState, action: jax.Array) -> tuple[JumanjiState, Any]:
+        def step(self, state: JumanjiState, action: jax.Array
+                 ) -> tuple[JumanjiState, JumanjiTimeStep]:
             inner, ts = self.env.step(state.inner, action)
             return state.replace(inner=inner), self._convert(ts)
 
         @functools.cached_property
-        def observation_spec(self) -> Any:
+        def observation_spec(self) -> JumanjiSpec:
             declared = self.env.observation_spec(self._instance_shape)
             return _tree_spec(specs, declared, "observation")
 
         @functools.cached_property
-        def action_spec(self) -> Any:
+        def action_spec(self) -> JumanjiSpec:
             declared = self.env.action_spec(self._instance_shape)
             return specs.DiscreteArray(declared.num_values, dtype=jnp.int32, name="action")
 
     return JumanjiAdapter
 
 
-def to_jumanji(env: Environment, generator: Callable[[jax.Array], Any] | None = None) -> Any:
+def to_jumanji(env: Environment[InstanceT, StateT, ObsT],
+               generator: Callable[[jax.Array], InstanceT] | None = None) -> JumanjiEnv:
     """Wraps `env` (reset on `generator(key)`, default `env.generator`) as a jumanji env."""
     return _adapter_class()(env, generator)
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> type:
     if name == "JumanjiAdapter":
         return _adapter_class()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -26,10 +26,11 @@ Formats (names accepted by `read_instance(path, format=...)`):
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
+from typing import TypeVar
 
 import jax
 import numpy as np
@@ -43,6 +44,7 @@ MAX_CELLS = 1 << 28
 
 _INT = re.compile(r"[+-]?[0-9]+\Z")
 _NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?\Z")
+_I = TypeVar("_I", PFSPInstance, FJSPInstance)  # what one block parses to
 
 
 class InstanceFormatError(ValueError):
@@ -168,6 +170,44 @@ class _Reader:
         return None
 
 
+def _parse_one(block: Callable[[_Reader], _I], after: str, text: str, source: str) -> _I:
+    """One instance `block` and nothing after it (`after` names the block's end)."""
+    r = _Reader(text, source)
+    inst = block(r)
+    r.finish(after)
+    return inst
+
+
+def _parse_all(block: Callable[[_Reader], _I], text: str, source: str) -> list[_I]:
+    """Every instance `block` of a multi-instance file, at least one."""
+    r = _Reader(text, source)
+    out = [block(r)]
+    while not r.at_end():
+        out.append(block(r))
+    return out
+
+
+def _pair_jobs(
+    text: str, source: str
+) -> tuple[_Reader, _Line, int, Iterator[tuple[_Line, list[tuple[int, int]]]]]:
+    """Reader, header line and m of an `n m` file whose jobs are m `machine time` pairs.
+
+    The jobs come lazily as (line, pairs), so a caller's check on one job fails before the
+    next line is read; the end of the data is checked once the last job is taken.
+    """
+    r = _Reader(text, source)
+    head = r.next("'n m'")
+    n, m = r.sizes(head, 0, "'n m'")
+
+    def jobs() -> Iterator[tuple[_Line, list[tuple[int, int]]]]:
+        for j in range(n):
+            line = r.next(f"job {j + 1} of {n}")
+            yield line, r.pairs(line, j + 1, m)
+        r.finish(f"the last of the {n} jobs")
+
+    return r, head, m, jobs()
+
+
 def _build_fjsp(
     reader: _Reader, jobs: list[list[dict[int, int]]], m: int, line: int
 ) -> FJSPInstance:
@@ -259,19 +299,12 @@ def _taillard_pfsp_block(r: _Reader) -> PFSPInstance:
 
 def parse_taillard_pfsp(text: str, source: str = "<string>") -> PFSPInstance:
     """One flow-shop instance in Taillard's layout (or its bare `n m` + m rows variant)."""
-    r = _Reader(text, source)
-    inst = _taillard_pfsp_block(r)
-    r.finish("the last machine row")
-    return inst
+    return _parse_one(_taillard_pfsp_block, "the last machine row", text, source)
 
 
 def parse_taillard_pfsp_all(text: str, source: str = "<string>") -> list[PFSPInstance]:
     """All instance blocks of a multi-instance Taillard file (e.g. `tai20_5.txt`)."""
-    r = _Reader(text, source)
-    out = [_taillard_pfsp_block(r)]
-    while not r.at_end():
-        out.append(_taillard_pfsp_block(r))
-    return out
+    return _parse_all(_taillard_pfsp_block, text, source)
 
 
 def write_taillard_pfsp(instance: PFSPInstance, seed: int = 0, ub: int = 0, lb: int = 0) -> str:
@@ -294,22 +327,17 @@ def write_taillard_pfsp(instance: PFSPInstance, seed: int = 0, ub: int = 0, lb: 
 
 def parse_pfsp_std(text: str, source: str = "<string>") -> PFSPInstance:
     """`n m`, then per job m pairs `machine time` with machines 0..m-1 in order."""
-    r = _Reader(text, source)
-    head = r.next("'n m'")
-    n, m = r.sizes(head, 0, "'n m'")
+    r, _, m, jobs = _pair_jobs(text, source)
     p = []
-    for j in range(n):
-        line = r.next(f"job {j + 1} of {n}")
-        p.append([0] * m)
-        for i, (mach, t) in enumerate(r.pairs(line, j + 1, m)):
+    for j, (line, pairs) in enumerate(jobs):
+        for i, (mach, _t) in enumerate(pairs):
             if mach != i:
                 raise r.error(
                     line.number,
                     f"job {j + 1}: pair {i + 1} is on machine {mach}, "
                     f"a flow shop visits machines 0..{m - 1} in order",
                 )
-            p[j][i] = t
-    r.finish(f"the last of the {n} jobs")
+        p.append([t for _, t in pairs])
     return PFSPInstance.from_array(p, source)
 
 
@@ -328,14 +356,8 @@ def write_pfsp_std(instance: PFSPInstance) -> str:
 
 def parse_jssp(text: str, source: str = "<string>") -> FJSPInstance:
     """`n m`, then per job exactly m `machine time` pairs (0-based machines)."""
-    r = _Reader(text, source)
-    head = r.next("'n m'")
-    n, m = r.sizes(head, 0, "'n m'")
-    jobs = []
-    for j in range(n):
-        line = r.next(f"job {j + 1} of {n}")
-        jobs.append([{mach: t} for mach, t in r.pairs(line, j + 1, m)])
-    r.finish(f"the last of the {n} jobs")
+    r, head, m, pair_jobs = _pair_jobs(text, source)
+    jobs = [[{mach: t} for mach, t in pairs] for _, pairs in pair_jobs]
     return _build_fjsp(r, jobs, m, head.number)
 
 
@@ -383,19 +405,12 @@ def _taillard_jssp_block(r: _Reader) -> FJSPInstance:
 
 def parse_taillard_jssp(text: str, source: str = "<string>") -> FJSPInstance:
     """One job-shop instance in Taillard's Times/Machines layout (machines 1-based)."""
-    r = _Reader(text, source)
-    inst = _taillard_jssp_block(r)
-    r.finish("the Machines block")
-    return inst
+    return _parse_one(_taillard_jssp_block, "the Machines block", text, source)
 
 
 def parse_taillard_jssp_all(text: str, source: str = "<string>") -> list[FJSPInstance]:
     """All instance blocks of a multi-instance Taillard job-shop file."""
-    r = _Reader(text, source)
-    out = [_taillard_jssp_block(r)]
-    while not r.at_end():
-        out.append(_taillard_jssp_block(r))
-    return out
+    return _parse_all(_taillard_jssp_block, text, source)
 
 
 def write_taillard_jssp(

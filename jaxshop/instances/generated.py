@@ -17,16 +17,16 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Sequence
-from typing import Any
 
 import jax
 import jax.numpy as jnp
 
 from jaxshop.fjsp.generator import JobShopGenerator, brandimarte_generator, song_ops_range
+from jaxshop.instances.types import Instance
 from jaxshop.pfsp.generator import UniformPFSPGenerator
 
-Generator = Callable[[jax.Array], Any]  # key -> one instance
-SampleFn = Callable[[jax.Array, int], Any]  # (key, batch) -> stacked instances
+Generator = Callable[[jax.Array], Instance]  # key -> one instance
+SampleFn = Callable[[jax.Array, int], Instance]  # (key, batch) -> stacked instances
 
 GENERATORS: dict[str, Callable[[int, int], Generator]] = {
     "fjsp": lambda jobs, machines: brandimarte_generator(jobs, machines),
@@ -45,7 +45,7 @@ def split_sampler(generators: Sequence[Generator]) -> SampleFn:
     first ones get one more when it does not divide); the key is split once per
     generator, then once per instance. The generators must share one padded shape."""
 
-    def sample(key: jax.Array, batch: int) -> Any:
+    def sample(key: jax.Array, batch: int) -> Instance:
         n_gen = len(generators)
         counts = [batch // n_gen + (i < batch % n_gen) for i in range(n_gen)]
         keys = jax.random.split(key, n_gen)

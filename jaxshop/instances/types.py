@@ -257,6 +257,18 @@ def _fail(source: str, message: str) -> ValueError:
     return ValueError(f"{source}: {message}")
 
 
+def _check_layout(
+    source: str, shapes_ok: bool, arrays: dict[str, np.ndarray], masks: tuple[str, ...]
+) -> None:
+    """Refuses inconsistent shapes (naming every array's shape), then masks not of dtype bool."""
+    if not shapes_ok:
+        shapes = ", ".join(f"{name} {a.shape}" for name, a in arrays.items())
+        raise _fail(source, f"inconsistent shapes: {shapes}")
+    for name in masks:
+        if arrays[name].dtype.kind != "b":
+            raise _fail(source, f"{name} must have dtype bool, got {arrays[name].dtype}")
+
+
 def _check_prefix(mask: np.ndarray, source: str, name: str) -> None:
     # A prefix mask never has a True after a False.
     if mask.shape[-1] > 1 and (mask[..., 1:] & ~mask[..., :-1]).any():
@@ -311,14 +323,12 @@ def validate_instance(instance: Instance, source: str = "instance") -> Instance:
     if isinstance(instance, PFSPInstance):
         p = _host(instance, "processing_times")
         jm, mm = _host(instance, "job_mask"), _host(instance, "machine_mask")
-        if p.ndim < 2 or jm.shape != p.shape[:-1] or mm.shape != p.shape[:-2] + p.shape[-1:]:
-            raise _fail(
-                source, f"inconsistent shapes: processing_times {p.shape}, job_mask "
-                f"{jm.shape}, machine_mask {mm.shape}",
-            )
-        for name, m in (("job_mask", jm), ("machine_mask", mm)):
-            if m.dtype.kind != "b":
-                raise _fail(source, f"{name} must have dtype bool, got {m.dtype}")
+        _check_layout(
+            source, p.ndim >= 2 and jm.shape == p.shape[:-1]
+            and mm.shape == p.shape[:-2] + p.shape[-1:],
+            {"processing_times": p, "job_mask": jm, "machine_mask": mm},
+            ("job_mask", "machine_mask"),
+        )
         _check_times(p, source)
         _check_prefix(mm, source, "machine_mask")
         real = jm[..., :, None] & mm[..., None, :]
@@ -329,17 +339,12 @@ def validate_instance(instance: Instance, source: str = "instance") -> Instance:
     if isinstance(instance, FJSPInstance):
         p, e = _host(instance, "processing_times"), _host(instance, "eligible")
         k, mm = _host(instance, "num_ops"), _host(instance, "machine_mask")
-        if (
-            p.ndim < 3 or e.shape != p.shape or k.shape != p.shape[:-2]
-            or mm.shape != p.shape[:-3] + p.shape[-1:]
-        ):
-            raise _fail(
-                source, f"inconsistent shapes: processing_times {p.shape}, eligible {e.shape}, "
-                f"num_ops {k.shape}, machine_mask {mm.shape}",
-            )
-        for name, m in (("eligible", e), ("machine_mask", mm)):
-            if m.dtype.kind != "b":
-                raise _fail(source, f"{name} must have dtype bool, got {m.dtype}")
+        _check_layout(
+            source, p.ndim >= 3 and e.shape == p.shape and k.shape == p.shape[:-2]
+            and mm.shape == p.shape[:-3] + p.shape[-1:],
+            {"processing_times": p, "eligible": e, "num_ops": k, "machine_mask": mm},
+            ("eligible", "machine_mask"),
+        )
         if k.dtype.kind not in "iu":
             raise _fail(source, f"num_ops must have an integer dtype, got {k.dtype}")
         _check_times(p, source)

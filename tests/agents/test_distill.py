@@ -15,7 +15,6 @@ from jaxshop_baselines.distill import STUDENT_MODEL
 from jaxshop_baselines.distill import loss as L
 from jaxshop_baselines.distill import train as T
 from jaxshop_baselines.distill.config import DistillConfig
-from jaxshop_baselines.pointer.config import FAST_COMPILE_ENV
 
 import jaxshop
 
@@ -23,12 +22,7 @@ TINY = dict(num_jobs=3, num_machines=2, batch_size=4, student_dim=4, updates_per
             checkpoint_every=2, num_updates=4, eval_size=4)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _fast_compile():
-    mp = pytest.MonkeyPatch()
-    mp.setenv(FAST_COMPILE_ENV, "1")
-    yield
-    mp.undo()
+pytestmark = pytest.mark.usefixtures("fast_compile")
 
 
 def _np_loss(s, t, mask, target, alpha, tau):

@@ -11,6 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from envs.pfsp_reference import reference_makespan
 from jaxshop_baselines.kernel_q import (
     KernelQConfig,
     exact_kernel,
@@ -32,17 +33,6 @@ from jaxshop.instances.types import PFSPInstance
 LAM, SIGMA = 0.4, 1.5
 TINY = KernelQConfig(jobs=5, machines=3, instances=3, walk=2, actions=4, rff=16, max_iters=4,
                      chunk=2, alpha=0.1)
-
-
-def reference_makespan(p: np.ndarray, seq) -> int:
-    m = p.shape[1]
-    done = [0] * m
-    for j in seq:
-        prev = 0
-        for k in range(m):
-            prev = max(prev, done[k]) + int(p[j, k])
-            done[k] = prev
-    return done[-1]
 
 
 def test_poly_features_are_exact():

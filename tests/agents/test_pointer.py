@@ -31,7 +31,7 @@ from jaxshop_baselines.pointer import (
     run_training,
     sample_decode,
 )
-from jaxshop_baselines.pointer.config import FAST_COMPILE_ENV, pointer_jit
+from jaxshop_baselines.pointer.config import pointer_jit
 from jaxshop_baselines.pointer.inference import SAMPLE_CHUNK_PAIRS, chunk_size
 from jaxshop_baselines.pointer.model import (
     actor_step,
@@ -80,12 +80,7 @@ def fixed_sampler(key: jax.Array, batch: int) -> FJSPInstance:
     )
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _fast_compile():
-    mp = pytest.MonkeyPatch()
-    mp.setenv(FAST_COMPILE_ENV, "1")
-    yield
-    mp.undo()
+pytestmark = pytest.mark.usefixtures("fast_compile")
 
 
 LEARN = dataclasses.replace(TINY, num_updates=40)

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pfsp_reference import reference_makespan
 
 import jaxshop
 from jaxshop.instances.types import PFSPInstance
@@ -26,18 +27,6 @@ from jaxshop.testing import check_env
 
 N, M = 8, 4  # the one padded shape of these tests
 BIG = 2**31 - 1
-
-
-def reference_makespan(p: np.ndarray, seq) -> int:
-    """Plain flow-shop recurrence in Python ints (independent of the library)."""
-    m = p.shape[1]
-    done = [0] * m
-    for j in seq:
-        prev = 0
-        for k in range(m):
-            prev = max(prev, done[k]) + int(p[j, k])
-            done[k] = prev
-    return done[-1]
 
 
 def reference_swaps(p: np.ndarray, perm: list[int], num_slots: int) -> np.ndarray:
