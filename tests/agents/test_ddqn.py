@@ -123,6 +123,7 @@ def _filled(capacity: int, count: int) -> replay.ReplayBuffer:
 
 @pytest.mark.parametrize("capacity,count", [(64, 40), (48, 120)])  # partly full, wrapped
 @pytest.mark.parametrize("power,decay", [(0.0, 0.0), (2.0, 0.0), (0.0, 4.0), (1.5, 2.0)])
+@pytest.mark.slow
 def test_sampling_distribution_matches_formula(capacity, count, power, decay):
     buf = _filled(capacity, count)
     n = int(buf.size)
@@ -232,6 +233,7 @@ def toy_runs(toy_train):
     return toy_train(*_pairs(PAIRS))
 
 
+@pytest.mark.slow
 def test_vmap_over_seeds_and_learning_rates(toy_config, toy_runs):
     state, metrics = toy_runs
     kernel = np.asarray(state.params["params"]["out"]["kernel"])
@@ -248,6 +250,7 @@ def test_vmap_over_seeds_and_learning_rates(toy_config, toy_runs):
     assert (np.asarray(state.buffer.size) == toy_config.buffer_size).all()
 
 
+@pytest.mark.slow
 def test_train_compiles_once(toy_train, toy_runs):
     # New seeds and learning rates (traced inputs) reuse the program: no second trace.
     state, _ = toy_train(*_pairs(((5, 3e-3), (6, 2e-3), (7, 5e-3))))
@@ -272,6 +275,7 @@ def _rows(path):
         return [{k: v for k, v in r.items() if k != "time_s"} for r in csv.DictReader(f)]
 
 
+@pytest.mark.slow
 def test_checkpoint_resume_equals_uninterrupted_run(tmp_path, capsys, toy_runs):
     argv = ["train", "ddqn", "--env", "toy", "--hidden", "16", "--envs", "4", "--steps", "300",
             "--chunk", "10", "--checkpoint-every", "150", "--buffer", "64", "--batch", "16",
@@ -345,6 +349,7 @@ def _instances():
             for i, g in enumerate(gens)]
 
 
+@pytest.mark.slow
 def test_rule_selection_passes_the_api_checker():
     env = RuleSelection(FlexibleJobShop(generator=FJSPGenerator(4, 3, ops_per_job=(2, 3),
                                                                 machines_per_op=(1, 3))))
@@ -353,6 +358,7 @@ def test_rule_selection_passes_the_api_checker():
     assert isinstance(made, RuleSelection) and made.mode == "insert" and made.num_rules == 2
 
 
+@pytest.mark.slow
 def test_shipped_model_solves_job_shops():
     assert (DEFAULT_MODEL / "params.msgpack").is_file()
     config, params = load_ddqn(DEFAULT_MODEL)

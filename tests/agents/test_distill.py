@@ -78,6 +78,7 @@ def test_single_valid_action_gives_zero_loss_and_finite_gradients():
     assert float(loss) == 0.0 and np.isfinite(np.asarray(grads)).all()
 
 
+@pytest.mark.slow
 def test_vmapped_loss_equals_the_batched_formula():
     key = jax.random.PRNGKey(3)
     k1, k2, k3 = jax.random.split(key, 3)
@@ -123,6 +124,7 @@ def trained():
     return config, runners, jax.device_get(metrics)
 
 
+@pytest.mark.slow
 def test_make_train_vmaps_over_seeds_and_settings(trained):
     _, runners, m = trained
     assert m["loss"].shape == (2, TINY["num_updates"])
@@ -156,6 +158,7 @@ def test_reinforce_loss_matches_numpy_over_the_students_episodes():
     np.testing.assert_allclose(float(got), want, rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_kickstart_loss_is_reinforce_plus_weighted_distillation():
     """Student-driven episodes, same key: kickstart(w) = reinforce + w * distill."""
     configs = {o: DistillConfig(**{**TINY, "objective": o, "regime": "student"})
@@ -185,6 +188,7 @@ def _replay_makespan(env, instance, actions):
     return int(state.makespan)
 
 
+@pytest.mark.slow
 def test_teacher_search_returns_its_best_rollout_never_worse_than_greedy():
     """The search's actions replay (NumPy-side loop) to the least makespan of its rollouts,
     which is at most the teacher's greedy makespan; with 0 samples it is the greedy one."""
@@ -212,6 +216,7 @@ def test_teacher_search_returns_its_best_rollout_never_worse_than_greedy():
     assert improved >= 1  # sampling finds a better schedule on some of these instances
 
 
+@pytest.mark.slow
 def test_teacher_driven_episodes_replay_and_learn_the_search():
     """With `teacher_samples`, a teacher-driven episode applies the search's actions and
     they are its CE targets; student-driven episodes keep the teacher's argmax."""
@@ -248,6 +253,7 @@ def _distill(tmp_path, name, *extra):
     return out
 
 
+@pytest.mark.slow
 def test_resume_equals_uninterrupted_and_students_solve(tmp_path, capsys):
     full = _distill(tmp_path, "full", "--steps", "4", "--student", "mlp")
     # An interrupted copy (--resume keeps the run's config, so a run is never extended):
@@ -277,6 +283,7 @@ def test_resume_equals_uninterrupted_and_students_solve(tmp_path, capsys):
         assert out["instances"][0]["makespan"] > 0
 
 
+@pytest.mark.slow
 def test_small_pointer_student_loads_as_a_pointer_model(tmp_path, capsys):
     out = _distill(tmp_path, "sp", "--steps", "2", "--teacher", "ddqn", "--regime", "student")
     meta = json.loads((out / "meta.json").read_text())
@@ -315,6 +322,7 @@ def test_bad_options_are_one_line_errors(tmp_path, capsys, extra, message):
     assert not (tmp_path / "x").exists()
 
 
+@pytest.mark.slow
 def test_shipped_student_is_small_and_solves(capsys):
     assert cli_main(["solve", "mk01", "--method", "student", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)

@@ -97,6 +97,7 @@ def _data_files(step_dir: Path, process: int) -> list[Path]:
 
 
 @pytest.mark.parametrize("trainer", TRAINER_PARAMS)
+@pytest.mark.slow
 def test_two_processes_train_identically_and_resume_exactly(tmp_path, trainer):
     full = tmp_path / "full"
     out0, out1 = _pair(trainer, full, 4)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import jax
 import numpy as np
+import pytest
 from jaxshop_baselines.ddqn import DDQNConfig, make_ddqn
 
 from jaxshop.fab import FabEnv
 
 
+@pytest.mark.slow
 def test_fixed_length_episodes_reset_when_they_end():
     env = FabEnv(days=2, warmup_days=0)
     assert env.fixed_episode_length == 2

@@ -43,6 +43,7 @@ def test_poly_features_are_exact():
     np.testing.assert_allclose(np.asarray(got), np.asarray((x @ z.T + 1) ** 2), rtol=1e-4)
 
 
+@pytest.mark.slow
 def test_feature_map_approximates_mixed_kernel():
     x = 0.5 * jax.random.normal(jax.random.PRNGKey(2), (40, 19))
     exact = np.asarray(jax.jit(exact_kernel, static_argnums=(2, 3))(x, x, LAM, SIGMA), np.float64)
@@ -91,6 +92,7 @@ def test_make_train_is_one_pure_function_vmappable_over_seeds():
     assert metrics["deltas"].shape == (2, TINY.max_iters)
 
 
+@pytest.mark.slow
 def test_search_respects_mask_and_compiles_once():
     """The shipped model on a padded instance of ta001's padded shape (so the CLI test
     below reuses this compile): padded swaps are never picked, and one compiled program
@@ -116,6 +118,7 @@ def test_search_respects_mask_and_compiles_once():
     assert int(state.moves[0]) == 14
 
 
+@pytest.mark.slow
 def test_train_cli_resume_and_model(trained):
     out, meta, logs = trained
     assert (out / "model.npz").is_file() and 1 <= meta["sweeps"] <= TINY.max_iters
@@ -131,6 +134,7 @@ def test_train_cli_resume_and_model(trained):
         run_training(TINY, out, 3, log=logs.append)
 
 
+@pytest.mark.slow
 def test_solve_cli_with_shipped_model():
     from jaxshop_baselines.cli import main
 
@@ -166,6 +170,7 @@ def test_candidate_moves_are_the_allowed_swaps_of_least_makespan():
     assert idx.shape == (45,) and (np.asarray(ok) == allowed).all()
 
 
+@pytest.mark.slow
 def test_search_with_q_equal_to_reward_is_steepest_swap_descent():
     """With `w = 0` and the exact reward (`Q = r`), every move of the candidate-list search
     is the swap of least makespan (recomputed from scratch in NumPy) while one improves."""
@@ -194,6 +199,7 @@ def test_search_with_q_equal_to_reward_is_steepest_swap_descent():
         assert int(state.cmax[0]) == best[0]
 
 
+@pytest.mark.slow
 def test_sampler_targets_use_the_candidate_list():
     """With `candidates = K` the successor features are the K swaps of least makespan of
     `s'` (ascending makespan change), and value iteration on them stays finite."""

@@ -162,6 +162,7 @@ def ig_batch():
     return ps, times, job_mask, machine_mask, keys, np.asarray(perms), np.asarray(spans)
 
 
+@pytest.mark.slow
 def test_ig_never_worse_than_neh_and_consistent(ig_batch):
     ps, times, job_mask, _, _, perms, spans = ig_batch
     _, neh_spans = neh_batch(times, job_mask)
@@ -173,6 +174,7 @@ def test_ig_never_worse_than_neh_and_consistent(ig_batch):
             assert np_makespan(p, real_perm(perms[i, r])) == spans[i, r]
 
 
+@pytest.mark.slow
 def test_ig_restarts_differ_and_chunks_reproduce(ig_batch):
     ps, times, job_mask, machine_mask, keys, perms, spans = ig_batch
     state = ig_init_batch(times, job_mask, machine_mask, keys)
@@ -192,6 +194,7 @@ def test_ig_restarts_differ_and_chunks_reproduce(ig_batch):
     np.testing.assert_array_equal(np.asarray(state.best_makespan), spans)
 
 
+@pytest.mark.slow
 def test_padding_gives_the_same_result(ig_batch):
     _, times, job_mask, machine_mask, keys, perms, spans = ig_batch
     exact = jaxshop.PFSPInstance.from_array(SMALL)

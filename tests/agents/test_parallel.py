@@ -128,6 +128,7 @@ def sharded():
     return out
 
 
+@pytest.mark.slow
 def test_sharded_rollouts_equal_the_one_device_run(sharded):
     assert sharded["mesh"]["devices"] == 8
     assert sharded["mesh"]["makespan_shards"] == 8  # the batch really was split
@@ -136,12 +137,14 @@ def test_sharded_rollouts_equal_the_one_device_run(sharded):
     np.testing.assert_allclose(sharded["mesh"]["return"], sharded["one"]["return"])
 
 
+@pytest.mark.slow
 def test_sharded_chunked_evaluation_equals_the_one_device_run(sharded):
     assert (sharded["mesh"]["generated_devices"], sharded["one"]["generated_devices"]) == (8, 1)
     assert sharded["mesh"]["generated"] == sharded["one"]["generated"]
     assert len(sharded["one"]["generated"]) == 20
 
 
+@pytest.mark.slow
 def test_sharded_training_equals_the_one_device_run(sharded):
     one, mesh = sharded["one"], sharded["mesh"]
     assert mesh["all_reduce"] > 0 and one["all_reduce"] == 0  # XLA's gradient all-reduce
@@ -152,6 +155,7 @@ def test_sharded_training_equals_the_one_device_run(sharded):
     assert not np.allclose(one["loss"][0], one["loss"][1])  # the updates did change params
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("agent", ["ppo", "ddqn", "distill", "kernel-q"])
 def test_sharded_agents_equal_the_one_device_run(sharded, agent):
     """Runs with JAXSHOP_TEST_SHARDED_AGENTS=ppo,ddqn,distill,kernel-q (left out of the

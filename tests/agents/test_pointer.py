@@ -132,6 +132,7 @@ def _np_actor_step(p: dict, h, prev_emb, first: bool, feats, mask, dim: int, cli
     return h, np.where(mask, u, -np.inf), emb
 
 
+@pytest.mark.slow
 def test_actor_step_equals_explicit_embedding_reference():
     """The folded read-out (`PairEmbedding.read`, never forming the `(P, D)` embeddings)
     computes the same step as the explicit MLP, over two steps so the previous pair's
@@ -157,6 +158,7 @@ def test_actor_step_equals_explicit_embedding_reference():
 
 
 @pytest.mark.parametrize("variant", ["sd", "s"])
+@pytest.mark.slow
 def test_actor_step_from_feature_parts_equals_the_pair_features_step(variant):
     """Decoding reads `env.feature_parts` (the first layer per group) and `chosen_row`:
     the same step, chosen rows and gradients as from the observation's `pair_features`."""
@@ -225,6 +227,7 @@ def test_grad_chunks_split_the_batch_evenly():
         dataclasses.replace(TINY, grad_chunk=-1)
 
 
+@pytest.mark.slow
 def test_chunked_gradient_equals_one_pass():
     """Decoding and differentiating the batch in chunks gives the same update as one pass
     (same episodes, gradients averaged; float summation order aside)."""
@@ -267,6 +270,7 @@ def step_fn():
     feats=hnp.arrays(np.float32, (_P, _F), elements=st.floats(-1e4, 1e4, width=32)),
     seed=st.integers(0, 2**31 - 1),
 )
+@pytest.mark.slow
 def test_masked_logits_never_select_invalid_pairs(step_fn, mask, feats, seed):
     greedy, sampled, logits = step_fn(feats, mask, jax.random.PRNGKey(seed))
     assert mask[int(greedy)] and all(mask[int(a)] for a in sampled)
@@ -279,6 +283,7 @@ def test_masked_logits_never_select_invalid_pairs(step_fn, mask, feats, seed):
 # --------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_updates_reduce_loss_and_makespan(learned):
     _, m, _, _ = learned
     assert m["makespan"].shape == (2, LEARN.num_updates)
@@ -289,6 +294,7 @@ def test_updates_reduce_loss_and_makespan(learned):
         assert m["critic_loss"][seed, last].mean() < m["critic_loss"][seed, first].mean()
 
 
+@pytest.mark.slow
 def test_train_compiles_once_and_vmap_seeds_differ(learned):
     runners, _, again, _ = learned  # `learned` asserts a single trace for both calls
     leaves = jax.tree_util.tree_leaves(runners.params)
@@ -300,6 +306,7 @@ def test_train_compiles_once_and_vmap_seeds_differ(learned):
     assert np.asarray(runners.update).tolist() == [LEARN.num_updates] * 2
 
 
+@pytest.mark.slow
 def test_resume_equals_uninterrupted_run(tmp_path):
     cfg4 = dataclasses.replace(TINY, num_updates=4)
     full = run_training(cfg4, tmp_path / "a", seed=3, progress=False, sampler=fixed_sampler,
@@ -344,6 +351,7 @@ def _instances() -> list[FJSPInstance]:
     ]
 
 
+@pytest.mark.slow
 def test_greedy_decoding_is_deterministic(learned):
     agent = PointerAgent(TINY, learned[3])
     batch = stack(_instances())
@@ -373,6 +381,7 @@ def test_chunks_bound_memory():
         assert 1 <= per <= n and (per == 1 or per * batch * pairs <= SAMPLE_CHUNK_PAIRS)
 
 
+@pytest.mark.slow
 def test_best_of_n_has_greedy_among_candidates(learned):
     agent = PointerAgent(TINY, learned[3])
     batch = stack(_instances())
@@ -393,6 +402,7 @@ def test_best_of_n_has_greedy_among_candidates(learned):
         sample_decode(agent, batch, jax.random.PRNGKey(5), 16, temperature=0.0)
 
 
+@pytest.mark.slow
 def test_pointer_method_on_a_run_directory(tmp_path, learned):
     from jaxshop_baselines.checkpoints import save_model
 

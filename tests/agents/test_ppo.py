@@ -22,6 +22,7 @@ TINY = dict(num_jobs=3, num_machines=2, num_envs=4, num_steps=6, num_updates=2,
 
 
 @pytest.mark.parametrize("env", ["pfsp", "jssp", "fjsp"])
+@pytest.mark.slow
 def test_train_runs_unchanged_on_every_env(env):
     config = PPOConfig(env=env, **TINY)
     train = jax.jit(jax.vmap(make_train(config)))  # vmapped over seeds
@@ -41,6 +42,7 @@ def _rows(path):
         return [{k: v for k, v in r.items() if k != "time_s"} for r in csv.DictReader(f)]
 
 
+@pytest.mark.slow
 def test_checkpoint_resume_is_exact_and_method_solves(tmp_path):
     config = PPOConfig(env="fjsp", **{**TINY, "num_updates": 3})
     full = run_training(config, tmp_path / "full", progress=False, plot=False)
@@ -68,6 +70,7 @@ def test_checkpoint_resume_is_exact_and_method_solves(tmp_path):
         assert check.makespan == sol.makespan
 
 
+@pytest.mark.slow
 def test_trainer_registered_and_resume_rejects_changes(tmp_path):
     main = get_trainer("ppo")
     argv = ["--env", "pfsp", "--jobs", "3", "--machines", "2", "--envs", "4",
@@ -89,6 +92,7 @@ def test_trainer_registered_and_resume_rejects_changes(tmp_path):
 
 @pytest.mark.skipif(not (DEFAULT_MODEL / ckpt.PARAMS_FILE).is_file(),
                     reason="no shipped ppo model")
+@pytest.mark.slow
 def test_shipped_default_model_solves_fjsp():
     method = get_method("ppo")
     inst = FJSPInstance.from_operations([[{0: 2, 1: 3}, {1: 2}], [{1: 4}, {0: 1}]], 2)

@@ -218,6 +218,7 @@ def test_registry_names_and_parsing():
 
 
 @pytest.mark.parametrize("mode", MODES)
+@pytest.mark.slow
 def test_rule_choices_match_numpy_reference(mode):
     states, actions, _, _, public = _probe(mode)
     num_done = 0
@@ -266,6 +267,7 @@ def _validate_all(mode: str, rule: str, insts, final) -> np.ndarray:
 
 
 @pytest.mark.parametrize("mode", MODES)
+@pytest.mark.slow
 def test_every_rule_rollout_is_feasible_and_deterministic(mode):
     insts, batch = _instances()
     for rule in rules.RULES:
@@ -337,6 +339,7 @@ def test_rule_method_solves_fjsp_and_jssp():
 
 
 @pytest.mark.skipif(not SHARED_BENCHMARKS.exists(), reason="shared benchmark data absent")
+@pytest.mark.slow
 def test_rules_on_brandimarte_are_feasible():
     names = [f"mk{k:02d}" for k in range(1, 11)]
     insts = [jaxshop.load(n, data_dir=str(SHARED_BENCHMARKS)) for n in names]

@@ -354,6 +354,7 @@ time.sleep(1.0)  # the reads still in flight finish meanwhile
 """
 
 
+@pytest.mark.slow
 def test_truncated_checkpoint_is_one_line_with_no_late_tracebacks(tmp_path):
     """Restoring a checkpoint whose data files were cut short: the one-line error, and not
     the `Event loop is closed` tracebacks of the reads still in flight (they end later)."""

@@ -77,6 +77,7 @@ def test_solve_json_neh_ta001(capsys):
 
 
 @pytest.mark.parametrize("method", ["ig", "random"])
+@pytest.mark.slow
 def test_solve_json_other_methods(capsys, method, tmp_path):
     p = np.random.default_rng(3).integers(1, 30, size=(6, 3))
     path = tmp_path / "tiny.txt"

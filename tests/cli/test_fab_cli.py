@@ -17,6 +17,7 @@ def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
 
 
 @pytest.mark.parametrize("method", ["fab-rule:d3", "ddqn"])
+@pytest.mark.slow
 def test_eval_fab_json(capsys, method):
     code, out, _ = run_cli(capsys, "eval", "--suite", "fab", "--method", method, *SMALL,
                            "--json")
@@ -51,6 +52,7 @@ def test_eval_fab_errors(capsys, argv, needle):
     assert needle in err and len(err.strip().splitlines()) == 1, err
 
 
+@pytest.mark.slow
 def test_ddqn_greedy_on_the_fab_matches_the_q_network():
     """`--method ddqn` on the fab plays the shipped fab model's masked argmax."""
     import jax

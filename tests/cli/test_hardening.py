@@ -187,6 +187,7 @@ def _expand(arg: str, files: dict, runs: dict) -> str:
 
 @pytest.mark.parametrize("argv, needle", ERROR_CASES, ids=lambda v: " ".join(v)[:60]
                          if isinstance(v, list) else None)
+@pytest.mark.slow
 def test_user_errors_are_one_line_exit_2(capsys, files, pointer_runs, argv, needle):
     argv = [_expand(a, files, pointer_runs) for a in argv]
     code, out, err = run_cli(capsys, *argv)
@@ -228,6 +229,7 @@ def test_help_version_and_list(capsys):
     assert code == 0 and "brandimarte" in out and "instances:" not in out
 
 
+@pytest.mark.slow
 def test_bounds_are_attached_by_content_not_by_name(capsys, files):
     for name in ("tiny_named_ta001", "tiny_named_mk01"):
         code, out, err = run_cli(capsys, "solve", files[name], "--json")
@@ -404,6 +406,7 @@ def test_workload_limits_refuse_hours_of_work_up_front():
 # ------------------------------------------------------------------------ training
 
 
+@pytest.mark.slow
 def test_diverged_training_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
     """A chunk whose loss is NaN stops the run with a clear error; nothing of it is saved."""
     cfg = PointerConfig(num_jobs=3, num_machines=2, embed_dim=8, batch_size=4, num_updates=6,
@@ -432,6 +435,7 @@ def test_diverged_training_stops_and_keeps_the_last_good_checkpoint(tmp_path, mo
     assert len(rows) == 3  # header + the two good updates; the NaN chunk is not recorded
 
 
+@pytest.mark.slow
 def test_resume_with_fewer_steps_than_done_is_an_error(capsys, tmp_path):
     run = tmp_path / "run"
     cfg = PointerConfig(num_jobs=3, num_machines=2, embed_dim=8, batch_size=4, num_updates=4,
@@ -447,6 +451,7 @@ def test_resume_with_fewer_steps_than_done_is_an_error(capsys, tmp_path):
 # ------------------------------------------------------------------------ fresh install
 
 
+@pytest.mark.slow
 def test_every_suite_works_without_shared_data(tmp_path):
     """From a folder with no ../shared beside it and no $JAXSHOP_DATA, as after
     `pip install`: the packaged instance files serve the suites."""

@@ -364,6 +364,7 @@ def _params(names: list[str]):
 
 
 @pytest.mark.parametrize("command", _params(commands()))
+@pytest.mark.slow
 def test_readme_shell_line(command, tmp_path, monkeypatch, worker):
     if command in SKIP:
         pytest.skip(SKIP[command])
@@ -384,6 +385,7 @@ def test_readme_shell_line(command, tmp_path, monkeypatch, worker):
 
 
 @pytest.mark.parametrize("heading", _params(python_blocks()))
+@pytest.mark.slow
 def test_readme_python_block(heading, tmp_path, worker):
     """Each block runs as a reader would paste it: a fresh namespace, nothing defined."""
     reply = worker.ask({"source": python_blocks()[heading], "cwd": str(tmp_path),
@@ -433,6 +435,7 @@ def test_rewrites_only_add_budget_options():
 
 
 @pytest.mark.parametrize("subcommand", ["eval", "solve"])
+@pytest.mark.slow
 def test_help_names_every_registered_method(subcommand, capsys):
     from jaxshop_baselines.cli import main
     from jaxshop_baselines.methods import available_methods

@@ -142,6 +142,7 @@ def test_trivial_lower_bound_is_below_every_best_known_schedule():
 
 
 @given(st.data())
+@pytest.mark.slow
 def test_trivial_lower_bound_equals_the_env_bound_on_flexible_job_shops(data):
     from jaxshop.fjsp.env import makespan_lower_bound
 
@@ -227,6 +228,7 @@ def test_parse_instance_keeps_unambiguous_sniffing():
     assert parse_instance("2 2\n0 3 1 4\n1 2 0 5\n").shape == (2, 2, 2)
 
 
+@pytest.mark.slow
 def test_interrupted_random_eval_keeps_the_finished_chunks(tmp_path, monkeypatch, capsys):
     """Ctrl-C after the first chunk of `eval --random`: the finished chunk's instances are
     summarised and written, marked incomplete; exit 130 with one line."""

@@ -44,6 +44,7 @@ def _solve(cache: Path) -> tuple[dict, dict[str, float]]:
     return json.loads(out.stdout), files
 
 
+@pytest.mark.slow
 def test_a_repeated_command_reads_the_cache_and_answers_the_same(tmp_path):
     """The first run writes compiled programs; the second reads them back (it compiles
     nothing new, so no entry is written again) and gives the same schedule."""

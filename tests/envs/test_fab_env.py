@@ -89,6 +89,7 @@ def _compare(name: str, seed: int, actions) -> None:
 
 
 @pytest.mark.parametrize("name", sorted(VARIANTS))
+@pytest.mark.slow
 def test_matches_reference_fixed_rules(name):
     for rule in range(4):
         _compare(name, seed=rule, actions=[rule] * DAYS)
@@ -97,6 +98,7 @@ def test_matches_reference_fixed_rules(name):
 @settings(max_examples=12, deadline=None)
 @given(name=st.sampled_from(sorted(VARIANTS)), seed=st.integers(0, 2**31 - 1),
        actions=st.lists(st.integers(0, 9), min_size=DAYS, max_size=DAYS))
+@pytest.mark.slow
 def test_matches_reference_random_actions(name, seed, actions):
     _compare(name, seed, actions)
 
@@ -116,6 +118,7 @@ def test_conservation_and_bounds():
     assert not np.asarray(obs.action_mask[-1]).any() and np.asarray(obs.action_mask[0]).all()
 
 
+@pytest.mark.slow
 def test_check_env():
     chex.clear_trace_counter()
     env = FabEnv(days=3, warmup_days=1)
@@ -136,6 +139,7 @@ def test_generic_env_reports_its_own_metrics():
     assert "final_makespan" not in ts.extras and "makespan" not in ts.extras
 
 
+@pytest.mark.slow
 def test_vmap_many_fabs_and_compile_once():
     env = ENVS["default"]
     keys = jax.random.split(jax.random.PRNGKey(3), 8)

@@ -129,6 +129,7 @@ def _assert_trees_equal(a, b):
     low=st.sampled_from([0, 1, 1]),
     invalid_rate=st.sampled_from([0.0, 0.0, 0.3]),
 )
+@pytest.mark.slow
 def test_matches_reference(mode, seed, num_jobs, num_machines, max_ops, job_shop, low,
                            invalid_rate):
     rng = np.random.default_rng(seed)
@@ -222,6 +223,7 @@ TOY_OPTIMAL = [0 * M + 0, 1 * M + 1, 0 * M + 1, 1 * M + 0]  # (job, machine) pai
 
 
 @pytest.mark.parametrize("mode", MODES)
+@pytest.mark.slow
 def test_toy_optimum(mode):
     env = ENVS[mode]
     state, ts = env.reset(KEY, TOY)
@@ -239,6 +241,7 @@ def test_toy_optimum(mode):
     assert jaxshop.validate(TOY, sched).makespan == 7
 
 
+@pytest.mark.slow
 def test_insert_fills_gap_append_does_not():
     """Job A: M1 for 3 then M0 for 2 (so M0 idles in [0, 3)); job B: M0 for 2."""
     inst = _padded([[{1: 3}, {0: 2}], [{0: 2}]], 2)
@@ -417,6 +420,7 @@ def test_feature_names_and_static_slice():
 
 
 @pytest.mark.parametrize("mode", MODES)
+@pytest.mark.slow
 def test_feature_groups_repeat_along_the_axes_they_do_not_vary_on(mode):
     """`GROUPS` partition the features; in the observation (checked against the NumPy
     reference above) a job feature repeats along machines, a machine feature along jobs,
@@ -476,6 +480,7 @@ def test_features_finite_on_degenerate_instances(jobs, machines, mode):
 
 
 @pytest.mark.parametrize("mode", MODES)
+@pytest.mark.slow
 def test_api_checker(mode):
     api_checker = pytest.importorskip("api_checker")
     rng = np.random.default_rng(5)

@@ -41,6 +41,7 @@ def _play(env, params, steps, key):
     return jax.jit(run)(key)
 
 
+@pytest.mark.slow
 def test_api_and_spaces():
     env = FJSP
     assert isinstance(env, environment.Environment)
@@ -55,6 +56,7 @@ def test_api_and_spaces():
     assert "jaxshop-fjsp" == env.name and "GymnaxAdapter" in repr(env)
 
 
+@pytest.mark.slow
 def test_episode_returns_minus_makespan_and_auto_resets():
     (_, state), (obs, reward, term, trunc, info) = _play(FJSP, FJSP.default_params, 14,
                                                          jax.random.PRNGKey(1))
@@ -69,6 +71,7 @@ def test_episode_returns_minus_makespan_and_auto_resets():
     assert np.asarray(obs.action_mask[first]).any()
 
 
+@pytest.mark.slow
 def test_matches_gymnax_reference_step():
     """The one-observe step equals gymnax's generic step (which observes twice)."""
     env = FJSP
@@ -87,6 +90,7 @@ def test_matches_gymnax_reference_step():
         obs, state = got[0], got[1]
 
 
+@pytest.mark.slow
 def test_suite_params_truncation_and_vmap():
     rng = np.random.default_rng(0)
     suite = jaxshop.stack([jaxshop.PFSPInstance.from_array(rng.integers(1, 9, (n, 3)))

@@ -40,6 +40,7 @@ def env(request):
     return adapter.to_jumanji(ENVS[request.param]())
 
 
+@pytest.mark.slow
 def test_env_does_not_smoke(env):
     check_env_does_not_smoke(env)
 
@@ -48,6 +49,7 @@ def test_env_specs_do_not_smoke(env):
     check_env_specs_does_not_smoke(env)
 
 
+@pytest.mark.slow
 def test_masked_random_episode_returns_minus_makespan(env):
     """A jitted episode with mask-respecting actions: valid specs, no invalid action, and
     (dense/terminal rewards) a return of exactly -makespan."""
@@ -75,6 +77,7 @@ def test_masked_random_episode_returns_minus_makespan(env):
         assert total == -float(env.env.current_makespan(state.inner))
 
 
+@pytest.mark.slow
 def test_vmapped_reset_and_step(env):
     states, ts = jax.vmap(env.reset)(jax.random.split(jax.random.PRNGKey(0), 5))
     actions = jax.vmap(lambda m: jnp.argmax(m).astype(jnp.int32))(ts.observation.action_mask)

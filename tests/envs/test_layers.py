@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import jaxshop
 
 PACKAGE = Path(jaxshop.__file__).parent
@@ -48,6 +50,7 @@ print(len(names))
 """
 
 
+@pytest.mark.slow
 def test_every_jaxshop_module_imports_without_the_agents():
     env = {**os.environ, "JAX_PLATFORMS": "cpu", "MPLBACKEND": "Agg"}
     proc = subprocess.run([sys.executable, "-c", IMPORT_ALL], capture_output=True, text=True,

@@ -98,6 +98,7 @@ def test_toy_instance_with_known_optimum():
     assert float(ts.extras["makespan"]) == 7
 
 
+@pytest.mark.slow
 def test_api_checker():
     rng = np.random.default_rng(0)
     instances = [

@@ -91,6 +91,7 @@ def env():
                         max_swaps=6)
 
 
+@pytest.mark.slow
 def test_check_env(env):
     rng = np.random.default_rng(2)
     instances = [PFSPInstance.from_array(rng.integers(1, 30, (n, m)).astype(np.int32))
@@ -159,6 +160,7 @@ def test_truncation_keeps_discount_one():
     assert bool(ts.last()) and float(ts.reward) == 0.0
 
 
+@pytest.mark.slow
 def test_machine_scan_variants_agree_beyond_window():
     """The default sequential machine scan and the previous associative kernel (which
     switches to `lax.associative_scan` beyond 8 machines) give identical makespans."""

@@ -19,6 +19,7 @@ from jaxshop.rollout import (
 
 
 @pytest.mark.parametrize("size", [1, 2, 7, 50, 301])
+@pytest.mark.slow
 def test_first_exceeding_matches_a_numpy_prefix_search(size):
     rng = np.random.default_rng(size)
     weights = rng.integers(0, 3, (64, size)).astype(np.int32)
@@ -31,6 +32,7 @@ def test_first_exceeding_matches_a_numpy_prefix_search(size):
 
 @pytest.mark.parametrize("choose", [random_valid_action, random_valid_action_per_action])
 @pytest.mark.parametrize("size", [1, 5, 64, 300])
+@pytest.mark.slow
 def test_random_valid_action_is_uniform_over_valid_actions(choose, size):
     rng = np.random.default_rng(size)
     mask = rng.random(size) < 0.4
@@ -59,6 +61,7 @@ def test_random_valid_action_all_false_mask_and_edges():
     assert (got[1] == 100).all() and set(got[2]) == {0, 50}
 
 
+@pytest.mark.slow
 def test_rollout_until_done_equals_the_scan():
     env = jaxshop.make("fjsp")
     # Mixed sizes: the small instance finishes well before the padded episode ends.

@@ -95,6 +95,7 @@ def test_cached_make_shares_one_env_per_arguments():
     ids=["timelimit", "timelimit-truncating", "stats", "autoreset", "stats-autoreset-suite",
          "vmap"],
 )
+@pytest.mark.slow
 def test_api_checker_on_wrappers(make):
     check_env(make(), PFSP_INSTANCES)
 

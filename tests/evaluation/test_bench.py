@@ -153,6 +153,7 @@ def test_jumanji_peer_policies_pick_valid_jobs(harness, name):
         assert set(acts[:, m]) == valid  # only valid jobs, and every one of them drawn
 
 
+@pytest.mark.slow
 def test_jumanji_peer_smoke(harness):
     pytest.importorskip("jumanji")
     fn, settings = harness.build_jumanji(

@@ -21,6 +21,7 @@ def bench_gpu():
     return argparse.Namespace(**runpy.run_path(str(SCRIPT), run_name="bench_gpu_script"))
 
 
+@pytest.mark.slow
 def test_quick_run_reports_env_and_training_throughput(bench_gpu, monkeypatch, tmp_path):
     monkeypatch.setenv("JAXSHOP_POINTER_FAST_COMPILE", "1")  # what --quick sets, restored
     out = tmp_path / "gpu.json"

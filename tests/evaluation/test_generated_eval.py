@@ -15,6 +15,7 @@ from jaxshop_baselines.methods import get_method
 from jaxshop.instances.generated import parse_generated
 
 
+@pytest.mark.slow
 def test_chunked_evaluation_does_not_depend_on_the_chunk_size():
     suite = parse_generated("fjsp:3x2:7")
     method = get_method("random")
@@ -27,6 +28,7 @@ def test_chunked_evaluation_does_not_depend_on_the_chunk_size():
     assert small["mean_makespan"] == pytest.approx(float(small["makespans"].mean()))
 
 
+@pytest.mark.slow
 def test_eval_random_json(capsys):
     assert main(["eval", "--random", "jssp:3x2:5", "--method", "rule:MWKR-EF", "--chunk", "2",
                  "--json"]) == 0

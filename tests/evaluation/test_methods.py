@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import jax
 import numpy as np
+import pytest
 from jaxshop_baselines import methods
 from jaxshop_baselines.methods import (
     MAX_PADDING_COST,
@@ -39,6 +40,7 @@ def test_buckets_bound_the_padding_cost_and_keep_equal_shapes_together():
     assert shape_buckets([(4, 3, 2)] * 3) == [[0, 1, 2]]
 
 
+@pytest.mark.slow
 def test_mixed_sizes_solve_in_buckets_in_order_like_alone(monkeypatch):
     monkeypatch.setattr(methods, "SMALL_PADDED_COST", 0)  # split even tiny sizes
     rng = np.random.default_rng(3)

@@ -107,6 +107,7 @@ def test_shipped_fingerprints_match_the_instances():
     assert bounds.builtin_fingerprints() == table
 
 
+@pytest.mark.slow
 def test_make_fingerprints_script_reproduces_the_file(tmp_path):
     out = tmp_path / "fp.json"
     script = REPO / "scripts" / "make_fingerprints.py"
