@@ -315,6 +315,8 @@ def run_chunked(*, out: Path, runner: Any, chunk: Callable[..., tuple[Any, dict]
                 on_rows: Callable[[list[dict]], None] | None = None,
                 compile_chunk: Callable[[Any], tuple[Any, float]] | None = None,
                 unit: str = "update",
+                chunk_args_of: Callable[[Any], tuple] | None = None,
+                finished: Callable[[Any], bool] | None = None,
                 ) -> tuple[Any, RunRecord]:
     """Runs (or resumes) a chunked training run in `out`; see the module docstring.
 
@@ -327,7 +329,10 @@ def run_chunked(*, out: Path, runner: Any, chunk: Callable[..., tuple[Any, dict]
     is printed once after compiling; `on_rows(rows)` sees each chunk's CSV rows (process 0).
     Writes `config_file` (`config.to_json`), `run.json`, `metrics.csv` and `checkpoints/`.
     Ctrl-C stops the run at the end of the chunk in flight, saved: `TrainingInterrupted`
-    (a `KeyboardInterrupt`) names the `unit` and step reached.
+    (a `KeyboardInterrupt`) names the `unit` and step reached. `chunk_args_of(runner)`
+    gives the chunk's arguments once the runner is restored; `finished(runner)` ends the
+    run before `total` (its step is then `step_of(runner)`, a checkpoint is written, and
+    rows past it are dropped); the last chunk may end at `total` inside the chunk.
     """
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -350,8 +355,13 @@ def run_chunked(*, out: Path, runner: Any, chunk: Callable[..., tuple[Any, dict]
             config.to_json(out / config_file)
         elapsed = float(rows_before[-1]["time_s"]) if rows_before else 0.0
         counted = done * counter[1] if counter else 0
+        ended = finished is not None and done > 0 and finished(runner)
+        if chunk_args_of is not None and done < total and not ended:
+            chunk_args = chunk_args_of(runner)
         fn, compile_s = None, 0.0
-        if done < total and compile_chunk is not None:
+        if ended:
+            pass
+        elif done < total and compile_chunk is not None:
             fn, compile_s = compile_chunk(runner)
         elif done < total:
             t0 = time.perf_counter()
@@ -365,18 +375,22 @@ def run_chunked(*, out: Path, runner: Any, chunk: Callable[..., tuple[Any, dict]
                    TextColumn("{task.fields[stats]}"))
         with Progress(*columns, console=console, disable=not (progress and main)) as bar:
             task = bar.add_task(name, total=total, completed=done, stats="")
-            while done < total and not stop.check():
+            while done < total and not ended and not stop.check():
                 t1 = time.perf_counter()
                 runner, metrics = fn(runner, *chunk_args)
                 metrics = {k: np.atleast_1d(v)
                            for k, v in parallel.host_value(metrics).items()}
                 dt = time.perf_counter() - t1
+                per_row = per_chunk // len(metrics[metric_names[0]])
+                reached = min(done + per_chunk, total)
+                ended = finished is not None and finished(runner)
+                if ended:
+                    reached = step_of(runner)
+                metrics = {k: v[:max(0, reached - done) // per_row] for k, v in metrics.items()}
                 check_training_finite(metrics, finite_keys, done, out)
                 elapsed += dt
-                num_rows = len(metrics[metric_names[0]])
-                per_row = per_chunk // num_rows
                 rows = []
-                for i in range(num_rows):
+                for i in range(len(metrics[metric_names[0]])):
                     row = {"update": done + (i + 1) * per_row, "time_s": f"{elapsed:.3f}"}
                     if counter:
                         counted += per_row * counter[1]
@@ -384,8 +398,8 @@ def run_chunked(*, out: Path, runner: Any, chunk: Callable[..., tuple[Any, dict]
                     row.update({n: _cell(float(metrics[n][i])) for n in metric_names})
                     row[validation_field] = ""
                     rows.append(row)
-                done += per_chunk
-                at_checkpoint = done % checkpoint_every == 0 or done >= total
+                done = reached
+                at_checkpoint = done % checkpoint_every == 0 or done >= total or ended
                 if at_checkpoint and evaluate is not None:
                     validation = float(parallel.host_value(evaluate(runner.params)))
                     rows[-1][validation_field] = f"{validation:.6g}"
@@ -403,7 +417,7 @@ def run_chunked(*, out: Path, runner: Any, chunk: Callable[..., tuple[Any, dict]
                 bar.update(task, completed=done, stats=stats)
                 if at_checkpoint:
                     console.print(f"{unit} {done}/{total} · {stats} · checkpoint saved")
-        if done < total:  # Ctrl-C: keep the chunks done (no validation: rows stay as they were)
+        if done < total and not ended:  # Ctrl-C: keep the chunks done (rows as they were)
             if done > 0 and saved != done:
                 save(out, runner)
             raise TrainingInterrupted(out, done, unit)

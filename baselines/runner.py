@@ -81,13 +81,21 @@ def _shown(value: Any) -> str:
     return ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
 
 
-def add_config_options(parser: argparse.ArgumentParser, cls: type) -> None:
+def add_config_options(parser: argparse.ArgumentParser, cls: type, defaults: Any = None
+                       ) -> None:
     """One option per `option` field of `cls` (dest: the field's name, default None, so
-    `config_from_args` sees which were given)."""
+    `config_from_args` sees which were given); help shows `defaults`' values (default:
+    the config's own); a bool field is a `--flag/--no-flag` pair."""
+    defaults = cls() if defaults is None else defaults
     for f in config_options(cls):
         m = f.metadata
         choices = m["choices"]() if callable(m["choices"]) else m["choices"]
-        shown = m["shown"] if m["shown"] is not None else _shown(f.default)
+        value = getattr(defaults, f.name)
+        shown = m["shown"] if m["shown"] is not None else _shown(value)
+        if isinstance(value, bool):
+            parser.add_argument(m["flag"], dest=f.name, default=None, help=m["help"],
+                                action=argparse.BooleanOptionalAction)
+            continue
         text = (m["help"].format(default=shown) if "{default}" in m["help"]
                 else m["help"] if shown == "" else f"{m['help']} (default {shown})")
         metavar = m["metavar"] or (None if m["choices"] else
@@ -142,6 +150,10 @@ class TrainPlan:
     meta: dict = dataclasses.field(default_factory=dict)  # first keys of meta.json
     #: `(record, runner, mesh) -> meta.json` in place of the runner's usual one
     meta_fn: Callable[[Any, Any, Any], dict] | None = None
+    #: `runner -> bool`: the run is done before `total` steps (a converged fit)
+    finished: Callable[[Any], bool] | None = None
+    #: `runner -> chunk_args` in place of `chunk_args` (data drawn from the run's key)
+    chunk_args_of: Callable[[Any], tuple] | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -165,6 +177,9 @@ class TrainSpec:
     - `layout`: the checkpoint layout (a key of `LAYOUTS`); `rate_in_meta`: meta.json
       has the counter per second; `tensorboard`: rows go to TensorBoard as well (when
       `tensorboardX` is installed);
+    - `defaults()`: the command line's config defaults (default: the config's own);
+      `whole_chunks`: the run length must be a multiple of the chunk (else the last
+      chunk is cut short by the agent's chunk itself);
     - `config_file`: the run's config in the run folder; `save_model(out, config, params,
       meta)` writes the model; `before_run(config)` refuses a run before any compile
       (`main`); `announce(out)`: how `main` says where the result is (default: a status
@@ -202,6 +217,8 @@ class TrainSpec:
     save_model: Callable[[Path, Any, Any, dict], None] = shared.save_model
     before_run: Callable[[Any], None] | None = None
     announce: Callable[[Path], None] | None = None
+    defaults: Callable[[], Any] | None = None
+    whole_chunks: bool = True
 
 
 # -------------------------------------------------------------------------- the command
@@ -213,7 +230,7 @@ def build_parser(spec: TrainSpec) -> ArgumentParser:
     from jaxshop_baselines.training import add_run_options
 
     p = ArgumentParser(prog=spec.prog, description=spec.description)
-    add_config_options(p, spec.config_cls)
+    add_config_options(p, spec.config_cls, spec.defaults() if spec.defaults else None)
     if spec.extra_options is not None:
         spec.extra_options(p)
     add_run_options(p, spec.out_help)
@@ -228,7 +245,7 @@ def chunk_rule(spec: TrainSpec, args: argparse.Namespace, values: dict) -> dict:
     every = spec.checkpoint_every
     if getattr(args, every) is None and values[every] % chunk:
         values[every] = chunk * max(1, round(values[every] / chunk))
-    if values[spec.total] % chunk:
+    if spec.whole_chunks and values[spec.total] % chunk:
         raise UsageError(f"{flags[spec.total]} {values[spec.total]} is not a multiple of "
                          f"{flags[spec.chunk]} {chunk} ({spec.unit}s run in jitted chunks "
                          "of that many)")
@@ -243,7 +260,7 @@ def config_from_args(spec: TrainSpec, args: argparse.Namespace, base: Any = None
     config's defaults), the agent's `adjust`, then `chunk_rule`; a one-line
     `UsageError` when inconsistent."""
     cls = spec.config_cls
-    values = (base or cls()).to_dict()
+    values = (base or (spec.defaults or cls)()).to_dict()
     for f in config_options(cls):
         if getattr(args, f.name) is not None:
             values[f.name] = getattr(args, f.name)
@@ -362,7 +379,8 @@ def train(spec: TrainSpec, config: Any, out_dir: str | Path, seed: int = 0,
             metric_names=job.metric_names, name=job.name, config=config,
             config_file=spec.config_file, seed=seed,
             command=command, resume=resume, progress=progress, evaluate=job.evaluate,
-            chunk_args=job.chunk_args, summary=job.summary, counter=job.counter,
+            chunk_args=job.chunk_args, chunk_args_of=job.chunk_args_of,
+            finished=job.finished, summary=job.summary, counter=job.counter,
             validation_field=job.validation_field, finite_keys=job.finite_keys,
             step_of=spec.step_of, save=lambda d, r: save_checkpoint(spec, d, r),
             restore=LAYOUTS[spec.layout][1], describe=job.describe,

@@ -11,7 +11,8 @@ from jaxshop.options import EXIT_INTERRUPTED, seed
 
 #: trainer name -> the module whose `SPEC` the one runner (`jaxshop_baselines.runner`) trains
 SPECS = {"pointer": "jaxshop_baselines.pointer.train", "ppo": "jaxshop_baselines.ppo.train",
-         "ddqn": "jaxshop_baselines.ddqn.train", "distill": "jaxshop_baselines.distill.train"}
+         "ddqn": "jaxshop_baselines.ddqn.train", "distill": "jaxshop_baselines.distill.train",
+         "kernel-q": "jaxshop_baselines.kernel_q.train"}
 
 
 def _runner_main(name: str, argv: list[str]) -> int:
@@ -23,12 +24,7 @@ def _runner_main(name: str, argv: list[str]) -> int:
 
 
 TRAINERS: dict[str, Callable[[list[str]], int]] = {
-    "pointer": lambda argv: _runner_main("pointer", argv),
-    "ppo": lambda argv: _runner_main("ppo", argv),
-    "kernel-q": lambda a: __import__("jaxshop_baselines.kernel_q.train", fromlist=["main"]).main(a),
-    "ddqn": lambda argv: _runner_main("ddqn", argv),
-    "distill": lambda argv: _runner_main("distill", argv),
-}
+    name: (lambda argv, name=name: _runner_main(name, argv)) for name in SPECS}
 
 
 def _interruptible(name: str, main: Callable[[list[str]], int]) -> Callable[[list[str]], int]:

@@ -30,19 +30,17 @@ kernel, gamma, ridge and sweep bound chosen on held-out instances by
 
 `make_train(config)(key)` is the whole offline run (sampling + value iteration) as one
 pure function: `jax.jit(make_train(c))(key)` or `jax.jit(jax.vmap(make_train(c)))(keys)`.
-The CLI (`jaxshop train kernel-q`) runs the same steps as a host loop over jitted chunks
-of `chunk` sweeps with progress lines, an orbax checkpoint after each chunk (`--resume`
-regenerates the data from the run's seed and continues from the last one) and the model
-files at the end.
+`jaxshop train kernel-q` runs the same steps on the one training runner
+(`jaxshop_baselines.runner`, `SPEC`): jitted chunks of `chunk` sweeps, an orbax checkpoint
+after each, `metrics.csv` and the learning curve of max |dQ| per sweep, the resume rule of
+every trainer (the transitions are drawn again from the run's key), and the model files.
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import functools
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -53,6 +51,7 @@ import numpy as np
 from flax import struct
 from jax import lax
 from jaxshop_baselines import parallel
+from jaxshop_baselines import runner as host
 from jaxshop_baselines.config_io import JSONConfig
 from jaxshop_baselines.kernel_q.kernel import (
     feature_map,
@@ -61,8 +60,9 @@ from jaxshop_baselines.kernel_q.kernel import (
     ridge_factor,
     ridge_solve,
 )
+from jaxshop_baselines.runner import Curve, Panel, TrainPlan, TrainSpec, option
 
-from jaxshop.options import ArgumentParser, UsageError, float_in, int_in, seed
+from jaxshop.options import UsageError, float_in, int_in
 from jaxshop.pfsp.generator import UniformPFSPGenerator
 from jaxshop.pfsp_swap import (
     FEATURE_DIM,
@@ -88,23 +88,37 @@ DEFAULT_CANDIDATES = 16  # the CLI's candidate list (the config's 0 keeps older 
 
 @dataclasses.dataclass(frozen=True)
 class KernelQConfig(JSONConfig):
-    jobs: int = 20
-    machines: int = 20
-    instances: int = 32  # training instances sampled per run
-    walk: int = 8  # visited states per instance
-    actions: int = 8  # sampled swaps per visited state
+    """The run (its `option` fields are `jaxshop train kernel-q`'s flags; the command
+    line's defaults are `CLI_DEFAULTS`, the shipped model's; these keep older runs')."""
+
+    jobs: int = option(20, "--jobs", "jobs per training instance", type=int_in(2, 200))
+    machines: int = option(20, "--machines", "machines per training instance",
+                           type=int_in(1, 50))
+    instances: int = option(32, "--instances", "training instances", type=int_in(1, 4096))
+    walk: int = option(8, "--walk", "visited states per instance", type=int_in(1, 256))
+    actions: int = option(8, "--actions", "sampled swaps per state", type=int_in(2, 64))
     epsilon: float = 0.3  # random-move probability of the data walk
-    rff: int = 128  # random Fourier features
-    lam: float = 0.5  # polynomial share of the kernel
-    sigma: float = 2.0  # Gaussian bandwidth
+    rff: int = option(128, "--rff", "random Fourier features", type=int_in(1, 4096))
+    lam: float = option(0.5, "--lam", "polynomial share of the kernel, in (0, 1)",
+                        type=float_in(0.0, 1.0, low_open=True))
+    sigma: float = option(2.0, "--sigma", "Gaussian bandwidth",
+                          type=float_in(0.0, 1e6, low_open=True))
     alpha: float = 1.0  # ridge penalty
-    gamma: float = 0.9
-    max_iters: int = 40
-    tol: float = 1e-3
-    chunk: int = 5  # value-iteration sweeps per CLI chunk
-    residual: bool = False  # True: Q = r + w . phi (exact reward + learned continuation)
-    candidates: int = 0  # Q ranks the K swaps of least makespan (0: every swap)
-    sample: str = "mixed"  # sampled actions: "mixed" (half best, half random) or "candidates"
+    gamma: float = option(0.9, "--gamma", "discount", type=float_in(0.0, 0.999))
+    max_iters: int = option(40, "--iters", "value-iteration sweep bound",
+                            type=int_in(1, 10_000))
+    tol: float = option(1e-3, "--tol", "stop when max |dQ| < tol", type=float_in(0.0, 1e6))
+    chunk: int = option(5, "--chunk", "sweeps per jitted call and checkpoint",
+                        type=int_in(1, 10_000))
+    residual: bool = option(False, "--residual", "Q = r + w . phi: the exact reward plus "
+                            "the learned continuation (the default); --no-residual: "
+                            "Q = w . phi")
+    candidates: int = option(0, "--candidates", "Q ranks the K swaps of least makespan of "
+                             "every state (0: all swaps)", type=int_in(0, 4096))
+    sample: str = option("mixed", "--sample", "sampled actions per state: uniformly among "
+                         "the candidate list (candidates, the default) or half best and "
+                         "half random swaps (mixed)", choices=("mixed", "candidates"),
+                         shown="")
 
     @property
     def num_features(self) -> int:
@@ -370,79 +384,81 @@ def load_model(model_dir: str | Path) -> tuple[KernelQConfig, dict]:
     return config, jax.device_put({k: arrays[k] for k in (*_ARRAYS, "reward_weight")})
 
 
-# --- CLI -----------------------------------------------------------------------------
-
-
-@functools.cache
-def _jitted(config: KernelQConfig):
-    """`(sample, chunk)` jitted once per config (a resumed run in the same process reuses
-    the compiled programs)."""
-    chunk = jax.jit(lambda d, p, i0, i1, h: value_iteration(config, d, p, i0, i1, h))
-    return jax.jit(make_sampler(config)), chunk
+# --- the run (`jaxshop train kernel-q`, on the one runner) ------------------------------
 
 
 @struct.dataclass
 class KQRunner:
     """What a checkpoint holds (the runner's "fields" layout, `runner.LAYOUTS`)."""
 
-    params: Any
-    opt_state: Any  # {"deltas": (max_iters,)}
-    key: jax.Array
+    params: dict[str, jax.Array]
+    opt_state: dict[str, jax.Array]  # {"deltas": (max_iters,) max |dQ| per sweep}
+    key: jax.Array  # the run's key: the transitions are drawn from it on every (re)start
     update: jax.Array  # () int32: sweeps done
 
 
-def build_parser() -> ArgumentParser:
-    p = ArgumentParser(prog="jaxshop train kernel-q",
-                       description="offline value iteration of the kernel Q-regressor")
-    d = CLI_DEFAULTS
-    p.add_argument("--jobs", type=int_in(2, 200), default=None,
-                   help=f"jobs per training instance (default {d.jobs})")
-    p.add_argument("--machines", type=int_in(1, 50), default=None,
-                   help=f"machines per training instance (default {d.machines})")
-    p.add_argument("--instances", type=int_in(1, 4096), default=None,
-                   help="training instances (default 32)")
-    p.add_argument("--walk", type=int_in(1, 256), default=None, help="states per instance")
-    p.add_argument("--actions", type=int_in(2, 64), default=None, help="swaps per state")
-    p.add_argument("--rff", type=int_in(1, 4096), default=None,
-                   help=f"random Fourier features (default {d.rff})")
-    p.add_argument("--lam", type=float_in(0.0, 1.0, low_open=True), default=None,
-                   help=f"polynomial share of the kernel, in (0, 1) (default {d.lam})")
-    p.add_argument("--sigma", type=float_in(0.0, 1e6, low_open=True), default=None,
-                   help=f"Gaussian bandwidth (default {d.sigma})")
-    p.add_argument("--gamma", type=float_in(0.0, 0.999), default=None, help="discount")
-    p.add_argument("--iters", type=int_in(1, 10_000), default=None,
-                   help="value-iteration sweep bound (default 40)")
-    p.add_argument("--tol", type=float_in(0.0, 1e6), default=None, help="stop when max |dQ| < tol")
-    p.add_argument("--chunk", type=int_in(1, 10_000), default=None,
-                   help="sweeps between checkpoints")
-    p.add_argument("--residual", action=argparse.BooleanOptionalAction, default=None,
-                   help="Q = r + w . phi: the exact reward plus the learned continuation "
-                        "(the default); --no-residual: Q = w . phi")
-    p.add_argument("--candidates", type=int_in(0, 4096), default=None,
-                   help="Q ranks the K swaps of least makespan of every state (0: all swaps; "
-                        "default 16)")
-    p.add_argument("--sample", choices=SAMPLES, default=None,
-                   help="sampled actions per state: uniformly among the candidate list "
-                        "(candidates, the default) or half best and half random swaps (mixed)")
-    p.add_argument("--out", required=True, help="run directory")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out")
-    p.add_argument("--seed", type=seed, default=0, help="PRNG seed, 0..2^32-1 (default 0)")
-    parallel.add_mesh_options(p)
-    return p
+def _init(config: KernelQConfig, key: jax.Array) -> KQRunner:
+    deltas = jnp.full(config.max_iters, jnp.nan, jnp.float32)
+    return KQRunner(init_params(config, _keys(key)[0]), {"deltas": deltas}, key,
+                    jnp.int32(0))
 
 
-#: option dest -> `KernelQConfig` field
-_FLAGS = {"jobs": "jobs", "machines": "machines", "instances": "instances", "walk": "walk",
-          "actions": "actions", "rff": "rff", "lam": "lam", "sigma": "sigma",
-          "gamma": "gamma", "iters": "max_iters", "tol": "tol", "chunk": "chunk",
-          "residual": "residual", "candidates": "candidates", "sample": "sample"}
+def _converged(config: KernelQConfig, runner: KQRunner) -> bool:
+    it = int(parallel.host_value(runner.update))
+    return it > 0 and float(parallel.host_value(runner.opt_state["deltas"])[it - 1]) <= config.tol
 
 
-def _config_from(args, base: KernelQConfig | None = None) -> KernelQConfig:
-    """The options given on top of `base` (default: the command line's defaults)."""
-    changes = {field: getattr(args, flag) for flag, field in _FLAGS.items()
-               if getattr(args, flag) is not None}
-    config = dataclasses.replace(CLI_DEFAULTS if base is None else base, **changes)
+@functools.cache
+def _jitted(config: KernelQConfig):
+    """`(sample, chunk)` jitted once per config: `chunk(runner, data)` runs up to `chunk`
+    sweeps (fewer at the sweep bound or on convergence) and reports max |dQ| per sweep."""
+
+    def chunk(runner: KQRunner, data):
+        it0, deltas = runner.update, runner.opt_state["deltas"]
+        stop = jnp.minimum(it0 + config.chunk, config.max_iters)
+        params, it, deltas = value_iteration(config, data, runner.params, it0, stop, deltas)
+        padded = jnp.concatenate([deltas, jnp.full(config.chunk, jnp.nan, jnp.float32)])
+        return (runner.replace(params=params, opt_state={"deltas": deltas}, update=it),
+                {"max_dq": lax.dynamic_slice(padded, (it0,), (config.chunk,))})
+
+    return jax.jit(make_sampler(config)), jax.jit(chunk)
+
+
+def _plan(config: KernelQConfig) -> TrainPlan:
+    sample, chunk = _jitted(config)
+    drawn: dict[str, float] = {}
+
+    def data_of(runner: KQRunner) -> tuple:
+        t0 = time.perf_counter()
+        data = jax.block_until_ready(sample(_keys(parallel.host_value(runner.key))[1]))
+        drawn.update(rows=data[0].shape[0], seconds=time.perf_counter() - t0)
+        return (data,)
+
+    def describe(runner: KQRunner, compile_s: float) -> str:
+        if not drawn:
+            return "nothing left to run (converged or at the sweep bound): writing the model"
+        return (f"sampled {drawn['rows']} transitions from {config.instances} "
+                f"{config.jobs}x{config.machines} instances in {drawn['seconds']:.1f}s; "
+                f"value-iteration chunk compiled in {compile_s:.1f}s")
+
+    def meta(record, runner: KQRunner, mesh) -> dict:
+        it = int(parallel.host_value(runner.update))
+        deltas = parallel.host_value(runner.opt_state["deltas"])[:it]
+        return {"sweeps": it, "final_delta": float(deltas[-1]) if it else None,
+                "converged": _converged(config, runner), "seed": record.seed,
+                "command": record.command, "resumed_with": record.resumed_with,
+                "seconds": record.train_seconds, "compile_seconds": record.compile_seconds,
+                "deltas": [float(d) for d in deltas], "jax": jax.__version__,
+                **parallel.run_info(mesh)}
+
+    return TrainPlan(chunk=chunk, metric_names=("max_dq",), name="kernel-q",
+                     finite_keys=("max_dq",), chunk_args_of=data_of,
+                     finished=lambda r: _converged(config, r), describe=describe,
+                     summary=lambda m: f"max|dQ| {float(m['max_dq'][-1]):.5f}"
+                     if len(m["max_dq"]) else "", meta_fn=meta)
+
+
+def _check(config: KernelQConfig) -> None:
     if not 0.0 < config.lam < 1.0:
         raise UsageError("jaxshop train kernel-q: --lam must be in (0, 1)")
     try:
@@ -450,135 +466,28 @@ def _config_from(args, base: KernelQConfig | None = None) -> KernelQConfig:
     except ValueError as err:
         raise UsageError(f"jaxshop train kernel-q: --sample/--actions/--candidates: {err}"
                          ) from None
-    return config
 
 
-def run_training(config: KernelQConfig, out: str | Path, seed_value: int = 0,
-                 resume: bool = False, log=print, mesh=None) -> dict:
-    """Samples the transitions and runs value iteration in chunks, checkpointing each.
+SPEC = TrainSpec(
+    name="kernel-q", config_cls=KernelQConfig, prog="jaxshop train kernel-q",
+    description="offline value iteration of the kernel Q-regressor",
+    init=_init, plan=_plan, place=parallel.replicate,
+    batch=lambda c: (c.instances, f"--instances {c.instances}"),
+    default_out=lambda c, seed: f"runs/kernel-q-{c.jobs}x{c.machines}-seed{seed}",
+    out_help="runs/kernel-q-<jobs>x<machines>-seed<seed>",
+    step_of=lambda r: int(parallel.host_value(r.update)),
+    meta_names=("sweeps", "transitions", "final_delta"),
+    plot=(Panel("max |dQ| per sweep", (Curve("max_dq", "max |dQ| on the samples"),),
+                log=True),),
+    xlabel="sweep", title=lambda c, seed: f"kernel-Q value iteration · {c.jobs}x"
+                                          f"{c.machines} · seed {seed}",
+    total="max_iters", chunk="chunk", checkpoint_every="chunk", unit="sweep",
+    check=_check, layout="fields", save_model=save_model, defaults=lambda: CLI_DEFAULTS,
+    whole_chunks=False,
+)
 
-    `mesh` (`jaxshop.parallel.make_mesh`; default: one device) splits the training
-    instances and their transitions over its data axis (the ridge products all-reduced,
-    the parameters replicated); in a multi-process run every process calls this and only
-    process 0 logs and writes files. `resume` follows every trainer's rule
-    (`loop.check_resume_options`: `config` and the seed must be the run's own); Ctrl-C
-    stops after the chunk in flight, saved (`loop.TrainingInterrupted`).
-    """
-    from jaxshop_baselines.loop import StopRequest
-
-    if mesh is not None:
-        parallel.check_divides(config.instances, mesh, f"--instances {config.instances}")
-
-    with parallel.use_mesh(mesh), StopRequest() as request:  # Ctrl-C: stop after a chunk
-        return _run_training(config, Path(out), seed_value, resume,
-                             log if parallel.is_main_process() else (lambda *_: None), mesh,
-                             request)
-
-
-def _run_training(config: KernelQConfig, out: Path, seed_value: int, resume: bool, log,
-                  mesh, request) -> dict:
-    from jaxshop_baselines.checkpoints import latest_checkpoint, read_config
-    from jaxshop_baselines.loop import check_resume_options, run_record
-    from jaxshop_baselines.runner import LAYOUTS
-
-    save, restore = LAYOUTS["fields"]  # the checkpoint layout of its runs
-
-    main = parallel.is_main_process()
-    key = jax.random.PRNGKey(seed_value)
-    k_rff, k_data = _keys(key)
-    params = init_params(config, k_rff)
-    deltas = jnp.full(config.max_iters, jnp.nan, jnp.float32)
-    runner = KQRunner(params, {"deltas": deltas}, key, jnp.int32(0))
-    step = latest_checkpoint(out)
-    start = True  # a new run folder (or one stopped before its first checkpoint)
-    if resume:  # the same rule as every trainer's (`loop.check_resume_options`)
-        if not (out / CONFIG_FILE).is_file():
-            raise ValueError(f"--resume: {out} holds no run to continue (no {CONFIG_FILE}); "
-                             "start it without --resume")
-        check_resume_options(out / CONFIG_FILE, read_config(KernelQConfig, out / CONFIG_FILE),
-                             config, saved_seed=run_record(out).get("seed"),
-                             given_seed=seed_value)
-        if step is None:
-            log(f"--resume: {out} has no checkpoint yet (stopped before its first one); "
-                "starting it from sweep 0")
-        else:
-            start = False
-            runner = restore(out, parallel.replicate(runner), step)
-            log(f"resumed {out} at sweep {int(parallel.host_value(runner.update))}")
-    elif step is not None or (out / MODEL_FILE).exists():
-        held = f"a checkpoint at sweep {step}" if step is not None else f"a model, {MODEL_FILE}"
-        raise ValueError(f"{out} already holds a run ({held}); continue it with --resume, or "
-                         "pass another --out")
-    elif (out / CONFIG_FILE).exists():
-        log(f"{out} holds a run stopped before its first checkpoint: starting it over")
-    if start:
-        parallel.sync("kernel-q: run folder checked")
-        if main:
-            out.mkdir(parents=True, exist_ok=True)
-            config.to_json(out / CONFIG_FILE)
-            (out / "run.json").write_text(json.dumps({"seed": seed_value}) + "\n")
-    return _sweeps(config, out, seed_value, runner, request, log, mesh, save)
-
-
-def _sweeps(config: KernelQConfig, out: Path, seed_value: int, runner: KQRunner, request,
-            log, mesh, save) -> dict:
-    """Value iteration from `runner` in checkpointed chunks; Ctrl-C (`request`) stops it
-    after the chunk in flight, saved, with `loop.TrainingInterrupted`."""
-    from jaxshop_baselines.loop import TrainingInterrupted
-
-    main = parallel.is_main_process()
-    key = jax.random.PRNGKey(seed_value)
-    k_rff, k_data = _keys(key)
-    t0 = time.perf_counter()
-    runner = parallel.replicate(runner)
-    it = int(parallel.host_value(runner.update))
-    params, deltas = runner.params, runner.opt_state["deltas"]
-    host_deltas = parallel.host_value(deltas)
-    done = it > 0 and float(host_deltas[it - 1]) <= config.tol
-    if it < config.max_iters and not done:
-        data = jax.block_until_ready(_jitted(config)[0](k_data))
-        log(f"sampled {data[0].shape[0]} transitions from {config.instances} "
-            f"{config.jobs}x{config.machines} instances in {time.perf_counter() - t0:.1f}s")
-    chunk_fn = _jitted(config)[1]
-    while it < config.max_iters and not done and not request.check():
-        stop = min(config.max_iters, it + config.chunk)
-        t1 = time.perf_counter()
-        params, it_new, deltas = chunk_fn(data, params, it, stop, deltas)
-        it_new = int(parallel.host_value(it_new))
-        host_deltas = parallel.host_value(deltas)
-        delta = float(host_deltas[it_new - 1])
-        if not np.isfinite(delta):
-            raise ValueError(f"value iteration diverged at sweep {it_new} (delta {delta})")
-        log(f"sweep {it_new}/{config.max_iters}  max|dQ| {delta:.5f}  "
-            f"({time.perf_counter() - t1:.1f}s)")
-        done = it_new < stop or delta <= config.tol
-        it = it_new
-        save(out, KQRunner(params, {"deltas": deltas}, key, jnp.int32(it)), it)
-    if it < config.max_iters and not done:  # Ctrl-C: every chunk done is saved
-        raise TrainingInterrupted(out, it, "sweep")
-    meta = {"sweeps": it, "final_delta": float(host_deltas[it - 1]) if it else None,
-            "converged": bool(it and float(host_deltas[it - 1]) <= config.tol),
-            "seed": seed_value, "seconds": round(time.perf_counter() - t0, 2),
-            "deltas": [float(d) for d in host_deltas[:it]],
-            **parallel.run_info(mesh)}
-    if main:
-        save_model(out, config, parallel.host_value(params), meta)
-    log(f"model written to {out} ({'converged' if meta['converged'] else 'sweep bound'})")
-    return meta
-
-
-def main(argv: list[str] | None = None) -> int:
-    from jaxshop_baselines.loop import flag_names, resume_config
-
-    argv = sys.argv[1:] if argv is None else argv
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    mesh = parallel.mesh_from_args(args)  # before any other JAX call (multi-host)
-    config, seed_value = resume_config(args, argv, parser, lambda b: _config_from(args, b),
-                                       KernelQConfig, flag_names(parser, _FLAGS), CONFIG_FILE)
-    try:
-        parallel.check_divides(config.instances, mesh, f"--instances {config.instances}")
-    except ValueError as err:
-        raise UsageError(str(err)) from None
-    run_training(config, args.out, seed_value, args.resume, mesh=mesh)
-    return 0
+#: `run_training(config, out_dir, seed=0, resume=False, progress=True, command=None,
+#: plot=True, mesh=None) -> KQRunner` (`runner.train`; exact resume)
+run_training = functools.partial(host.train, SPEC)
+build_parser = functools.partial(host.build_parser, SPEC)
+config_from_args = functools.partial(host.config_from_args, SPEC)

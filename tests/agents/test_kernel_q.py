@@ -77,11 +77,11 @@ def test_closed_form_fit_equals_numpy():
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    """One CLI-path training run (`run_training`: jitted sampler + value-iteration chunks)."""
+    """One CLI-path training run (`run_training`: the one runner, with the jitted sampler
+    and value-iteration chunks)."""
     out = tmp_path_factory.mktemp("kq") / "run"
-    logs: list[str] = []
-    meta = run_training(TINY, out, 3, log=logs.append)
-    return out, meta, logs
+    run_training(TINY, out, 3, progress=False)
+    return out, json.loads((out / "meta.json").read_text())
 
 
 def test_make_train_is_one_pure_function_vmappable_over_seeds():
@@ -119,19 +119,32 @@ def test_search_respects_mask_and_compiles_once():
 
 
 @pytest.mark.slow
-def test_train_cli_resume_and_model(trained):
-    out, meta, logs = trained
+def test_train_cli_resume_and_model(trained, capsys):
+    out, meta = trained
     assert (out / "model.npz").is_file() and 1 <= meta["sweeps"] <= TINY.max_iters
-    assert any(line.startswith("sweep ") for line in logs)
     assert all(np.isfinite(meta["deltas"]))
+    rows = (out / "metrics.csv").read_text().splitlines()[1:]
+    # one row per sweep done, its max |dQ| the meta's
+    assert [float(r.split(",")[2]) for r in rows] == pytest.approx(meta["deltas"], rel=1e-5)
     config, params = load_model(out)
     assert config == TINY and params["w"].shape == (TINY.num_features,)
     # resuming a finished run keeps its model
-    again = run_training(TINY, out, 3, resume=True, log=logs.append)
-    assert again["sweeps"] == meta["sweeps"]
-    assert any("resumed" in line for line in logs)
+    run_training(TINY, out, 3, resume=True, progress=False)
+    again = json.loads((out / "meta.json").read_text())
+    assert again["sweeps"] == meta["sweeps"] and again["deltas"] == meta["deltas"]
+    assert "resumed" in capsys.readouterr().err
     with pytest.raises(ValueError, match="already holds a run"):
-        run_training(TINY, out, 3, log=logs.append)
+        run_training(TINY, out, 3, progress=False)
+
+
+@pytest.mark.slow
+def test_the_chunked_run_is_the_single_call_fit(trained):
+    """The runner's chunks (checkpointed every `chunk` sweeps) fit the same weights as
+    `make_train`'s one jitted call on the run's seed."""
+    out, meta = trained
+    params, metrics = jax.jit(make_train(TINY))(jax.random.PRNGKey(3))
+    assert int(metrics["iterations"]) == meta["sweeps"]
+    np.testing.assert_allclose(load_model(out)[1]["w"], params["w"], rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.slow
@@ -296,12 +309,12 @@ def test_cli_defaults_are_the_shipped_default_models_settings():
     """`jaxshop train kernel-q --out DIR` trains the shipped default's configuration (its
     README command, bit for bit); `--no-residual` gives the plain regressor."""
     from jaxshop_baselines.kernel_q import DEFAULT_MODEL
-    from jaxshop_baselines.kernel_q.train import KernelQConfig, _config_from, build_parser
+    from jaxshop_baselines.kernel_q.train import KernelQConfig, build_parser, config_from_args
 
     shipped = KernelQConfig.from_json(DEFAULT_MODEL / "config.json")
 
     def config(*argv):
-        return _config_from(build_parser().parse_args(["--out", "x", *argv]))
+        return config_from_args(build_parser().parse_args(["--out", "x", *argv]))
 
     assert config() == shipped
     assert config("--jobs", "50", "--machines", "20", "--residual", "--lam", "0.2",

@@ -136,8 +136,7 @@ def test_resume_with_the_saved_options_keeps_config_and_seed(tmp_path, trainer):
                  ["--resume", "--out", str(out), "--seed", "5"]):
         parser = mod.build_parser()
         args = parser.parse_args(argv)
-        build = (lambda b, a=args: mod._config_from(a, b)) if trainer == "kernel-q" else (
-            lambda b, a=args: mod.config_from_args(a, b))
+        build = (lambda b, a=args: mod.config_from_args(a, b))
         config, seed = loop.resume_config(args, argv, parser, build, type(saved), {}, name)
         assert config == saved and seed == 5
 
