@@ -1,6 +1,8 @@
 """Schedule improvement with the learned Q: tabu search over swaps, batched over instances.
 
-From NEH, every move scores all swaps of the current permutation at once (all swap
+The search runs through the `pfsp_swap` env (`ENV`): its state carries the permutation,
+makespan and swap table, its observation gives the features, and `ENV.move_to` is every
+move and kick. From NEH, every move scores all swaps of the current permutation at once (all swap
 makespans by `jaxshop.pfsp_swap.swap_makespans`, once per move), takes the candidate list
 (the model's `candidates` allowed swaps of least makespan; every allowed swap when 0),
 computes their features and `Q`, and applies the candidate of highest Q (a tabu swap is
@@ -25,29 +27,26 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 from jax import lax
-from jaxshop_baselines.kernel_q.train import BIG, NEG_Q, candidate_moves, q_values
+from jaxshop_baselines.kernel_q.train import BIG, ENV, NEG_Q, candidate_moves, q_values
 from jaxshop_baselines.methods import CHUNK_SECONDS, next_chunk
 from jaxshop_baselines.timed import run_timed
 
 from jaxshop.instances.types import PFSPInstance
 from jaxshop.pfsp_swap import (
-    action_features,
     features,
     neh_permutation,
     sequence_makespan,
-    state_features,
     swap_makespans,
     swap_positions,
 )
 from jaxshop.pfsp_swap.swaps import pair_table
+from jaxshop.pfsp_swap.types import SwapState
 
 
 class SearchState(NamedTuple):
-    perm: jax.Array  # (N,) int32 current permutation
-    cmax: jax.Array  # () int32
-    spans: jax.Array  # (A,) int32 swap makespans of `perm`
-    best_perm: jax.Array
-    best_cmax: jax.Array
+    env: SwapState  # the env's state: permutation, makespan, swap makespans, instance
+    best_perm: jax.Array  # (N,) int32
+    best_cmax: jax.Array  # () int32
     tabu: jax.Array  # (T, 2) int32 job pairs (lower, higher), -1 empty
     tabu_pos: jax.Array  # () int32 next slot of the ring buffer
     since_best: jax.Array  # () int32 moves without a new best
@@ -56,33 +55,30 @@ class SearchState(NamedTuple):
 
 
 def search_init(instance: PFSPInstance, key: jax.Array, tabu: int = 8) -> SearchState:
-    p, jm = instance.processing_times, instance.job_mask
-    perm = neh_permutation(p, jm)
-    cmax = sequence_makespan(p, perm)
-    spans = swap_makespans(p, perm, jm.sum())
+    env, _ = ENV.start(key, instance)
     zero = jnp.int32(0)
-    return SearchState(perm, cmax, spans, perm, cmax, jnp.full((tabu, 2), -1, jnp.int32),
-                       zero, zero, zero, key)
+    return SearchState(env, env.permutation, env.makespan,
+                       jnp.full((tabu, 2), -1, jnp.int32), zero, zero, zero, key)
 
 
 def search_step(s: SearchState, instance: PFSPInstance, params: dict, lam: float,
                 patience: int, kick: int, candidates: int = 0) -> SearchState:
-    p, jm = instance.processing_times, instance.job_mask
-    n = jm.sum()
-    f_idx, g_idx = (jnp.asarray(a) for a in pair_table(p.shape[0]))
-    valid = s.spans < BIG
-    jf, jg = s.perm[f_idx], s.perm[g_idx]
+    env = s.env
+    perm, spans = env.permutation, env.swap_makespans
+    n = instance.job_mask.sum()
+    f_idx, g_idx = (jnp.asarray(a) for a in pair_table(perm.shape[0]))
+    valid = spans < BIG
+    jf, jg = perm[f_idx], perm[g_idx]
     lo, hi = jnp.minimum(jf, jg), jnp.maximum(jf, jg)
     is_tabu = jnp.any((s.tabu[None, :, 0] == lo[:, None]) & (s.tabu[None, :, 1] == hi[:, None]),
                       axis=1)
-    allowed = valid & (~is_tabu | (s.spans < s.best_cmax))
-    cand, ok = candidate_moves(s.spans, allowed, candidates)
-    x = features(state_features(instance, s.perm),
-                 action_features(instance, s.perm, s.cmax, s.spans, valid)[cand])
-    q = q_values(params, lam, x)
+    allowed = valid & (~is_tabu | (spans < s.best_cmax))
+    cand, ok = candidate_moves(spans, allowed, candidates)
+    obs = ENV.observe(env)
+    q = q_values(params, lam, features(obs.state_features, obs.action_features[cand]))
     a = cand[jnp.argmax(jnp.where(ok, q, NEG_Q))]
     has = ok.any()
-    moved = jnp.where(has, swap_positions(s.perm, f_idx[a], g_idx[a]), s.perm)
+    moved = jnp.where(has, swap_positions(perm, f_idx[a], g_idx[a]), perm)
 
     key, sub = jax.random.split(s.key)
     restart = s.since_best >= patience
@@ -93,14 +89,14 @@ def search_step(s: SearchState, instance: PFSPInstance, params: dict, lam: float
 
     kicked = lax.fori_loop(0, kick, kick_one, s.best_perm)
     perm = jnp.where(restart, kicked, moved)
-    cmax = jnp.where(restart, sequence_makespan(p, perm), jnp.where(has, s.spans[a], s.cmax))
-    spans = swap_makespans(p, perm, n)
+    cmax = jnp.where(restart, sequence_makespan(instance.processing_times, perm),
+                     jnp.where(has, spans[a], env.makespan))
     better = cmax < s.best_cmax
     push = has & ~restart
     tabu = jnp.where(restart, -1, s.tabu)
     tabu = jnp.where(push, tabu.at[s.tabu_pos].set(jnp.stack([lo[a], hi[a]])), tabu)
     return SearchState(
-        perm=perm, cmax=cmax, spans=spans,
+        env=ENV.move_to(env, perm, cmax),
         best_perm=jnp.where(better, perm, s.best_perm),
         best_cmax=jnp.minimum(cmax, s.best_cmax),
         tabu=tabu,

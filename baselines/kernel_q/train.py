@@ -67,16 +67,12 @@ from jaxshop.pfsp.generator import UniformPFSPGenerator
 from jaxshop.pfsp_swap import (
     FEATURE_DIM,
     STATE_DIM,
-    action_features,
+    SwapFlowShop,
+    SwapState,
     features,
     neh_permutation,
     random_permutation,
-    sequence_makespan,
-    state_features,
-    swap_makespans,
-    swap_positions,
 )
-from jaxshop.pfsp_swap.swaps import pair_table
 
 CONFIG_FILE = "config.json"
 MODEL_FILE = "model.npz"
@@ -188,25 +184,23 @@ def sample_actions(key_rand: jax.Array, key_cand: jax.Array, spans: jax.Array,
     return jnp.concatenate([best, rand]), best, rand
 
 
-def swap_features(instance, perm):
-    """`(spans, cmax, mask, X)`: all swap makespans, the makespan, the valid mask and the
-    `(A, FEATURE_DIM)` features of every swap of `perm`."""
-    n = instance.job_mask.sum()
-    spans = swap_makespans(instance.processing_times, perm, n)
-    cmax = sequence_makespan(instance.processing_times, perm)
-    mask = spans < BIG
-    x = features(state_features(instance, perm),
-                 action_features(instance, perm, cmax, spans, mask))
-    return spans, cmax, mask, x
+#: The env every kernel-Q state lives in (training walk and search): the swap env from
+#: NEH that never stops by itself (the walk and the search own their budgets).
+ENV = SwapFlowShop(start="neh", max_swaps=2**31 - 1, stop_at_local_optimum=False)
+
+
+def observed_features(state: SwapState) -> jax.Array:
+    """`(A, FEATURE_DIM)`: the features of every swap of the env's observation."""
+    obs = ENV.observe(state)
+    return features(obs.state_features, obs.action_features)
 
 
 def make_sampler(config: KernelQConfig):
-    """`sample(key) -> (x, r, x_next, mask_next)` with `S = instances * walk * actions` rows."""
+    """`sample(key) -> (x, r, x_next, mask_next)` with `S = instances * walk * actions` rows,
+    every state an env state and every move an env transition (`ENV`)."""
     gen = UniformPFSPGenerator(config.jobs, config.machines)
-    num_slots = config.jobs
     check_sampling(config)
-    f_idx, g_idx = (jnp.asarray(a) for a in pair_table(num_slots))
-    actions = jnp.arange(f_idx.shape[0], dtype=jnp.int32)
+    actions = jnp.arange(config.jobs * (config.jobs - 1) // 2, dtype=jnp.int32)
 
     def one_instance(key):
         k_inst, k_start, k_walk, k_neh = jax.random.split(key, 4)
@@ -215,30 +209,31 @@ def make_sampler(config: KernelQConfig):
         use_neh = jax.random.bernoulli(k_neh, 0.5)
         perm0 = jnp.where(use_neh, neh_permutation(inst.processing_times, jm),
                           random_permutation(k_start, jm))
-        lb = jnp.maximum(inst.processing_times.sum(0).max(), 1).astype(jnp.float32)
 
         def walk(carry, key):
-            perm, prev = carry
+            state, prev = carry
             k1, k2 = jax.random.split(key)
             k3 = jax.random.fold_in(k2, 1)  # (the "mixed" draws stay those of earlier runs)
-            spans, cmax, mask, x = swap_features(inst, perm)
-            allowed = mask & (actions != prev)  # the walk never undoes its last swap
+            spans, cmax = state.swap_makespans, state.makespan
+            x = observed_features(state)
+            allowed = (spans < BIG) & (actions != prev)  # the walk never undoes its last swap
             acts, best, rand = sample_actions(k1, k3, spans, allowed, config)
-            nexts = jax.vmap(lambda a: swap_positions(perm, f_idx[a], g_idx[a]))(acts)
-            spans_n, _, mask_n, x_n = jax.vmap(lambda q: swap_features(inst, q))(nexts)
+            nexts = jax.vmap(lambda a: ENV.transition(state, a)[0])(acts)
+            x_n = jax.vmap(observed_features)(nexts)
             # In s' = sw(s, a) the swap a itself would undo a; the search's tabu list
             # forbids it, so the target's max over a' leaves it out too.
-            mask_n = mask_n & (actions[None, :] != acts[:, None])
+            mask_n = (nexts.swap_makespans < BIG) & (actions[None, :] != acts[:, None])
             # The target's max runs over the search's candidate list only.
-            cand, mask_n = candidate_moves(spans_n, mask_n, config.candidates)
+            cand, mask_n = candidate_moves(nexts.swap_makespans, mask_n, config.candidates)
             x_n = jnp.take_along_axis(x_n, cand[..., None], axis=1)
-            reward = 100.0 * (cmax - spans[acts]).astype(jnp.float32) / lb
+            reward = 100.0 * (cmax - spans[acts]).astype(jnp.float32) / state.normalizer
             greedy = jax.random.uniform(k2) > config.epsilon
             move = jnp.where(greedy, best[0], rand[0])
-            nxt = swap_positions(perm, f_idx[move], g_idx[move])
+            nxt, _ = ENV.transition(state, move)
             return (nxt, move.astype(jnp.int32)), (x[acts], reward, x_n, mask_n)
 
-        _, data = lax.scan(walk, (perm0, jnp.int32(-1)), jax.random.split(k_walk, config.walk))
+        start = (ENV.state_at(inst, perm0), jnp.int32(-1))
+        _, data = lax.scan(walk, start, jax.random.split(k_walk, config.walk))
         return data
 
     def sample(key):

@@ -4,7 +4,10 @@
   makespans of all its swap neighbours (`jaxshop.pfsp_swap.swaps.swap_makespans`).
   `start=` picks the first permutation: "random" (default; a uniform permutation drawn
   per job slot, so padding does not change it), "neh" or "identity";
-  `env.reset_from(instance, permutation)` starts from a given one.
+  `env.reset_from(instance, permutation)` starts from a given one; inside `jit`,
+  `env.state_at(instance, permutation)` is that state and `env.move_to(state,
+  permutation, makespan)` the one transition to another permutation (a swap, or a
+  search's kick), which `step` uses too.
 - Action: the flat index of a swap `sw(f, g)`, `f < g`, over `N (N - 1) / 2` pairs for
   `N` padded jobs (`swaps.pair_index`); swaps touching a padded position are masked.
 - Reward (`reward=`): "improvement" (default) is the decrease of the makespan (negative
@@ -50,6 +53,7 @@ from jaxshop.pfsp_swap.types import SwapObservation, SwapState
 from jaxshop.schedule import Schedule
 from jaxshop.specs import ArraySpec
 from jaxshop.types import restart
+from jaxshop.utils import tree_select
 
 
 def _improvement(before: jax.Array, after: jax.Array, normalizer: jax.Array,
@@ -97,7 +101,8 @@ class SwapFlowShop(SchedulingEnvironment[PFSPInstance, SwapState, SwapObservatio
 
     # --- reset ---------------------------------------------------------------------------
 
-    def _state_from(self, instance: PFSPInstance, permutation: jax.Array) -> SwapState:
+    def state_at(self, instance: PFSPInstance, permutation: jax.Array) -> SwapState:
+        """The state at `permutation` (real jobs first, then -1), its swap table computed."""
         instance = jax.tree_util.tree_map(jnp.asarray, instance)
         perm = jnp.asarray(permutation, jnp.int32)
         n = instance.job_mask.sum()
@@ -118,7 +123,7 @@ class SwapFlowShop(SchedulingEnvironment[PFSPInstance, SwapState, SwapObservatio
         else:
             slots = jnp.arange(jm.shape[0], dtype=jnp.int32)
             perm = jnp.where(slots < jm.sum(), slots, -1)
-        return self._state_from(instance, perm)
+        return self.state_at(instance, perm)
 
     def reset_from(self, instance: PFSPInstance, permutation: jax.Array):
         """`(state, timestep)` starting from a given permutation (real jobs first, then -1)."""
@@ -128,27 +133,30 @@ class SwapFlowShop(SchedulingEnvironment[PFSPInstance, SwapState, SwapObservatio
         return compiled_call(self, "_given_observed", instance, permutation)
 
     def _given_observed(self, instance, permutation):
-        state = self._state_from(instance, permutation)
+        state = self.state_at(instance, permutation)
         ts = restart(self.observe(state), self.extras(state, False))
         return state, ts
 
     # --- step ----------------------------------------------------------------------------
 
+    def move_to(self, state: SwapState, permutation: jax.Array, makespan: jax.Array
+                ) -> SwapState:
+        """The state one step on, at `permutation` of makespan `makespan` (its swap table
+        recomputed, the only O(N^2 M) part): a swap's makespan is read off the current
+        table; a search's kick computes it (`sequence_makespan`)."""
+        n = state.instance.job_mask.sum()
+        return state.replace(
+            permutation=permutation, makespan=makespan,
+            swap_makespans=swap_makespans(state.instance.processing_times, permutation, n),
+            best_makespan=jnp.minimum(state.best_makespan, makespan), steps=state.steps + 1,
+        )
+
     def _step(self, state: SwapState, action: jax.Array, live: jax.Array) -> SwapState:
         f_idx, g_idx = pair_table(state.permutation.shape[0])
         f, g = jnp.asarray(f_idx)[action], jnp.asarray(g_idx)[action]
-        perm = swap_positions(state.permutation, f, g)
-        perm = jnp.where(live, perm, state.permutation)
-        n = state.instance.job_mask.sum()
-        spans = swap_makespans(state.instance.processing_times, perm, n)
-        cmax = jnp.where(live, state.swap_makespans[action], state.makespan)
-        return state.replace(
-            permutation=perm,
-            makespan=cmax,
-            swap_makespans=jnp.where(live, spans, state.swap_makespans),
-            best_makespan=jnp.minimum(state.best_makespan, cmax),
-            steps=state.steps + live.astype(jnp.int32),
-        )
+        perm = jnp.where(live, swap_positions(state.permutation, f, g), state.permutation)
+        return tree_select(live, self.move_to(state, perm, state.swap_makespans[action]),
+                           state)
 
     # --- queries -------------------------------------------------------------------------
 

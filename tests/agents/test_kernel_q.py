@@ -111,7 +111,7 @@ def test_search_respects_mask_and_compiles_once():
         state = search_run_batch(state, batch, params, jnp.int32(moves), lam=config.lam,
                                  candidates=config.candidates)
     assert search_run_batch._cache_size() - before <= 1
-    for seq in (np.asarray(state.best_perm[0]), np.asarray(state.perm[0])):
+    for seq in (np.asarray(state.best_perm[0]), np.asarray(state.env.permutation[0])):
         # a masked swap would move a -1 into the real part
         assert sorted(seq[:17].tolist()) == list(range(17)) and (seq[17:] == -1).all()
     assert int(state.best_cmax[0]) == reference_makespan(real, state.best_perm[0][:17])
@@ -193,7 +193,7 @@ def test_search_with_q_equal_to_reward_is_steepest_swap_descent():
     real = np.random.default_rng(8).integers(1, 99, (17, 4)).astype(np.int32)
     batch = jaxshop.stack([PFSPInstance.from_array(real)], max_jobs=20, max_machines=5)
     state = search_init_batch(batch, jax.random.split(jax.random.PRNGKey(1), 1))
-    seq = [int(j) for j in np.asarray(state.perm[0])[:17]]
+    seq = [int(j) for j in np.asarray(state.env.permutation[0])[:17]]
     for _ in range(3):
         best = None
         for f in range(17):
@@ -208,8 +208,8 @@ def test_search_with_q_equal_to_reward_is_steepest_swap_descent():
         state = search_run_batch(state, batch, params, jnp.int32(1), lam=config.lam,
                                  candidates=config.candidates)
         seq = best[1]
-        assert np.asarray(state.perm[0])[:17].tolist() == seq
-        assert int(state.cmax[0]) == best[0]
+        assert np.asarray(state.env.permutation[0])[:17].tolist() == seq
+        assert int(state.env.makespan[0]) == best[0]
 
 
 @pytest.mark.slow

@@ -99,9 +99,10 @@ def test_chunked_kernel_q_gives_the_one_call_answer_and_reports_progress():
     fractions: list[float] = []
     chunked = search_chunked(batch, params, config.lam, keys, 60, candidates=config.candidates,
                              progress=fractions.append, chunk_seconds=1e-4)
-    for name in whole._fields:  # the whole state, PRNG key and tabu list included
-        np.testing.assert_array_equal(np.asarray(getattr(chunked, name)),
-                                      np.asarray(getattr(whole, name)), err_msg=name)
+    # the whole state, the env's, the PRNG key and the tabu list included
+    for got, want in zip(jax.tree_util.tree_leaves(chunked), jax.tree_util.tree_leaves(whole),
+                         strict=True):
+        np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
     assert len(fractions) > 3 and increasing_to_one(fractions), fractions
 
 
