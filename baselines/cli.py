@@ -33,7 +33,7 @@ from jaxshop.options import unwritable
 def cmd_solve(args) -> int:
     import jax
     from jaxshop_baselines.cli_report import print_solve
-    from jaxshop_baselines.evaluation.suite import gap_percent
+    from jaxshop_baselines.evaluation.suite import bound_fields, gap_percent
 
     from jaxshop.instances.bounds import best_known_for
     from jaxshop.instances.types import problem_of
@@ -64,7 +64,8 @@ def cmd_solve(args) -> int:
     out = {"instance": name, "problem": problem, "method": spec, "makespan": solution.makespan,
            "best_known_instance": None if known is None else known[0],
            "best_known_upper_bound": ub, "gap_percent": gap_percent(solution.makespan, ub),
-           "permutation": solution.permutation, "schedule": solution.schedule.to_records(),
+           **bound_fields(solution), "permutation": solution.permutation,
+           "schedule": solution.schedule.to_records(),
            "seconds": round(seconds, 4), "validate_seconds": round(validate_seconds, 4),
            "options": opts.run_options(args, spec, method)}
     write_json(args.out, out)
@@ -128,6 +129,12 @@ def _eval_suite(args) -> int:
     rows = result.rows
     out = {"suite": args.suite, "method": spec, "mode": args.mode,
            **result.record(method.num_params, opts.run_options(args, spec, method))}
+    if args.bounds is not None and rows:
+        with progress_bar(args, "{task.percentage:>3.0f}%") as bar:
+            task = bar.add_task(f"bounds · {args.bounds[0]}:{args.bounds[1]:g}", total=1.0)
+            out.update(evaluation.attach_bounds(
+                rows, entries, args.bounds[1], args.workers,
+                progress=lambda f: bar.update(task, completed=f)))
     if args.out is not None:
         write_json(args.out, out)
         evaluation.write_csv(args.out.with_suffix(".csv"), rows)

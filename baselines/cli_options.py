@@ -37,6 +37,8 @@ METHOD_FLAGS = {
     "temperature": "--temperature",
     "iterations": "--iterations",
     "time_limit": "--time-limit",
+    "workers": "--workers",
+    "warm_start": "--warm-start",
 }
 #: Flags that apply to one kind of eval only (argparse dest -> flag), for one-line refusals.
 FAB_ONLY = {"seeds": "--seeds", "days": "--days", "warmup_days": "--warmup-days",
@@ -45,11 +47,13 @@ FAB_ONLY = {"seeds": "--seeds", "days": "--days", "warmup_days": "--warmup-days"
             "fab_breakdowns": "--fab-breakdowns", "fab_params": "--fab-params"}
 GENERATED_ONLY = {"chunk": "--chunk", "mesh": "--mesh"}
 NOT_FOR_GENERATED = {"groups": "--groups", "limit": "--limit", "data_dir": "--data-dir",
+                     "bounds": "--bounds",
                      "format": "--format", **FAB_ONLY}
-NOT_FOR_FAB = {"groups": "--groups", "limit": "--limit", "mode": "--mode",
+NOT_FOR_FAB = {"groups": "--groups", "limit": "--limit", "mode": "--mode", "bounds": "--bounds",
                "sample": "--sample", "temperature": "--temperature",
-               "iterations": "--iterations",
-               "time_limit": "--time-limit", "data_dir": "--data-dir", "format": "--format"}
+               "iterations": "--iterations", "workers": "--workers",
+               "warm_start": "--warm-start", "time_limit": "--time-limit",
+               "data_dir": "--data-dir", "format": "--format"}
 
 
 class CLIError(UsageError):
@@ -69,6 +73,19 @@ def method_spec(text: str) -> str:
     if not text.strip():
         raise argparse.ArgumentTypeError("is empty; see `jaxshop list methods`")
     return text.strip()
+
+
+def bounds_spec(text: str) -> tuple[str, float]:
+    """`type=` of --bounds: `cpsat:SECONDS`, SECONDS in (0, a week]."""
+    name, _, seconds = text.partition(":")
+    try:
+        value = float(seconds)
+    except ValueError:
+        value = -1.0
+    if name != "cpsat" or not 0.0 < value <= MAX_TIME_LIMIT:
+        raise argparse.ArgumentTypeError(f"expected cpsat:SECONDS (e.g. cpsat:10), got "
+                                         f"{text!r}")
+    return name, value
 
 
 def spec_for(args: argparse.Namespace, problem: str) -> str:
@@ -128,6 +145,8 @@ def run_options(args: argparse.Namespace, spec: str, method) -> dict[str, Any]:
         "temperature": args.temperature,
         "iterations": args.iterations,
         "time_limit": args.time_limit,
+        "workers": args.workers,
+        "warm_start": args.warm_start,
     }
 
 
@@ -222,6 +241,10 @@ def build_parser() -> ArgumentParser:
                    help="only these size groups, e.g. 20x20,50x20")
     p.add_argument("--schedules", action="store_true",
                    help="--json/--out rows carry each schedule's records")
+    p.add_argument("--bounds", type=bounds_spec, default=None, metavar="cpsat:SECONDS",
+                   help="--suite: attach CP-SAT's proven lower bound (and its schedule's "
+                   "makespan) to every instance, SECONDS per instance, cached on disk by "
+                   "instance content; gaps to it in every row")
     p.add_argument("--out", type=output_file((".json",)), default=None, metavar="FILE.json",
                    help="also write the JSON result there and a CSV of the rows beside it")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -267,8 +290,13 @@ def _add_method_options(p: ArgumentParser) -> None:
     p.add_argument("--iterations", type=count, default=None, help="ig: iteration budget")
     p.add_argument(
         "--time-limit", type=float_in(0.0, MAX_TIME_LIMIT, low_open=True), default=None,
-        help="ig: wall-time budget in seconds for the whole batch (instead of --iterations)",
+        help="ig, kernel-q: wall-time budget in seconds for the whole batch (instead of "
+        "--iterations); cpsat: seconds per instance (default 10)",
     )
+    p.add_argument("--workers", type=int_in(1, 1024), default=None,
+                   help="cpsat: CP-SAT search workers in all (default: the CPU count)")
+    p.add_argument("--warm-start", type=method_spec, default=None, metavar="METHOD",
+                   help="cpsat: start from this method's schedule (neh, rule:..., pointer)")
     p.add_argument(
         "--data-dir", type=existing_dir, default=None,
         help="benchmark data folder (default $JAXSHOP_DATA, else the data shipped with jaxshop)",

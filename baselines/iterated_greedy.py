@@ -541,4 +541,4 @@ def _ig_method(
         best_perms = jnp.take_along_axis(perms, best[:, None, None], axis=1)[:, 0]
         return permutation_solutions(instances, best_perms)
 
-    return Method("ig", ("pfsp",), solve, reports_progress=True)
+    return Method("ig", ("pfsp",), solve)

@@ -147,20 +147,6 @@ def given_options(parser: argparse.ArgumentParser, argv: list[str] | None) -> se
     return {name for name, value in vars(namespace).items() if value is not unset}
 
 
-def flag_names(parser: argparse.ArgumentParser,
-               dest_to_field: Mapping[str, Any] | None = None) -> dict[str, str]:
-    """`{config field: "--flag"}` of a trainer's options: `dest_to_field` maps an option's
-    dest to its config field (a tuple value's first item is the field); an option not in
-    it sets the field of its own dest."""
-    table = dest_to_field or {}
-    out = {}
-    for action in parser._actions:
-        if action.option_strings and action.dest != argparse.SUPPRESS:
-            field = table.get(action.dest, action.dest)
-            out[field[0] if isinstance(field, tuple) else field] = action.option_strings[0]
-    return out
-
-
 def _plain(value: Any) -> Any:
     return json.loads(json.dumps(value))  # tuples as lists, as the saved JSON holds them
 

@@ -31,6 +31,11 @@ class Solution:
     makespan: int
     schedule: Schedule
     permutation: list[int] | None = None
+    #: exact methods (`cpsat`): the proven lower bound, the solver's status ("optimal" or
+    #: "feasible") and the seconds it took; None for the others
+    lower_bound: int | None = None
+    status: str | None = None
+    seconds: float | None = None
 
 
 #: A padded instance costs at most this many times its own cost (`shape_buckets`)...
@@ -69,51 +74,56 @@ def shape_buckets(shapes: Sequence[Sequence[int]], max_cost: float = MAX_PADDING
     return [sorted(members) for _, members in buckets]
 
 
+@dataclasses.dataclass(frozen=True)
+class FabPolicy:
+    """How a method acts in the fab env, which has no instances to solve.
+
+    `act(observation) -> action` is pure JAX for one env (callers vmap it); `info()`, for
+    a learned policy, loads its model on first use and returns `(num_params, trained_on,
+    fab_params)`: the size of the network `act` runs, a description of the fab it was
+    trained on and that fab's `FabParams`, where `jaxshop eval --suite fab` evaluates it
+    unless told otherwise (None: a rule, at home on any fab).
+    """
+
+    act: Callable[[Any], Any]
+    info: Callable[[], tuple[int, str, Any]] | None = None
+
+
+#: `solve_batch(instances, key, progress)`: one padded batch of same-problem instances to a
+#: `Solution` each; `progress(fraction done)` may be called between jitted chunks (long
+#: searches do; a single jitted call does not need to).
+SolveBatch = Callable[[list[Instance], jax.Array, "ProgressFn | None"], list["Solution"]]
+
+
 @dataclasses.dataclass
 class Method:
-    """A named solver: `solve(instances, key) -> list[Solution]`.
+    """A named method: `solve(instances, key, progress) -> list[Solution]` for its
+    scheduling problems, and `policy` for the fab (an env without instances).
 
     `version` names what produced a solution (the library version, plus the model's
     identity for learned methods), for the records of a run; `num_params` is a learned
     method's size (its acting network's parameters, in every eval JSON).
+    `batch_makespans(instances, keys) -> (B,) int32` is the pure JAX form of `solve`'s
+    makespans on a stacked same-shape batch (-1: unfinished), which generated suites
+    (`eval --random`) run whole under one `jit` where a method has it.
     """
 
     name: str
     problems: tuple[str, ...]
-    solve_batch: Callable[[list[Instance], jax.Array], list[Solution]]
+    solve_batch: SolveBatch | None  # None: a fab policy only (problems ("fab",))
     version: str = jaxshop.__version__
-    # For policies of envs without instances (the fab): `act(observation) -> action`,
-    # pure JAX for one env (callers vmap it); `solve_batch` then refuses instances.
-    act: Callable[[Any], Any] | None = None
-    # Learned methods: parameters of the network that acts (None for rules and searches).
     num_params: int | None = None
-    # Generated suites (`evaluate_generated`, `eval --random`): pure JAX `(instances, keys)
-    # -> makespans`, a stacked batch of same-shape instances and one key per instance to
-    # (B,) int32 makespans, -1 for an unfinished schedule. None: the method has none.
     batch_makespans: Callable[[Any, jax.Array], jax.Array] | None = None
-    # Learned fab policies (`act`): `act_info()` loads the acting model (on first use) and
-    # returns `(num_params, trained_on, fab_params)`: the parameter count of the network
-    # `act` runs (not `num_params` when a method has one model per env), a description
-    # of the fab it was trained on and that fab's `FabParams`, where `jaxshop eval
-    # --suite fab` evaluates it unless told otherwise. None: a rule, at home on any fab.
-    act_info: Callable[[], tuple[int, str, Any]] | None = None
-    # Long searches (ig, kernel-q, sampled pointer) run in jitted chunks and take
-    # `solve_batch(instances, key, progress=fn)`, calling `fn(fraction done)` between
-    # chunks; the others are reported done bucket by bucket.
-    reports_progress: bool = False
-
-    @property
-    def kind(self) -> str:
-        """`"policy"` for a policy of an env without instances (`act(observation) ->
-        action`, evaluated by `evaluation.fab`), else `"solver"` (`solve(instances)`, and
-        `batch_makespans` where it has a pure batched form): one evaluation path each."""
-        return "policy" if self.act is not None else "solver"
+    policy: FabPolicy | None = None
 
     def solve(self, instances: Sequence[Instance], key: jax.Array | None = None,
               progress: ProgressFn | None = None) -> list[Solution]:
         """Solves `instances` (one problem), one padded batch per `shape_buckets` bucket;
         `progress(fraction done)` between chunks of work, 1.0 at the end."""
         instances = list(instances)
+        if self.solve_batch is None:
+            raise ValueError(f"method {self.name!r} is a fab policy: use `jaxshop eval "
+                             "--suite fab`")
         for i, inst in enumerate(instances):
             validate_instance(inst, source=f"{self.name}: instance {i}")
             problem = problem_of(inst)
@@ -133,12 +143,10 @@ class Method:
         for b, members in enumerate(buckets):  # each bucket one padded batch, its own key
             part = [instances[i] for i in members]
             sub = key if len(buckets) == 1 else jax.random.fold_in(key, b)
-            if progress is not None and self.reports_progress:
-                share, start = weights[b] / total, before
-                solved = self.solve_batch(
-                    part, sub, progress=lambda f, s=share, a=start: progress(a + s * f))
-            else:
-                solved = self.solve_batch(part, sub)
+            share, start = weights[b] / total, before
+            solved = self.solve_batch(
+                part, sub, None if progress is None
+                else (lambda f, s=share, a=start: progress(a + s * f)))
             before = 1.0 if b == len(buckets) - 1 else min(1.0, before + weights[b] / total)
             if progress is not None:
                 progress(before)
@@ -281,7 +289,7 @@ def _load_builtin_methods() -> None:
     import importlib
 
     for module in ("neh", "iterated_greedy", "rules", "pointer", "ppo", "kernel_q", "ddqn",
-                   "evaluation.fab", "distill"):
+                   "evaluation.fab", "distill", "cpsat"):
         try:
             importlib.import_module(f"jaxshop_baselines.{module}")
         except ModuleNotFoundError as err:
@@ -376,7 +384,7 @@ def _random_method(arg: str | None = None, mode: str = "append", **_: Any) -> Me
 
     envs: dict[tuple[str, int | None], jaxshop.Environment] = {}
 
-    def solve(instances, key):
+    def solve(instances, key, progress=None):
         problem = problem_of(instances[0])
         capacity = None
         if mode == "insert" and problem != "pfsp":

@@ -51,7 +51,7 @@ def permutation_solutions(
 def _neh_method(arg: str | None = None, **_: Any) -> Method:
     """The `neh` method of the CLI / method registry (no options)."""
 
-    def solve(instances: list[PFSPInstance], key: jax.Array) -> list[Solution]:
+    def solve(instances: list[PFSPInstance], key: jax.Array, progress=None) -> list[Solution]:
         batch = stack(instances)
         perms, _ = neh_batch(batch.processing_times, batch.job_mask)
         return permutation_solutions(instances, perms)

@@ -394,7 +394,7 @@ def _rule_method(
     env = _env(mode)
     _ready_only(candidates)
 
-    def solve(instances, key):
+    def solve(instances, key, progress=None):
         finals = solve_with_rule(name, instances, mode, candidates)
         return solutions_from_states(env, instances, finals)
 

@@ -6,6 +6,7 @@ from jaxshop import fjsp, pfsp
 from jaxshop.env import Environment, cached_make, make, register, registered
 from jaxshop.instances.registry import data_dir, load
 from jaxshop.instances.types import FJSPInstance, PFSPInstance, pad, problem_of, stack, unstack
+from jaxshop.replay import replay, replay_makespan
 from jaxshop.schedule import Schedule, Validation, validate
 from jaxshop.types import StepType, TimeStep
 
@@ -29,6 +30,8 @@ __all__ = [
     "problem_of",
     "register",
     "registered",
+    "replay",
+    "replay_makespan",
     "stack",
     "unstack",
     "validate",

@@ -92,7 +92,7 @@ def policies(model: str | None, seeds: int, env: FabEnv,
     rows, series = [], {}
     for spec in specs:
         method = get_method(spec)
-        out = evaluate_fab(method.act, seeds=seeds, env=env)
+        out = evaluate_fab(method.policy.act, seeds=seeds, env=env)
         oee = np.array([r["oee"] for r in out["daily"]]).reshape(seeds, out["days"])
         series[spec] = oee
         band = ((oee >= 0.8) & (oee <= 0.9)).sum(axis=1)

@@ -11,7 +11,7 @@
 - Method `ddqn` (`--method ddqn` = the shipped model `models/default`, `ddqn:DIR` a
   model or run folder, or the name of a shipped model in `models/`) solves "fjsp" and
   "jssp" instances by greedy rule selection and plays the fab (`models/fab` by
-  default), where `Method.act_info` names the fab regime the model was trained on.
+  default), where `FabPolicy.info` names the fab regime the model was trained on.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from jaxshop_baselines.ddqn.envs import ENV_OPTIONS, make_env
 from jaxshop_baselines.ddqn.network import act, double_q_learning, masked_argmax, q_values
 from jaxshop_baselines.ddqn.rule_selection import DEFAULT_RULES, RuleSelection
 from jaxshop_baselines.ddqn.train import load_ddqn
-from jaxshop_baselines.methods import Method, register_method, solutions_from_states
+from jaxshop_baselines.methods import FabPolicy, Method, register_method, solutions_from_states
 
 from jaxshop.instances.types import Instance, stack, unstack
 
@@ -107,7 +107,7 @@ def ddqn_method(arg: str | None = None, mode: str = "append", seed: int = 0,
             loaded[env] = (config, params)
         return loaded[env]
 
-    def solve(instances: list[Instance], key: jax.Array):
+    def solve(instances: list[Instance], key: jax.Array, progress=None):
         config, params = model("fjsp")
         batch = stack(instances)
         num_jobs, num_ops, _ = unstack(batch)[0].shape
@@ -130,8 +130,8 @@ def ddqn_method(arg: str | None = None, mode: str = "append", seed: int = 0,
     from jaxshop_baselines.ddqn.network import num_params
 
     size = num_params(load_ddqn(given or DEFAULT_MODEL)[1])  # the model `solve` uses
-    return Method(name, ("jssp", "fjsp", "fab"), solve, act=act_fab, num_params=size,
-                  act_info=act_info)
+    return Method(name, ("jssp", "fjsp", "fab"), solve, num_params=size,
+                  policy=FabPolicy(act_fab, act_info))
 
 
 def _check_fits(params: dict, observation, path: Path) -> None:

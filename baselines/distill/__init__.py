@@ -67,7 +67,7 @@ def _mlp_method(path: Path, name: str, mode: str) -> Method:
     config, params = load_mlp(path)
     env, solver = mlp_solver(config, mode)
 
-    def solve(instances: list[Instance], key: jax.Array):
+    def solve(instances: list[Instance], key: jax.Array, progress=None):
         return solutions_from_states(env, instances, solver(params, stack(instances)))
 
     version = f"jaxshop {jaxshop.__version__}, mlp student {path} ({params_digest(params)})"

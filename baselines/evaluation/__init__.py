@@ -7,5 +7,5 @@
 - `fab`: a fab policy over simulated fabs (`evaluate_fab`, `fab_run`).
 
 Solvers (`Method.solve`, and `Method.batch_makespans` for generated suites) take the
-first two paths, policies of envs without instances (`Method.act`) the third.
+first two paths, policies of envs without instances (`Method.policy`) the third.
 """

@@ -11,7 +11,7 @@ episode each (warm-up, then `days` decisions) and returns the JSON object of
 
 `fab_setting(method, regime=..., params_file=...)` says which fab a method is evaluated
 on: a parameters file, else a regime given (`jaxshop.fab.regime`), else the fab a learned
-policy was trained on (`Method.act_info`), else the default fab.
+policy was trained on (`FabPolicy.info`), else the default fab.
 
 `fab_run(method, spec, ...)` is all of `jaxshop eval --suite fab` but the printing: the
 fab (`fab_setting`), its env, the evaluation and the record of how the run was made.
@@ -29,7 +29,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxshop_baselines.methods import Method, register_method
+from jaxshop_baselines.methods import FabPolicy, Method, register_method
 
 from jaxshop.fab import FIXED_RULES, FabEnv, FabParams, params_to_json
 from jaxshop.fab.regime import (
@@ -44,16 +44,9 @@ FAB_DEFAULTS = {"seeds": 100, "days": 10, "warmup_days": 5}
 Act = Callable[[Any], jax.Array]
 
 
-def _not_for_instances(name: str):
-    def solve_batch(instances, key):
-        raise ValueError(f"method {name!r} is a fab policy: use `jaxshop eval --suite fab`")
-
-    return solve_batch
-
-
 def fab_method(name: str, act: Act, version: str | None = None) -> Method:
     """A `Method` that acts in the fab env (it solves no scheduling instance)."""
-    method = Method(name, ("fab",), _not_for_instances(name), act=act)
+    method = Method(name, ("fab",), None, policy=FabPolicy(act))
     if version is not None:
         method.version = version
     return method
@@ -108,7 +101,7 @@ def fab_setting(method: Method, *, regime: dict[str, Any] | None = None,
     file and field) for a bad parameters file."""
     if regime and params_file is not None:
         raise ValueError("give a parameters file or a regime, not both")
-    info = method.act_info() if method.act_info is not None else None
+    info = method.policy.info() if method.policy.info is not None else None
     num_params = method.num_params if info is None else info[0]
     if params_file is not None:
         setting = FabSetting(load_params(params_file, total_days), "file",
@@ -242,7 +235,7 @@ def fab_run(method: Method, spec: str, *, seeds: int | None = None, days: int | 
         where = "" if params_file is None else f"{params_file}: "
         raise ValueError(f"{where}{err}") from None
     with (status or _no_status)(f"fab · {spec}: {seeds} fabs x {days} days"):
-        out = evaluate_fab(method.act, seeds=seeds, seed=seed, env=env)
+        out = evaluate_fab(method.policy.act, seeds=seeds, seed=seed, env=env)
     regime = regime or {}
     out["method"] = spec
     out["num_params"] = setting.num_params

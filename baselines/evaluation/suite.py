@@ -24,7 +24,8 @@ from jaxshop.schedule import validate
 #: Columns of the CSV written beside an eval's JSON.
 CSV_COLUMNS = (
     "instance", "group", "problem", "makespan", "best_known_upper_bound", "gap_percent",
-    "group_seconds",
+    "group_seconds", "lower_bound", "status", "gap_to_lower_bound_percent",
+    "cpsat_lower_bound", "cpsat_upper_bound", "cpsat_status", "gap_to_cpsat_lower_bound_percent",
 )
 #: `progress(instances done, may be fractional within a group; instances solved)`.
 SuiteProgress = Callable[[float, int], None]
@@ -35,10 +36,21 @@ def gap_percent(makespan: int, ub: int | None) -> float | None:
     return None if ub is None else round(100.0 * (makespan - ub) / ub, 4)
 
 
-def mean_gap(rows: Sequence[dict[str, Any]]) -> float | None:
-    """The mean `gap_percent` of the rows that have one (None: none has)."""
-    gaps = [r["gap_percent"] for r in rows if r["gap_percent"] is not None]
+def mean_gap(rows: Sequence[dict[str, Any]], column: str = "gap_percent") -> float | None:
+    """The mean `column` of the rows that have one (None: none has)."""
+    gaps = [r[column] for r in rows if r.get(column) is not None]
     return round(sum(gaps) / len(gaps), 4) if gaps else None
+
+
+def bound_fields(solution: Any) -> dict[str, Any]:
+    """What an exact method (`cpsat`) adds to a solve or eval record: its proven lower
+    bound, the gap to it, its status and time (nothing for the other methods)."""
+    if solution.lower_bound is None:
+        return {}
+    return {"lower_bound": solution.lower_bound, "status": solution.status,
+            "gap_to_lower_bound_percent": gap_percent(solution.makespan,
+                                                      max(1, solution.lower_bound)),
+            "solver_seconds": solution.seconds}
 
 
 def group_entries(entries: Sequence[Any]) -> dict[str, list[Any]]:
@@ -69,8 +81,12 @@ class SuiteResult:
         the counts, the times, `options` (how the run was made) and the devices."""
         from jaxshop_baselines.parallel import run_info
 
+        own = mean_gap(self.rows, "gap_to_lower_bound_percent")
         return {"instances": self.rows, "group_mean_gap_percent": self.by_group(),
                 "mean_gap_percent": mean_gap(self.rows), "num_params": num_params,
+                **({} if own is None else {
+                    "mean_gap_to_lower_bound_percent": own,
+                    "optimal": sum(r.get("status") == "optimal" for r in self.rows)}),
                 "solved": len(self.rows), "total": self.total,
                 "complete": not self.interrupted, "seconds": round(self.seconds, 3),
                 "validate_seconds": round(self.validate_seconds, 3), "options": options,
@@ -114,6 +130,7 @@ def evaluate_suite(method: Method, entries: Sequence[Any], key: jax.Array, spec:
                     "gap_percent": gap_percent(sol.makespan, ub),
                     "group_seconds": round(seconds, 4),
                     "permutation": sol.permutation,
+                    **bound_fields(sol),
                 }
                 if schedules:
                     row["schedule"] = sol.schedule.to_records()
@@ -123,6 +140,27 @@ def evaluate_suite(method: Method, entries: Sequence[Any], key: jax.Array, spec:
         interrupted = True
     return SuiteResult(rows, len(entries), interrupted, time.perf_counter() - started,
                        validate_seconds)
+
+
+def attach_bounds(rows: list[dict[str, Any]], entries: Sequence[Any], seconds: float,
+                  workers: int | None = None, progress: Any = None) -> dict[str, Any]:
+    """Adds CP-SAT's bounds at `seconds` per instance (`cpsat.cached_bounds`) to every row
+    (`cpsat_lower_bound`, `cpsat_upper_bound`, `cpsat_status`, and the gap of the row's
+    makespan to that lower bound); returns the record's summary fields."""
+    from jaxshop_baselines.cpsat import cached_bounds
+
+    by_name = {e.name: e.instance for e in entries}
+    bounds = cached_bounds([by_name[r["instance"]] for r in rows], seconds, workers,
+                           progress)
+    for row, b in zip(rows, bounds, strict=True):
+        row.update(cpsat_lower_bound=b["lower_bound"], cpsat_upper_bound=b["upper_bound"],
+                   cpsat_status=b["status"],
+                   gap_to_cpsat_lower_bound_percent=gap_percent(row["makespan"],
+                                                                max(1, b["lower_bound"])))
+    return {"bounds": f"cpsat:{seconds:g}",
+            "mean_gap_to_cpsat_lower_bound_percent":
+                mean_gap(rows, "gap_to_cpsat_lower_bound_percent"),
+            "cpsat_optimal": sum(r["cpsat_status"] == "optimal" for r in rows)}
 
 
 def write_csv(path: Path, rows: Sequence[dict[str, Any]]) -> None:

@@ -104,8 +104,7 @@ def kernel_q_method(arg: str | None = None, iterations: int | None = None,
         return permutation_solutions(instances, state.best_perm)
 
     return Method(name, ("pfsp",), solve, version=_model_version(*paths),
-                  num_params=max(count_params(params) for _, params in models.values()),
-                  reports_progress=True)
+                  num_params=max(count_params(params) for _, params in models.values()))
 
 
 __all__ = [

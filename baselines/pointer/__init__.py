@@ -71,8 +71,7 @@ def pointer_method(arg: str | None = None, sample: int = 0, mode: str = "append"
 
     return Method(name, ("jssp", "fjsp"), solve, version=agent.version,
                   num_params=num_params(agent.params["actor"]),
-                  batch_makespans=None if sample else greedy_makespans(agent, mode),
-                  reports_progress=bool(sample))
+                  batch_makespans=None if sample else greedy_makespans(agent, mode))
 
 
 __all__ = [

@@ -57,7 +57,7 @@ def ppo_method(arg: str | None = None, mode: str = "append", seed: int = 0,
     config, params = load_model(path)
     name = "ppo" if arg is None else f"ppo:{arg}"
 
-    def solve(instances: list[Instance], key: jax.Array):
+    def solve(instances: list[Instance], key: jax.Array, progress=None):
         problem = problem_of(instances[0])
         batch = stack(instances)
         env = jaxshop.cached_make("pfsp") if problem == "pfsp" else jaxshop.cached_make(

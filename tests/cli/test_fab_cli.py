@@ -67,7 +67,7 @@ def test_ddqn_greedy_on_the_fab_matches_the_q_network():
     method = get_method("ddqn")
     env = FabEnv(days=2, warmup_days=1)
     _, ts = env.reset(jax.random.PRNGKey(1))
-    a = int(method.act(ts.observation))
+    a = int(method.policy.act(ts.observation))
     q = q_values(params, ts.observation.features)
     assert a == int(jnp.argmax(q)) == int(act(params, ts.observation.features,
                                                  ts.observation.action_mask))

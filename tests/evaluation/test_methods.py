@@ -49,9 +49,9 @@ def test_mixed_sizes_solve_in_buckets_in_order_like_alone(monkeypatch):
     seen = []
     rule = get_method("rule:MWKR-EF")
 
-    def solve_batch(batch, key):
+    def solve_batch(batch, key, progress=None):
         seen.append(sorted({x.shape for x in batch}))
-        return rule.solve_batch(batch, key)
+        return rule.solve_batch(batch, key, progress)
 
     method = Method("spy", rule.problems, solve_batch)
     mixed = method.solve(instances, jax.random.PRNGKey(0))

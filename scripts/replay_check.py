@@ -1,0 +1,91 @@
+"""Replay check: every schedule of NEH, IG, a dispatching rule and CP-SAT on every shipped
+instance, replayed as env actions (`jaxshop.replay`), against its own makespan.
+
+Flow shops replay in the `pfsp` env, job shops in the insert-mode `fjsp` env. A replayed
+makespan is never larger (`jaxshop.replay`); the table counts equal and smaller ones per
+suite and method and writes `results/replay_check.json`. CP-SAT schedules come from
+`results/cpsat/SUITE-LIMITs.json` (`scripts/cpsat_table.py`, which keeps them) when
+present, else CP-SAT runs at `--cpsat-seconds` per instance.
+
+    python scripts/replay_check.py --cpsat-seconds 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+#: suite -> the methods whose schedules are replayed
+METHODS = {"taillard-pfsp": ("neh", "ig", "cpsat"),
+           "ft": ("rule:MWKR-EF", "cpsat"), "lawrence": ("rule:MWKR-EF", "cpsat"),
+           "brandimarte": ("rule:MWKR-EF", "cpsat"), "taillard-jssp": ("rule:MWKR-EF", "cpsat")}
+
+
+def _schedules(suite: str, spec: str, entries: list, cpsat_seconds: float) -> list:
+    """The method's schedules on the suite's instances, in order."""
+    import jax
+    from jaxshop_baselines.methods import get_method
+
+    from jaxshop.schedule import Schedule
+
+    if spec == "cpsat":
+        for saved in sorted((ROOT / "results" / "cpsat").glob(f"{suite}-*s.json")):
+            rows = {r["instance"]: r for r in json.loads(saved.read_text())["instances"]}
+            if all(e.name in rows and "schedule" in rows[e.name] for e in entries):
+                return [rows[e.name]["schedule"] for e in entries]
+        options = {"time_limit": cpsat_seconds}
+    else:
+        options = {"iterations": 200} if spec == "ig" else {}
+    method = get_method(spec, **options)
+    out: list[Schedule] = []
+    for e in entries:  # one at a time: each instance at its own shape
+        out.append(method.solve([e.instance], jax.random.PRNGKey(0))[0].schedule)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    import jaxshop
+    from jaxshop.instances.registry import suite as load_suite
+    from jaxshop.instances.types import PFSPInstance
+    from jaxshop.schedule import Schedule, validate
+
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--cpsat-seconds", type=float, default=2.0)
+    p.add_argument("--only", default=None, help="comma-separated suites (default all)")
+    args = p.parse_args(argv)
+    suites = args.only.split(",") if args.only else list(METHODS)
+    report = []
+    for name in suites:
+        entries = load_suite(name)
+        for spec in METHODS[name]:
+            equal = smaller = 0
+            for e, schedule in zip(entries, _schedules(name, spec, entries,
+                                                       args.cpsat_seconds), strict=True):
+                inst = e.instance
+                flow = isinstance(inst, PFSPInstance)
+                env = jaxshop.cached_make("pfsp") if flow else jaxshop.cached_make(
+                    "fjsp", mode="insert")
+                if not isinstance(schedule, Schedule):
+                    shape = (inst.shape[0], inst.shape[-1] if flow else inst.shape[1])
+                    schedule = Schedule.from_records(schedule, shape)
+                own = validate(inst, schedule).makespan
+                replayed = jaxshop.replay_makespan(env, inst, jaxshop.replay(env, inst, schedule))
+                if replayed > own:
+                    raise SystemExit(f"{e.name} {spec}: replayed {replayed} > {own}")
+                equal += replayed == own
+                smaller += replayed < own
+            row = {"suite": name, "method": spec, "instances": len(entries), "equal": equal,
+                   "smaller": smaller}
+            print(json.dumps(row), flush=True)
+            report.append(row)
+    out = ROOT / "results" / "replay_check.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
