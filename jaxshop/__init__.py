@@ -2,7 +2,7 @@
 
 import jaxshop.fab  # noqa: F401  (registers the "fab" env)
 import jaxshop.pfsp_swap  # noqa: F401  (registers the "pfsp_swap" env)
-from jaxshop import fjsp, pfsp
+from jaxshop import fjsp, interop, pfsp
 from jaxshop.env import Environment, cached_make, make, register, registered
 from jaxshop.instances.registry import data_dir, load
 from jaxshop.instances.types import FJSPInstance, PFSPInstance, pad, problem_of, stack, unstack
@@ -23,6 +23,7 @@ __all__ = [
     "cached_make",
     "data_dir",
     "fjsp",
+    "interop",
     "load",
     "make",
     "pad",

@@ -79,7 +79,7 @@ PLACEHOLDERS = {"DIR": "runs/kq"}
 #: Lines (as `commands()` spells them) that cannot run in a test, and why.
 SKIP = {
     "pip install -e .": "installs the package (these tests run in an installed environment)",
-    'pip install -e ".[test,bench,cpsat]"': "installs the package and its test extras",
+    'pip install -e ".[test,bench,cpsat,interop]"': "installs the package and its test extras",
     'pip install -e ".[bench]"': "installs jumanji and gymnax (the bench extra)",
     "ruff check .": "lints the whole tree: the CI command (.ci/run) runs it",
     "python -m pytest": "the test suite itself, this file included",
