@@ -109,6 +109,30 @@ def test_ctrl_c_stops_every_running_search_at_once():
     assert time.perf_counter() - t0 < 20
 
 
+@pytest.mark.slow
+def test_ctrl_c_of_the_command_stops_it_at_once():
+    """SIGINT to `jaxshop solve --method cpsat` with a minute's budget: it stops within
+    seconds with the interrupted exit code, not after the search (CP-SAT's own handler,
+    which would swallow the signal, is off)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from jaxshop_baselines.cli import main; "
+         "sys.exit(main(sys.argv[1:]))", "solve", "ta01", "--method", "cpsat",
+         "--time-limit", "60", "--workers", "1", "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "JAX_PLATFORMS": "cpu"})
+    time.sleep(6)  # imports and the model built: the search is running
+    t0 = time.perf_counter()
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert time.perf_counter() - t0 < 10
+    assert proc.returncode == 130, err[-2000:]
+
+
 def test_solve_json_carries_the_bound_and_status(capsys):
     from jaxshop_baselines.cli import main
 
