@@ -120,7 +120,10 @@ def test_ctrl_c_of_the_command_stops_it_at_once():
     import sys
 
     proc = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from jaxshop_baselines.cli import main; "
+        # SIGINT as a terminal sends it, whatever the test runner inherited (a background
+        # job starts with SIGINT ignored, and so would the child)
+        [sys.executable, "-c", "import signal, sys; signal.signal(signal.SIGINT, "
+         "signal.default_int_handler); from jaxshop_baselines.cli import main; "
          "sys.exit(main(sys.argv[1:]))", "solve", "ta01", "--method", "cpsat",
          "--time-limit", "60", "--workers", "1", "--json"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
