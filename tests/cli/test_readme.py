@@ -81,6 +81,7 @@ SKIP = {
     "pip install -e .": "installs the package (these tests run in an installed environment)",
     'pip install -e ".[test,bench,cpsat,interop]"': "installs the package and its test extras",
     'pip install -e ".[bench]"': "installs jumanji and gymnax (the bench extra)",
+    'pip install -e ".[cpsat]"': "installs OR-Tools (the cpsat extra; CI installs it)",
     "ruff check .": "lints the whole tree: the CI command (.ci/run) runs it",
     "python -m pytest": "the test suite itself, this file included",
     'python -m pytest -m "not slow"': "the fast tier of the test suite, this file included",
