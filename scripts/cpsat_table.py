@@ -1,10 +1,12 @@
 """CP-SAT's table: gap to the best-known bound, gap to its own proven bound and time, per
 suite and size group at each time limit, beside the published CP-SAT figures.
 
-Each (suite, time limit) is one `jaxshop eval --suite S --method cpsat --time-limit T
---out results/cpsat/S-Ts.json` run; a run whose JSON is complete is not run again, so the
-table can be filled over several sessions (`--only` picks runs). `--print` only prints the
-table of the JSON files there.
+Each (suite, size group, time limit) is one `jaxshop eval --suite S --groups G --method
+cpsat --time-limit T --out results/cpsat/S-G-Ts.json` run (FT and Brandimarte, whose groups
+are single instances, one run per suite); a run whose JSON is complete is not run again, so
+the table fills over several sessions (`--only suite[:group],...` picks runs). Each JSON
+records the machine's load average before and after its run (CP-SAT's limit is wall time:
+a loaded machine gives it less search). `--print` only prints the table.
 
     python scripts/cpsat_table.py --limits 10,60 --workers 2
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -30,19 +33,50 @@ SUITES = {
 }
 
 
-def run(suite: str, limit: float, workers: int) -> Path:
-    """The eval JSON of CP-SAT on `suite` at `limit` seconds per instance (run once)."""
+WHOLE = ("ft", "brandimarte")  # one run per suite (their groups are single instances)
+
+
+def runs(suites: list[str]) -> list[tuple[str, str | None]]:
+    """`(suite, group or None)` of every run, `suite` or `suite:group` items."""
+    from jaxshop.instances.registry import suite as load
+
+    out: list[tuple[str, str | None]] = []
+    for item in suites:
+        name, _, group = item.partition(":")
+        if group or name in WHOLE:
+            out.append((name, group or None))
+            continue
+        extra = SUITES[name][0]
+        wanted = extra[extra.index("--groups") + 1].split(",") if "--groups" in extra else None
+        groups = dict.fromkeys(e.group for e in load(name))
+        out += [(name, g) for g in groups if wanted is None or g in wanted]
+    return out
+
+
+def out_path(suite: str, group: str | None, limit: float) -> Path:
+    return OUT / (f"{suite}-{limit:g}s.json" if group is None else
+                  f"{suite}-{group}-{limit:g}s.json")
+
+
+def run(suite: str, group: str | None, limit: float, workers: int) -> Path:
+    """The eval JSON of CP-SAT on `suite` (one size group) at `limit` seconds per instance
+    (run once)."""
     from jaxshop_baselines.cli import main
 
-    out = OUT / f"{suite}-{limit:g}s.json"
+    out = out_path(suite, group, limit)
     if out.is_file() and json.loads(out.read_text()).get("complete"):
         return out
-    extra, _, _ = SUITES[suite]
-    code = main(["eval", "--suite", suite, *extra, "--method", "cpsat", "--time-limit",
-                 f"{limit:g}", "--workers", str(workers), "--schedules", "--out", str(out),
-                 "--quiet"])
+    before = os.getloadavg()
+    code = main(["eval", "--suite", suite, *(["--groups", group] if group else []),
+                 "--method", "cpsat", "--time-limit", f"{limit:g}", "--workers", str(workers),
+                 "--schedules", "--out", str(out), "--quiet"])
     if code != 0:
-        raise SystemExit(f"cpsat_table: eval of {suite} at {limit:g} s exited {code}")
+        raise SystemExit(f"cpsat_table: eval of {suite} {group or ''} at {limit:g} s "
+                         f"exited {code}")
+    record = json.loads(out.read_text())
+    record["machine"] = {"cpus": os.cpu_count(), "loadavg_before": before,
+                         "loadavg_after": os.getloadavg()}
+    out.write_text(json.dumps(record, indent=1))
     return out
 
 
@@ -53,10 +87,11 @@ def table(limits: list[float]) -> str:
              "|---|---|---:|---:|---:|---:|---:|---:|---|"]
     for suite, (_, published, source) in SUITES.items():
         for limit in limits:
-            path = OUT / f"{suite}-{limit:g}s.json"
-            if not path.is_file():
+            paths = [out_path(s, g, limit) for s, g in runs([suite])]
+            rows = [r for path in paths if path.is_file()
+                    for r in json.loads(path.read_text())["instances"]]
+            if not rows:
                 continue
-            rows = json.loads(path.read_text())["instances"]
             groups: dict[str, list[dict]] = {}
             for r in rows:
                 groups.setdefault(r["group"], []).append(r)
@@ -80,7 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--limits", default="10,60", help="seconds per instance, comma-separated")
     p.add_argument("--workers", type=int, default=2, help="CP-SAT workers in all")
-    p.add_argument("--only", default=None, help="comma-separated suites (default all)")
+    p.add_argument("--only", default=None,
+                   help="comma-separated suite or suite:group items (default all suites)")
     p.add_argument("--print", action="store_true", help="only print the table")
     args = p.parse_args(argv)
     limits = [float(x) for x in args.limits.split(",")]
@@ -88,9 +124,10 @@ def main(argv: list[str] | None = None) -> int:
     if not args.print:
         OUT.mkdir(parents=True, exist_ok=True)
         for limit in limits:
-            for suite in suites:
-                print(f"cpsat_table: {suite} at {limit:g} s ...", flush=True)
-                run(suite, limit, args.workers)
+            for suite, group in runs(suites):
+                print(f"cpsat_table: {suite} {group or ''} at {limit:g} s ...", flush=True)
+                run(suite, group, limit, args.workers)
+    OUT.mkdir(parents=True, exist_ok=True)
     text = table(limits)
     print(text)
     (OUT / "table.md").write_text(text + "\n")

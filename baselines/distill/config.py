@@ -20,7 +20,9 @@ from jaxshop_baselines.runner import (
 
 from jaxshop.options import float_in, int_in
 
-TEACHERS = ("pointer", "ddqn")  # teacher kinds; `kind:DIR` names a trained model
+#: teacher kinds: `pointer[:DIR]` and `ddqn[:DIR]` (policies that label any state), and
+#: `cpsat:SECONDS` (a solver: the student imitates its schedules of a solved set)
+TEACHERS = ("pointer", "ddqn", "cpsat")
 STUDENTS = ("small-pointer", "mlp")
 #: distill: the distillation loss alone; reinforce: the student trained from scratch by RL
 #: (no teacher); kickstart: the student's REINFORCE loss plus the distillation loss with a
@@ -41,8 +43,19 @@ class DistillConfig(JSONConfig):
     """
 
     teacher: str = option("pointer", "--teacher", "pointer (shipped AC-SD, default), "
-                          "pointer:DIR, ddqn (shipped FJSP Q-network) or ddqn:DIR",
-                          metavar="KIND[:DIR]", shown="")
+                          "pointer:DIR, ddqn (shipped FJSP Q-network), ddqn:DIR, or "
+                          "cpsat:SECONDS (CP-SAT's schedules of --dataset-size random "
+                          "instances, SECONDS each: behaviour cloning, extra .[cpsat])",
+                          metavar="KIND[:ARG]", shown="")
+    # cpsat teacher: the solved set (an .npz; built there, or finished, when incomplete)
+    dataset: str = option("", "--dataset", "cpsat teacher: the solved set's file (made, or "
+                          "finished, there when incomplete; default: a cache file named by "
+                          "its settings)", metavar="FILE", shown="")
+    dataset_size: int = option(512, "--dataset-size", "cpsat teacher: instances solved",
+                               type=int_in(1, 10**6), metavar="N")
+    solver_workers: int = option(0, "--solver-workers", "cpsat teacher: CP-SAT workers in "
+                                 "all (default 0: the CPU count)", type=int_in(0, 1024),
+                                 metavar="N", shown="")
     student: str = option("small-pointer", "--student", "small-pointer (pointer net of "
                           "--dim, default) or mlp (per-pair MLP scorer, two hidden layers "
                           "of --dim)", choices=STUDENTS, shown="")
@@ -112,6 +125,22 @@ class DistillConfig(JSONConfig):
         for ok, message in checks:
             if not ok:
                 raise ValueError(message)
+        if kind == "cpsat":
+            from jaxshop_baselines.distill.dataset import parse_seconds
+
+            parse_seconds(self.teacher)
+            for ok, message in (
+                    (self.objective == "distill", "a cpsat teacher needs objective distill "
+                                                  f"(got {self.objective})"),
+                    (self.regime != "student", "a cpsat teacher labels only its own "
+                                               "schedules: regime student has no labels"),
+                    (not int(self.teacher_samples), "teacher_samples needs a policy "
+                                                    "teacher, not cpsat")):
+                if not ok:
+                    raise ValueError(message)
+        elif self.dataset:
+            raise ValueError(f"dataset {self.dataset!r} needs a cpsat:SECONDS teacher, not "
+                             f"{self.teacher!r}")
         if self.objective == "reinforce" and int(self.teacher_samples):
             raise ValueError("teacher_samples needs a teacher: objective distill or kickstart, "
                              "not reinforce")
@@ -129,8 +158,15 @@ class DistillConfig(JSONConfig):
         object.__setattr__(self, "mixture", tuple((int(j), int(m)) for j, m in self.mixture))
 
     @property
+    def solver_teacher(self) -> bool:
+        """A solver's schedules teach (behaviour cloning), not a policy."""
+        return self.objective != "reinforce" and self.teacher.partition(":")[0] == "cpsat"
+
+    @property
     def teacher_fraction(self) -> float:
-        return REGIMES[self.regime]
+        """Share of teacher-driven episodes: all of them for a solver (it labels nothing
+        else), the regime's share for a policy."""
+        return 1.0 if self.solver_teacher else REGIMES[self.regime]
 
     @property
     def hyper(self) -> tuple[float, float, float]:

@@ -37,6 +37,7 @@ from jax import lax
 from jaxshop_baselines import parallel
 from jaxshop_baselines import runner as host
 from jaxshop_baselines.distill.config import DistillConfig
+from jaxshop_baselines.distill.dataset import SolverTeacher
 from jaxshop_baselines.distill.loss import distill_loss, masked_log_softmax
 from jaxshop_baselines.distill.policies import (
     MLPConfig,
@@ -59,11 +60,13 @@ VALIDATION_KEY = 987_654_321  # the pointer trainer's validation seed (same inst
 
 
 class Teacher(NamedTuple):
-    """A loaded teacher: its policy, parameters and identity."""
+    """A loaded teacher: its policy, parameters (a solver's: its solved set) and identity,
+    and what `meta.json` records of it beyond those."""
 
     policy: Any
     params: Any
     source: str
+    info: dict | None = None
 
 
 def load_teacher(spec: str, mode: str = "append") -> Teacher:
@@ -85,7 +88,27 @@ def load_teacher(spec: str, mode: str = "append") -> Teacher:
             raise ValueError(f"teacher {spec}: a DDQN teacher must be an FJSP model, not "
                              f"{config.env}")
         return Teacher(QRulePolicy(tuple(config.rules), mode), params, source)
-    raise ValueError(f"unknown teacher {spec!r}; use pointer[:DIR] or ddqn[:DIR]")
+    if kind == "cpsat":
+        raise ValueError(f"teacher {spec}: a solver teaches through its solved set "
+                         "(`solver_teacher(config)`), not as a loaded policy")
+    raise ValueError(f"unknown teacher {spec!r}; use pointer[:DIR], ddqn[:DIR] or "
+                     "cpsat:SECONDS")
+
+
+def solver_teacher(config: DistillConfig, progress: bool = True) -> Teacher:
+    """The `cpsat:SECONDS` teacher: its solved set, built (or finished) first; its source
+    is the set's file."""
+    from jaxshop_baselines.distill import dataset
+    from jaxshop_baselines.loop import note
+
+    def report(done: int, total: int) -> None:
+        if progress:
+            note(f"cpsat teacher: {done}/{total} instances solved")
+
+    data = dataset.build_dataset(config, workers=config.solver_workers or None,
+                                 progress=report)
+    return Teacher(dataset.SolverTeacher(), dataset.solved_set(data), data["path"],
+                   dataset.summary(data))
 
 
 def instance_config(config: DistillConfig) -> PointerConfig:
@@ -147,7 +170,8 @@ def episode(env, student, s_params, teacher, t_params, state, obs, key, tau,
     The teacher (when given) labels every state with its argmax; the applied action is
     that label when `teacher_drives`, else a sample of the student's own policy. With
     `forced` (`(num_steps,)` int32, a rollout of the teacher's search), a teacher-driven
-    episode applies those actions instead and they are its labels.
+    episode applies those actions instead and they are its labels. A `SolverTeacher`
+    always comes with `forced` (its replayed schedule) and drives.
     """
 
     def body(carry, inputs):
@@ -158,6 +182,9 @@ def episode(env, student, s_params, teacher, t_params, state, obs, key, tau,
         sampled = sample_choice(key_t, lax.stop_gradient(s_logits), mask, 1.0)
         if teacher is None:
             t_logits, t_mid, target = jnp.zeros_like(s_logits), (), sampled
+        elif isinstance(teacher, SolverTeacher):  # a point mass on the solver's action
+            target, t_mid = forced_t, ()
+            t_logits = teacher.point_mass(forced_t, s_logits.shape[-1])
         else:
             t_logits, t_mid = teacher.logits(t_params, t_carry, state, obs, tau)
             t_logits = lax.stop_gradient(t_logits)
@@ -222,22 +249,22 @@ def reinforce_loss(log_p: jax.Array, live: jax.Array, cost: jax.Array, own: jax.
 
 
 def make_loss(config: DistillConfig, teacher_policy: Any) -> Callable:
-    """`loss(student_params, teacher_params, instances, key, hyper, weight) -> (loss,
-    metrics)`; `weight` scales the distillation term (`distill_weight`)."""
+    """`loss(student_params, teacher_params, instances, key, hyper, weight, forced=None)
+    -> (loss, metrics)`; `weight` scales the distillation term (`distill_weight`);
+    `forced` `(B, T)`: a solver teacher's actions (its episodes all teacher-driven)."""
     env = jaxshop.cached_make("fjsp", mode=config.mode)
     student = student_policy(config)
     teacher = teacher_policy if config.objective != "reinforce" else None
     per_decision = jax.vmap(jax.vmap(distill_loss, (0, 0, 0, 0, None, None)),
                             (0, 0, 0, 0, None, None))
 
-    def loss_fn(s_params, t_params, instances, key, hyper, weight):
+    def loss_fn(s_params, t_params, instances, key, hyper, weight, forced=None):
         alpha, tau, fraction = hyper
         batch = jax.tree_util.tree_leaves(instances)[0].shape[0]
         steps = env.max_steps(jax.tree_util.tree_map(lambda x: x[0], instances))
         k_reset, k_drive, k_run = jax.random.split(key, 3)
         states, ts = jax.vmap(env.reset)(jax.random.split(k_reset, batch), instances)
         drives = jax.random.uniform(k_drive, (batch,)) < fraction
-        forced = None
         if teacher is not None and config.teacher_samples:
             forced = jax.vmap(
                 lambda s, o, k: teacher_search(env, teacher, t_params, s, o, k,
@@ -281,10 +308,13 @@ def make_update(config: DistillConfig, teacher_policy: Any) -> Callable:
         key, k_inst, k_loss = jax.random.split(runner.key, 3)
         # Sharded over the data axis of the mesh in context (none: one device); keys are
         # per instance, so any number of devices gives the one-device run.
-        instances = parallel.shard_batch(sampler(k_inst, config.batch_size))
+        if config.solver_teacher:  # instances of the solved set, with their actions
+            instances, forced = parallel.shard_batch(t_params.sample(k_inst, config.batch_size))
+        else:
+            instances, forced = parallel.shard_batch(sampler(k_inst, config.batch_size)), None
         grads, metrics = jax.grad(loss_fn, has_aux=True)(
             runner.params, t_params, instances, k_loss, hyper,
-            distill_weight(config, runner.update))
+            distill_weight(config, runner.update), forced)
         updates, opt_state = opt.update(grads, runner.opt_state, runner.params)
         params = optax.apply_updates(runner.params, updates)
         metrics["grad_norm"] = optax.global_norm(grads)
@@ -311,7 +341,11 @@ def make_train(config: DistillConfig, teacher: Teacher | None = None) -> Callabl
 
 
 def _teacher_for(config: DistillConfig) -> Teacher | None:
-    return load_teacher(config.teacher, config.mode) if config.objective != "reinforce" else None
+    if config.objective == "reinforce":
+        return None
+    if config.solver_teacher:
+        return solver_teacher(config)
+    return load_teacher(config.teacher, config.mode)
 
 
 def make_train_chunk(config: DistillConfig, teacher_policy: Any) -> Callable:
@@ -396,6 +430,7 @@ __all__ = [
     "make_validation",
     "policy_num_params",
     "reinforce_loss",
+    "solver_teacher",
     "student_init",
     "student_model_config",
     "student_policy",
@@ -433,7 +468,9 @@ def _plan(config: DistillConfig) -> TrainPlan:
             "student": config.student, "objective": config.objective,
             "teacher": teacher.source if teacher else None,
             "teacher_digest": _digest(teacher.params) if teacher else None,
-            "teacher_num_params": policy_num_params(teacher.params) if teacher else None,
+            "teacher_num_params": (policy_num_params(teacher.params)
+                                   if teacher and not config.solver_teacher else None),
+            **((teacher.info or {}) if teacher else {}),
             "num_params": policy_num_params(runner.params),
             "final_val_greedy_norm_makespan": rec["final_validation"],
             "jax": jax.__version__, "device": jax.devices()[0].device_kind,
@@ -459,8 +496,16 @@ def _digest(params: Any) -> str:
 
 
 def _check_teacher(config: DistillConfig) -> None:
-    """A bad teacher fails before any compile."""
-    if config.objective != "reinforce":
+    """A bad teacher (or solved set) fails before any compile or solve."""
+    if config.solver_teacher:
+        from jaxshop_baselines.cpsat import _cp_model
+        from jaxshop_baselines.distill import dataset
+
+        _cp_model()  # ortools is there
+        path = dataset.dataset_path(config)
+        if path.is_file():
+            dataset.read_dataset(path, dataset.dataset_meta(config))
+    elif config.objective != "reinforce":
         load_teacher(config.teacher, config.mode)
 
 
