@@ -116,6 +116,7 @@ def _eval_suite(args) -> int:
             f"suite {args.suite!r} mixes {'/'.join(sorted(problems))} instances; name a --method"
         )
     spec = opts.spec_for(args, next(iter(problems)))
+    options = opts.bounds_options(args, spec, options)
     method = opts.build_method(spec, options, problems, f"suite {args.suite!r}")
     groups = evaluation.group_entries(entries)
     for members in groups.values():  # each group is one call, padded to its own size
@@ -205,17 +206,27 @@ def _eval_generated(args) -> int:
         raise CLIError(f"--mesh: {err}") from None
     options = opts.method_options(args)
     spec = opts.spec_for(args, suite.problem)
+    options = opts.bounds_options(args, spec, options)
     method = opts.build_method(spec, options, {suite.problem}, f"--random {suite.name}")
     chunk = generated.generated_chunk_for(method, spec, suite, options, args.chunk)
     key = jax.random.PRNGKey(0 if args.seed is None else args.seed)
+    if args.bounds is not None and suite.count > generated.MAX_BOUNDED_INSTANCES:
+        raise CLIError(f"--bounds: CP-SAT solves every instance; --random {suite.name} has "
+                       f"{suite.count:,} (at most {generated.MAX_BOUNDED_INSTANCES:,})")
     with parallel.use_mesh(mesh), progress_bar(args, "{task.completed}/{task.total}") as bar:
         task = bar.add_task(f"{suite.name} · {spec}", total=suite.count)
         result = generated.evaluate_generated(
             method, suite, key, chunk, progress=lambda done: bar.update(task, completed=done))
-    result.pop("makespans")
+    makespans = result.pop("makespans")
     out = {"suite": f"random {suite.name}", "problem": suite.problem, "method": spec,
            "instances": suite.count, **result, "num_params": method.num_params,
            "options": opts.run_options(args, spec, method)}
+    if args.bounds is not None and makespans.size:
+        with progress_bar(args, "{task.percentage:>3.0f}%") as bar:
+            task = bar.add_task(f"bounds · {args.bounds[0]}:{args.bounds[1]:g}", total=1.0)
+            out = generated.attach_generated_bounds(
+                out, makespans, suite, key, args.bounds[1], args.workers,
+                progress=lambda f: bar.update(task, completed=f))
     if args.out is not None:
         write_json(args.out, out)
     if not out["complete"]:

@@ -47,7 +47,6 @@ FAB_ONLY = {"seeds": "--seeds", "days": "--days", "warmup_days": "--warmup-days"
             "fab_breakdowns": "--fab-breakdowns", "fab_params": "--fab-params"}
 GENERATED_ONLY = {"chunk": "--chunk", "mesh": "--mesh"}
 NOT_FOR_GENERATED = {"groups": "--groups", "limit": "--limit", "data_dir": "--data-dir",
-                     "bounds": "--bounds",
                      "format": "--format", **FAB_ONLY}
 NOT_FOR_FAB = {"groups": "--groups", "limit": "--limit", "mode": "--mode", "bounds": "--bounds",
                "sample": "--sample", "temperature": "--temperature",
@@ -100,6 +99,19 @@ def method_options(args: argparse.Namespace) -> dict[str, Any]:
     return {
         name: getattr(args, name) for name in METHOD_FLAGS if getattr(args, name) is not None
     }
+
+
+def bounds_options(args: argparse.Namespace, spec: str, options: dict[str, Any]
+                   ) -> dict[str, Any]:
+    """With `--bounds`, `--workers` sizes CP-SAT's bound searches: a method that does not
+    take it is built without it (cpsat itself uses it for both)."""
+    from jaxshop_baselines.methods import method_info
+
+    info = method_info(spec)
+    if getattr(args, "bounds", None) is None or info.options is None or \
+            "workers" in info.options:
+        return options
+    return {k: v for k, v in options.items() if k != "workers"}
 
 
 def build_method(spec: str, options: dict[str, Any], problems: set[str], where: str):

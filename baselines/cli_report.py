@@ -168,6 +168,11 @@ def print_generated(suite: Any, spec: str, out: dict[str, Any]) -> None:
           f"{suite.count} solved instances; {out['seconds']:.1f} s "
           f"({out['instances_per_second']:.0f} instances/s) on {out['devices']} device(s), "
           f"compile {out['compile_seconds']:.1f} s, peak memory {memory / 2**20:.0f} MiB")
+    if "bounds" in out:
+        print(f"{out['bounds']}: mean gap to its proven lower bound "
+              f"{out['mean_gap_to_cpsat_lower_bound_percent']:.2f} %, to its makespan "
+              f"{out['mean_gap_to_cpsat_makespan_percent']:.2f} % ({out['cpsat_optimal']}/"
+              f"{out['solved']} proven optimal)")
 
 
 def listing() -> dict[str, list[dict[str, str]]]:

@@ -109,3 +109,40 @@ def evaluate_generated(method: Method, suite: GeneratedSuite, key: jax.Array,
         **parallel.run_info(),
         **parallel.peak_memory(),
     }
+
+
+#: `eval --random ... --bounds cpsat:S` solves every instance with CP-SAT: at most this many
+MAX_BOUNDED_INSTANCES = 10_000
+
+
+def generated_instances(suite: GeneratedSuite, key: jax.Array, count: int) -> list[Any]:
+    """The first `count` instances of `suite` under `key` (the ones `evaluate_generated`
+    solves, drawn the same way), as NumPy instances."""
+    keys = jax.random.split(key, suite.count)[:count]
+    batch = jax.jit(jax.vmap(suite.generator()))(jax.vmap(jax.random.split)(keys)[:, 0])
+    batch = jax.tree_util.tree_map(np.asarray, batch)
+    return [jax.tree_util.tree_map(lambda x, i=i: x[i], batch) for i in range(count)]
+
+
+def attach_generated_bounds(out: dict[str, Any], makespans: np.ndarray, suite: GeneratedSuite,
+                            key: jax.Array, seconds: float, workers: int | None = None,
+                            progress: Any = None) -> dict[str, Any]:
+    """CP-SAT's bounds at `seconds` per instance (`cpsat.cached_bounds`, cached by content)
+    on the evaluated instances: the mean gap of the method's makespans to CP-SAT's proven
+    lower bound and to CP-SAT's own makespan, and how many CP-SAT proved optimal."""
+    from jaxshop_baselines.cpsat import cached_bounds
+
+    count = int(makespans.shape[0])
+    bounds = cached_bounds(generated_instances(suite, key, count), seconds, workers, progress)
+    lower = np.array([max(1, b["lower_bound"]) for b in bounds], float)
+    upper = np.array([b["upper_bound"] for b in bounds], float)
+    done = makespans >= 0
+    gap_lb = 100.0 * (makespans[done] - lower[done]) / lower[done]
+    gap_ub = 100.0 * (makespans[done] - upper[done]) / upper[done]
+    return {**out, "bounds": f"cpsat:{seconds:g}",
+            "mean_gap_to_cpsat_lower_bound_percent": round(float(gap_lb.mean()), 4),
+            "mean_gap_to_cpsat_makespan_percent": round(float(gap_ub.mean()), 4),
+            "cpsat_mean_makespan": round(float(upper.mean()), 4),
+            "cpsat_mean_gap_to_own_bound_percent":
+                round(float((100.0 * (upper - lower) / lower).mean()), 4),
+            "cpsat_optimal": sum(b["status"] == "optimal" for b in bounds)}

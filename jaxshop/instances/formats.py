@@ -21,6 +21,15 @@ Formats (names accepted by `read_instance(path, format=...)`):
 * ``fjs``: flexible job shop (Brandimarte, Hurink, ...): ``jobs machines [avg]`` then one
   line per job: the number of operations, then per operation the number k of eligible
   machines followed by k ``machine time`` pairs, machines 1-based.
+* ``job-shop-lib-json``: job-shop-lib's JSON instance (``JobShopInstance.to_dict``): an
+  object with ``duration_matrix`` (per job, one time per operation) and
+  ``machines_matrix`` (per job, per operation a 0-based machine or a list of eligible
+  machines, all with that one time), and ``metadata.num_machines`` when a machine is
+  unused (jaxshop writes it); other keys are ignored. JSON has no comments; a parse error
+  names the JSON line.
+
+PyJobShop reads FJSPLIB files (``fjs``); job-shop-lib reads the ``jssp`` layout (its
+"Taillard" files, ``#`` comments) and its JSON: `jaxshop solve FILE` reads all three.
 """
 
 from __future__ import annotations
@@ -499,6 +508,71 @@ def write_fjs(instance: FJSPInstance) -> str:
     return "\n".join(lines) + "\n"
 
 
+def parse_job_shop_lib_json(text: str, source: str = "<string>") -> FJSPInstance:
+    """job-shop-lib's JSON instance: `duration_matrix` and `machines_matrix` per job."""
+    import json
+
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise InstanceFormatError(source, err.lineno, f"not JSON: {err.msg}") from None
+    if not isinstance(data, dict) or not {"duration_matrix", "machines_matrix"} <= set(data):
+        raise InstanceFormatError(source, 1, "expected an object with duration_matrix and "
+                                  "machines_matrix (job-shop-lib's JobShopInstance.to_dict)")
+    times, machines = data["duration_matrix"], data["machines_matrix"]
+    if not isinstance(times, list) or not isinstance(machines, list) or not times or \
+            len(times) != len(machines):
+        raise InstanceFormatError(source, 1, "duration_matrix and machines_matrix must be "
+                                  "non-empty lists with one row per job")
+    chosen = [[(m if isinstance(m, list) else [m]) for m in row] if isinstance(row, list)
+              else None for row in machines]
+    flat = [k for row in chosen if row for ms in row for k in ms]
+    if not all(isinstance(k, int) and not isinstance(k, bool) and 0 <= k < 10**7
+               for k in flat) or not flat:
+        raise InstanceFormatError(source, 1, "machines_matrix: machines must be integers "
+                                  "0..10^7 (0-based)")
+    declared = data.get("metadata", {}).get("num_machines", 0) if isinstance(
+        data.get("metadata"), dict) else 0
+    m = max(max(flat) + 1, declared if isinstance(declared, int) and declared < 10**7 else 0)
+    jobs = []
+    for j, (t_row, m_row) in enumerate(zip(times, chosen, strict=True)):
+        if not isinstance(t_row, list) or m_row is None or len(t_row) != len(m_row) or \
+                not t_row:
+            raise InstanceFormatError(source, 1, f"job {j}: duration_matrix and "
+                                      "machines_matrix rows differ in length (or are empty)")
+        ops = []
+        for o, (t, ms) in enumerate(zip(t_row, m_row, strict=True)):
+            if not isinstance(t, int) or isinstance(t, bool) or not 0 <= t <= MAX_TIME:
+                raise InstanceFormatError(source, 1, f"job {j} operation {o}: time {t!r} is "
+                                          f"not an integer in 0..{MAX_TIME}")
+            if not ms or len(set(ms)) != len(ms):
+                raise InstanceFormatError(source, 1, f"job {j} operation {o}: machines "
+                                          f"{ms!r} are empty or repeat")
+            ops.append(dict.fromkeys(ms, t))
+        jobs.append(ops)
+    return _build_fjsp(_Reader(text, source), jobs, m, 1)
+
+
+def write_job_shop_lib_json(instance: FJSPInstance) -> str:
+    """job-shop-lib's JSON; ValueError for an operation whose eligible machines take
+    different times (that layout has one time per operation)."""
+    import json
+
+    _check_unbatched(instance, FJSPInstance)
+    ops = instance.to_operations()
+    for j, job in enumerate(ops):
+        for o, alts in enumerate(job):
+            if len(set(alts.values())) > 1:
+                raise ValueError(f"job-shop-lib-json: job {j} operation {o} takes different "
+                                 "times on its machines; the layout has one per operation")
+    return json.dumps({
+        "name": "", "metadata": {"num_machines": int(np.asarray(instance.machine_mask).sum())},
+        "duration_matrix": [[next(iter(a.values())) for a in job] for job in ops],
+        "machines_matrix": [[(next(iter(a)) if len(a) == 1 else sorted(a)) for a in job]
+                            for job in ops],
+    }) + "\n"
+
+
 # ---------------------------------------------------------------------------------------
 # Registry and sniffing
 # ---------------------------------------------------------------------------------------
@@ -528,10 +602,13 @@ FORMATS: dict[str, Format] = {
                "Taillard job shop: header, Times block, Machines block (1-based)"),
         Format("fjs", "fjsp", parse_fjs, write_fjs,
                "flexible job shop .fjs: 'jobs machines avg', per job its operations"),
+        Format("job-shop-lib-json", "jssp", parse_job_shop_lib_json, write_job_shop_lib_json,
+               "job-shop-lib JSON: duration_matrix, machines_matrix (lists: flexible)"),
     )
 }  # fmt: skip
 
-_ALIASES = {"orlib": "jssp", "jsplib": "jssp", "fjsp": "fjs", "taillard": "taillard-pfsp"}
+_ALIASES = {"orlib": "jssp", "jsplib": "jssp", "fjsp": "fjs", "taillard": "taillard-pfsp",
+            "fjsplib": "fjs", "jsl": "job-shop-lib-json", "json": "job-shop-lib-json"}
 
 
 def get_format(name: str) -> Format:
@@ -545,6 +622,8 @@ def get_format(name: str) -> Format:
 
 def _candidates(text: str) -> list[str]:
     """Formats worth trying for `text`, most plausible first."""
+    if text.removeprefix("\ufeff").lstrip().startswith("{"):
+        return ["job-shop-lib-json"]
     lines = [
         toks for line in text.removeprefix("\ufeff").splitlines()
         if (toks := line.split("#", 1)[0].lower().split())

@@ -190,3 +190,38 @@ def test_bad_bounds_are_one_line_errors(capsys, text):
     assert main(["eval", "--suite", "ft", "--bounds", text]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "--bounds" in err
+
+
+@pytest.mark.slow
+def test_random_eval_bounds_are_those_of_the_instances_it_solved(capsys, tmp_path, monkeypatch):
+    import jax
+    from jaxshop_baselines.cli import main
+    from jaxshop_baselines.evaluation.generated import generated_instances
+    from jaxshop_baselines.methods import get_method
+
+    from jaxshop.instances.generated import parse_generated
+
+    monkeypatch.setenv("JAXSHOP_CACHE_DIR", str(tmp_path / "xla"))
+    argv = ["eval", "--random", "fjsp:4x3:5", "--method", "rule:spt", "--bounds", "cpsat:5",
+            "--workers", "2", "--json"]
+    assert main(argv) == 0
+    out = json.loads(capsys.readouterr().out)
+    instances = generated_instances(parse_generated("fjsp:4x3:5"), jax.random.PRNGKey(0), 5)
+    # the same instances: the rule solves them one by one to the eval's mean makespan
+    rule = [s.makespan for s in get_method("rule:spt").solve(instances, jax.random.PRNGKey(0))]
+    assert np.mean(rule) == pytest.approx(out["mean_makespan"])
+    optima = [solve_instance(inst, 5.0, 2) for inst in instances]
+    assert all(r.status == "optimal" for r in optima) and out["cpsat_optimal"] == 5
+    gaps = [100 * (m - r.makespan) / r.makespan for m, r in zip(rule, optima, strict=True)]
+    assert out["mean_gap_to_cpsat_lower_bound_percent"] == pytest.approx(np.mean(gaps), abs=1e-3)
+    assert out["mean_gap_to_cpsat_makespan_percent"] == pytest.approx(np.mean(gaps), abs=1e-3)
+    assert out["bounds"] == "cpsat:5" and out["cpsat_mean_gap_to_own_bound_percent"] == 0
+
+
+def test_random_eval_bounds_refuse_a_suite_too_large_to_solve(capsys):
+    from jaxshop_baselines.cli import main
+
+    assert main(["eval", "--random", "fjsp:4x3:20000", "--method", "rule:spt", "--bounds",
+                 "cpsat:1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--bounds" in err and "20,000" in err

@@ -157,7 +157,7 @@ def test_taillard_seed_tables_match_bounds_notes():
 # ---------------------------------------------------------------------------------------
 
 PFSP_FORMATS = ["taillard-pfsp", "pfsp-std"]
-JSSP_FORMATS = ["jssp", "taillard-jssp", "fjs"]
+JSSP_FORMATS = ["jssp", "taillard-jssp", "fjs", "job-shop-lib-json"]
 
 
 def _roundtrip(instance, fmt: str):

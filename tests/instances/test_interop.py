@@ -105,3 +105,68 @@ def test_what_job_shop_lib_cannot_hold_is_refused():
         to_job_shop_lib(suite("brandimarte")[0].instance)  # mk01: times by machine
     with pytest.raises(ValueError, match="permutation flow shop"):
         to_job_shop_lib(suite("taillard-pfsp")[0].instance)
+
+
+@pytest.mark.parametrize("name", ("lawrence", "ft"))
+def test_job_shop_lib_reads_our_files_and_we_read_its_json(name, tmp_path):
+    """job-shop-lib's own readers on our `jssp` files give the instance `to_job_shop_lib`
+    gives, and its `to_dict` JSON reads back (sniffed) as the same instance."""
+    pytest.importorskip("job_shop_lib")
+    import json
+
+    from job_shop_lib import JobShopInstance
+
+    from jaxshop.instances.formats import parse_instance, write_jssp
+    from jaxshop.interop import to_job_shop_lib
+
+    for entry in suite(name):
+        inst = entry.instance
+        path = tmp_path / f"{entry.name}.txt"
+        path.write_text(f"# {entry.name}, written by jaxshop\n" + write_jssp(inst))
+        theirs = JobShopInstance.from_taillard_file(path)
+        ours = to_job_shop_lib(inst)
+        assert theirs.duration_matrix == ours.duration_matrix
+        assert theirs.machines_matrix == ours.machines_matrix
+        same_instance(inst, parse_instance(json.dumps(theirs.to_dict()), f"{entry.name}.json"))
+
+
+def test_pyjobshop_reads_our_fjs_files_as_to_pyjobshop_builds_them(tmp_path):
+    pytest.importorskip("pyjobshop")
+    from pyjobshop import read
+
+    from jaxshop.instances.formats import write_fjs
+    from jaxshop.interop import to_pyjobshop
+
+    def modes(data):
+        return sorted((m.task, tuple(m.resources), m.duration) for m in data.modes)
+
+    for entry in suite("brandimarte"):
+        path = tmp_path / f"{entry.name}.fjs"
+        path.write_text(write_fjs(entry.instance))
+        theirs, ours = read(path), to_pyjobshop(entry.instance)
+        assert modes(theirs) == modes(ours)
+        assert [t.job for t in theirs.tasks] == [t.job for t in ours.tasks]
+        assert len(theirs.resources) == len(ours.resources)
+
+
+def test_solve_reads_a_job_shop_lib_json_file(tmp_path, capsys):
+    import json
+
+    from jaxshop_baselines.cli import main
+
+    (tmp_path / "ft06.json").write_text(json.dumps({
+        "name": "ft06-like", "duration_matrix": [[3, 2], [4, 1]],
+        "machines_matrix": [[0, [0, 1]], [1, 0]]}))
+    for extra in ([], ["--format", "job-shop-lib-json"]):
+        assert main(["solve", str(tmp_path / "ft06.json"), "--method", "rule:spt", "--json",
+                     *extra]) == 0
+        out = json.loads(capsys.readouterr().out)
+        assert out["problem"] == "fjsp" and out["makespan"] >= 5
+    (tmp_path / "bad.json").write_text('{"duration_matrix": [[1, 2]],\n "machines_matrix": [[0]]}')
+    assert main(["solve", str(tmp_path / "bad.json")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "bad.json, line 1" in err and "differ" in err
+    (tmp_path / "broken.json").write_text('{"duration_matrix":\n [[1, 2]')
+    assert main(["solve", str(tmp_path / "broken.json")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "broken.json, line 2: not JSON" in err
