@@ -93,6 +93,9 @@ def print_solve(out: dict[str, Any], shape: tuple[int, ...], seconds: tuple[floa
         f"{out['makespan']}"
         + (f", best known {ub} ({known}), gap {out['gap_percent']:.2f} %" if known is not None
            else "")
+        + (f"; {out['status']}, proven lower bound {out['lower_bound']} (gap "
+           f"{out['gap_to_lower_bound_percent']:.2f} %)" if out.get("lower_bound") is not None
+           else "")
         + f"  [{seconds[0]:.2f} s incl. compile, validated in {seconds[1]:.2f} s]"
     )
     if out["permutation"] is not None:

@@ -15,9 +15,13 @@ One interval model per problem, built from the exact-size instance:
 seed, optionally hinted with another schedule (a warm start), and returns the schedule,
 CP-SAT's proven lower bound, its status ("optimal" or "feasible") and the time used.
 The method (`cpsat`, extra `.[cpsat]`) solves a list of instances with up to `workers`
-CP-SAT workers in all: `min(instances, workers)` solves at a time in threads (CP-SAT
-releases the GIL), each with its share of the workers; progress after each instance, and
-Ctrl-C stops every running search at once.
+CP-SAT workers in all: each instance gets `min(workers, PORTFOLIO)` workers (CP-SAT's
+portfolio, LNS included, needs several: on Brandimarte and Taillard two workers on one
+instance beat one worker on each of two at the same time limit) and `workers // that`
+instances are solved at a time. Each solve runs in a thread: CP-SAT's search is C++ that
+releases the GIL and runs its own worker threads, so threads use the cores as processes
+would, without pickling instances and schedules, and one Ctrl-C (`StopSearch` on every
+running solver) stops them all at once. Progress after each instance.
 """
 
 from __future__ import annotations
@@ -231,16 +235,28 @@ def solve_instance(instance: Instance, time_limit: float = DEFAULT_TIME_LIMIT,
                        round(seconds, 3), permutation)
 
 
+#: CP-SAT workers one instance gets at most by default (its portfolio, LNS included)
+PORTFOLIO = 8
+
+
+def instance_split(count: int, workers: int | None, per_instance: int | None = None
+                   ) -> tuple[int, int]:
+    """`(instances at a time, workers each)` for `count` instances and `workers` in all
+    (None: the CPU count)."""
+    workers = workers or os.cpu_count() or 1
+    each = max(1, min(workers, per_instance or PORTFOLIO))
+    return max(1, min(count, workers // each)), each
+
+
 def solve_many(instances: Sequence[Instance], time_limit: float = DEFAULT_TIME_LIMIT,
                workers: int | None = None, seed: int = 0,
                hints: Sequence[Schedule | None] | None = None,
-               progress: ProgressFn | None = None) -> list[CPSATResult]:
+               progress: ProgressFn | None = None, per_instance: int | None = None
+               ) -> list[CPSATResult]:
     """`solve_instance` on every instance with up to `workers` CP-SAT workers in all
-    (default: the CPU count): `min(len, workers)` instances at a time, each with its share
-    of the workers; `progress(fraction done)` after each; Ctrl-C stops every search."""
-    workers = workers or os.cpu_count() or 1
-    parallel = max(1, min(len(instances), workers))
-    each = max(1, workers // parallel)
+    (default: the CPU count), `per_instance` each (default `min(workers, PORTFOLIO)`;
+    `instance_split`); `progress(fraction done)` after each; Ctrl-C stops every search."""
+    parallel, each = instance_split(len(instances), workers, per_instance)
     hints = hints or [None] * len(instances)
     stops = _Stops()
     results: list[CPSATResult | None] = [None] * len(instances)
@@ -329,13 +345,12 @@ def _warm_start(spec: str | None, instances: list[Instance], seed: int
 
 
 def estimate_cpsat(instances: Sequence[Instance], options: dict[str, Any]) -> Any:
-    """Wall time: the time limit per instance, `min(len, workers)` at a time. No device
-    call: every search stops on Ctrl-C, so only the total is bounded."""
+    """Wall time: the time limit per instance, `instance_split` of them at a time. No
+    device call: every search stops on Ctrl-C, so only the total is bounded."""
     from jaxshop_baselines.limits import Estimate
 
     limit = float(options.get("time_limit") or DEFAULT_TIME_LIMIT)
-    workers = options.get("workers") or os.cpu_count() or 1
-    rounds = -(-len(instances) // max(1, min(len(instances), workers)))
+    rounds = -(-len(instances) // instance_split(len(instances), options.get("workers"))[0])
     return Estimate(rounds * limit, 0.0, f"{len(instances)} instance(s) x {limit:g} s")
 
 

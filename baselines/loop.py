@@ -303,6 +303,7 @@ def run_chunked(*, out: Path, runner: Any, chunk: Callable[..., tuple[Any, dict]
                 unit: str = "update",
                 chunk_args_of: Callable[[Any], tuple] | None = None,
                 finished: Callable[[Any], bool] | None = None,
+                time_budget: float | None = None,
                 ) -> tuple[Any, RunRecord]:
     """Runs (or resumes) a chunked training run in `out`; see the module docstring.
 
@@ -319,6 +320,8 @@ def run_chunked(*, out: Path, runner: Any, chunk: Callable[..., tuple[Any, dict]
     gives the chunk's arguments once the runner is restored; `finished(runner)` ends the
     run before `total` (its step is then `step_of(runner)`, a checkpoint is written, and
     rows past it are dropped); the last chunk may end at `total` inside the chunk.
+    `time_budget` (seconds of training, compile excluded, resumed runs included) ends the
+    run likewise after the chunk that reaches it.
     """
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -341,7 +344,11 @@ def run_chunked(*, out: Path, runner: Any, chunk: Callable[..., tuple[Any, dict]
             config.to_json(out / config_file)
         elapsed = float(rows_before[-1]["time_s"]) if rows_before else 0.0
         counted = done * counter[1] if counter else 0
-        ended = finished is not None and done > 0 and finished(runner)
+        def over_budget(seconds: float) -> bool:
+            return time_budget is not None and seconds >= time_budget
+
+        ended = done > 0 and ((finished is not None and finished(runner)) or
+                              over_budget(elapsed))
         if chunk_args_of is not None and done < total and not ended:
             chunk_args = chunk_args_of(runner)
         fn, compile_s = None, 0.0
@@ -369,7 +376,7 @@ def run_chunked(*, out: Path, runner: Any, chunk: Callable[..., tuple[Any, dict]
                 dt = time.perf_counter() - t1
                 per_row = per_chunk // len(metrics[metric_names[0]])
                 reached = min(done + per_chunk, total)
-                ended = finished is not None and finished(runner)
+                ended = (finished is not None and finished(runner)) or over_budget(elapsed + dt)
                 if ended:
                     reached = step_of(runner)
                 metrics = {k: v[:max(0, reached - done) // per_row] for k, v in metrics.items()}

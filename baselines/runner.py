@@ -154,6 +154,8 @@ class TrainPlan:
     finished: Callable[[Any], bool] | None = None
     #: `runner -> chunk_args` in place of `chunk_args` (data drawn from the run's key)
     chunk_args_of: Callable[[Any], tuple] | None = None
+    #: seconds of training (compile excluded) after which the run ends at that chunk
+    time_budget: float | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -380,7 +382,8 @@ def train(spec: TrainSpec, config: Any, out_dir: str | Path, seed: int = 0,
             config_file=spec.config_file, seed=seed,
             command=command, resume=resume, progress=progress, evaluate=job.evaluate,
             chunk_args=job.chunk_args, chunk_args_of=job.chunk_args_of,
-            finished=job.finished, summary=job.summary, counter=job.counter,
+            finished=job.finished, time_budget=job.time_budget, summary=job.summary,
+            counter=job.counter,
             validation_field=job.validation_field, finite_keys=job.finite_keys,
             step_of=spec.step_of, save=lambda d, r: save_checkpoint(spec, d, r),
             restore=LAYOUTS[spec.layout][1], describe=job.describe,

@@ -8,7 +8,7 @@ the table fills over several sessions (`--only suite[:group],...` picks runs). E
 records the machine's load average before and after its run (CP-SAT's limit is wall time:
 a loaded machine gives it less search). `--print` only prints the table.
 
-    python scripts/cpsat_table.py --limits 10,60 --workers 2
+    python scripts/cpsat_table.py --limits 10,60 --workers 2 --out results/cpsat
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "results" / "cpsat"
+OUT = ROOT / "runs" / "results" / "cpsat"  # the measured table: --out results/cpsat
 #: suite -> (eval options, published CP-SAT mean gap per group and overall, its source)
 SUITES = {
     "ft": ([], {}, ""),
@@ -53,22 +53,30 @@ def runs(suites: list[str]) -> list[tuple[str, str | None]]:
     return out
 
 
-def out_path(suite: str, group: str | None, limit: float) -> Path:
-    return OUT / (f"{suite}-{limit:g}s.json" if group is None else
-                  f"{suite}-{group}-{limit:g}s.json")
+def out_path(suite: str, group: str | None, limit: float, folder: Path = OUT) -> Path:
+    return folder / (f"{suite}-{limit:g}s.json" if group is None else
+                     f"{suite}-{group}-{limit:g}s.json")
 
 
-def run(suite: str, group: str | None, limit: float, workers: int) -> Path:
+#: --warm-start: CP-SAT starts from this method's schedule (a hint)
+WARM = {"taillard-pfsp": "neh"}
+WARM_DEFAULT = "rule:MWKR-EF"
+
+
+def run(suite: str, group: str | None, limit: float, workers: int, folder: Path = OUT,
+        warm: bool = False) -> Path:
     """The eval JSON of CP-SAT on `suite` (one size group) at `limit` seconds per instance
     (run once)."""
     from jaxshop_baselines.cli import main
+    from jaxshop_baselines.cpsat import instance_split
 
-    out = out_path(suite, group, limit)
+    out = out_path(suite, group, limit, folder)
     if out.is_file() and json.loads(out.read_text()).get("complete"):
         return out
     before = os.getloadavg()
     code = main(["eval", "--suite", suite, *(["--groups", group] if group else []),
                  "--method", "cpsat", "--time-limit", f"{limit:g}", "--workers", str(workers),
+                 *(["--warm-start", WARM.get(suite, WARM_DEFAULT)] if warm else []),
                  "--schedules", "--out", str(out), "--quiet"])
     if code != 0:
         raise SystemExit(f"cpsat_table: eval of {suite} {group or ''} at {limit:g} s "
@@ -76,20 +84,23 @@ def run(suite: str, group: str | None, limit: float, workers: int) -> Path:
     record = json.loads(out.read_text())
     record["machine"] = {"cpus": os.cpu_count(), "loadavg_before": before,
                          "loadavg_after": os.getloadavg()}
+    record["workers_each"] = instance_split(len(record["instances"]), workers)[1]
     out.write_text(json.dumps(record, indent=1))
     return out
 
 
-def table(limits: list[float]) -> str:
+def table(limits: list[float], folder: Path = OUT) -> str:
     """The markdown table of every JSON present."""
-    lines = ["| suite | group | limit s | instances | optimal | gap to best known % | "
-             "gap to own bound % | mean s per instance | published CP-SAT % |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---|"]
+    lines = ["| suite | group | limit s | warm start | workers each | instances | optimal | "
+             "gap to best known % | gap to own bound % | mean s per instance | "
+             "published CP-SAT % |", "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---|"]
     for suite, (_, published, source) in SUITES.items():
         for limit in limits:
-            paths = [out_path(s, g, limit) for s, g in runs([suite])]
-            rows = [r for path in paths if path.is_file()
-                    for r in json.loads(path.read_text())["instances"]]
+            paths = [out_path(s, g, limit, folder) for s, g in runs([suite])]
+            records = [json.loads(path.read_text()) for path in paths if path.is_file()]
+            rows = [r for record in records for r in record["instances"]]
+            warm = {str(r["options"].get("warm_start") or "-") for r in records}
+            each = {str(r.get("workers_each", "1")) for r in records}
             if not rows:
                 continue
             groups: dict[str, list[dict]] = {}
@@ -103,7 +114,8 @@ def table(limits: list[float]) -> str:
                 seconds = [r["solver_seconds"] for r in members]
                 ref = published.get(group)
                 lines.append(
-                    f"| {suite} | {group} | {limit:g} | {len(members)} | "
+                    f"| {suite} | {group} | {limit:g} | {'/'.join(sorted(warm))} | "
+                    f"{'/'.join(sorted(each))} | {len(members)} | "
                     f"{sum(r['status'] == 'optimal' for r in members)} | "
                     f"{sum(gaps) / len(gaps):.2f} | {sum(own) / len(own):.2f} | "
                     f"{sum(seconds) / len(seconds):.1f} | "
@@ -118,19 +130,23 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", default=None,
                    help="comma-separated suite or suite:group items (default all suites)")
     p.add_argument("--print", action="store_true", help="only print the table")
+    p.add_argument("--warm-start", action="store_true", help="CP-SAT starts from the "
+                   "schedule of NEH (flow shops) or MWKR-EF (job shops)")
+    p.add_argument("--out", type=Path, default=OUT, help="folder of the JSON files "
+                   "(default runs/results/cpsat; the measured table: results/cpsat)")
     args = p.parse_args(argv)
     limits = [float(x) for x in args.limits.split(",")]
     suites = args.only.split(",") if args.only else list(SUITES)
     if not args.print:
-        OUT.mkdir(parents=True, exist_ok=True)
+        args.out.mkdir(parents=True, exist_ok=True)
         for limit in limits:
             for suite, group in runs(suites):
                 print(f"cpsat_table: {suite} {group or ''} at {limit:g} s ...", flush=True)
-                run(suite, group, limit, args.workers)
-    OUT.mkdir(parents=True, exist_ok=True)
-    text = table(limits)
+                run(suite, group, limit, args.workers, args.out, args.warm_start)
+    args.out.mkdir(parents=True, exist_ok=True)
+    text = table(limits, args.out)
     print(text)
-    (OUT / "table.md").write_text(text + "\n")
+    (args.out / "table.md").write_text(text + "\n")
     return 0
 
 

@@ -4,8 +4,8 @@ instance, replayed as env actions (`jaxshop.replay`), against its own makespan.
 Flow shops replay in the `pfsp` env, job shops in the insert-mode `fjsp` env. A replayed
 makespan is never larger (`jaxshop.replay`); the table counts equal and smaller ones per
 suite and method and writes `results/replay_check.json`. CP-SAT schedules come from
-`results/cpsat/SUITE-LIMITs.json` (`scripts/cpsat_table.py`, which keeps them) when
-present, else CP-SAT runs at `--cpsat-seconds` per instance.
+`results/cpsat/SUITE-*s.json` (`scripts/cpsat_table.py`, which keeps them) where present;
+CP-SAT solves the other instances at `--cpsat-seconds` each.
 
     python scripts/replay_check.py --cpsat-seconds 2
 """
@@ -31,18 +31,20 @@ def _schedules(suite: str, spec: str, entries: list, cpsat_seconds: float) -> li
 
     from jaxshop.schedule import Schedule
 
-    if spec == "cpsat":
-        for saved in sorted((ROOT / "results" / "cpsat").glob(f"{suite}-*s.json")):
-            rows = {r["instance"]: r for r in json.loads(saved.read_text())["instances"]}
-            if all(e.name in rows and "schedule" in rows[e.name] for e in entries):
-                return [rows[e.name]["schedule"] for e in entries]
+    saved: dict = {}
+    if spec == "cpsat":  # any time limit's schedule; the missing ones are solved here
+        for path in sorted((ROOT / "results" / "cpsat").glob(f"{suite}-*s.json")):
+            for r in json.loads(path.read_text())["instances"]:
+                if "schedule" in r:
+                    saved.setdefault(r["instance"], r["schedule"])
         options = {"time_limit": cpsat_seconds}
     else:
         options = {"iterations": 200} if spec == "ig" else {}
     method = get_method(spec, **options)
     out: list[Schedule] = []
     for e in entries:  # one at a time: each instance at its own shape
-        out.append(method.solve([e.instance], jax.random.PRNGKey(0))[0].schedule)
+        out.append(saved[e.name] if e.name in saved else
+                   method.solve([e.instance], jax.random.PRNGKey(0))[0].schedule)
     return out
 
 

@@ -101,6 +101,12 @@ class DistillConfig(JSONConfig):
     updates_per_chunk: int = chunk_option(10)
     checkpoint_every: int = checkpoint_option(50)
     eval_size: int = 128
+    # Wall-time budget: training (compile excluded) plus, for a cpsat teacher, the solve
+    # time of its solved set; the run ends after the chunk that reaches it (0: --steps)
+    time_budget: float = option(0.0, "--time-budget", "seconds of training, plus a cpsat "
+                                "teacher's solve time, after which the run ends (at that "
+                                "chunk; default 0: --steps only)",
+                                type=float_in(0.0, 10**7), metavar="SECONDS", shown="")
 
     def __post_init__(self) -> None:
         kind = self.teacher.partition(":")[0]

@@ -177,7 +177,9 @@ def build_dataset(config: Any, path: Path | None = None, workers: int | None = N
     while done < n:
         todo = list(range(done, min(n, done + chunk)))
         t0 = time.perf_counter()
-        results = solve_many([one[i] for i in todo], meta["seconds"], workers)
+        # one worker per instance, instances side by side: a set is many small solves
+        results = solve_many([one[i] for i in todo], meta["seconds"], workers,
+                             per_instance=1)
         meta["solve_seconds"] = round(meta["solve_seconds"] + time.perf_counter() - t0, 3)
         for i, r in zip(todo, results, strict=True):
             actions = jaxshop.replay(env, one[i], r.schedule)

@@ -483,10 +483,19 @@ def _plan(config: DistillConfig) -> TrainPlan:
         metric_names=METRIC_NAMES, name=f"{config.student} {label}",
         evaluate=make_validation(config) if config.eval_size > 0 else None,
         counter=("schedules", config.batch_size), meta_fn=meta,
+        time_budget=_training_budget(config, teacher),
         summary=lambda m: (f"loss {float(m['loss'].mean()):.4f} · agree "
                            f"{float(m['agreement'].mean()):.3f} · C/LB "
                            f"{float(m['norm_makespan'].mean()):.3f}"),
     )
+
+
+def _training_budget(config: DistillConfig, teacher: Teacher | None) -> float | None:
+    """`--time-budget` less what the teacher's solved set cost (None: no budget)."""
+    if not config.time_budget:
+        return None
+    solve = (teacher.info or {}).get("dataset_solve_seconds", 0.0) if teacher else 0.0
+    return max(0.0, float(config.time_budget) - solve)
 
 
 def _digest(params: Any) -> str:

@@ -105,7 +105,7 @@ def test_ctrl_c_stops_every_running_search_at_once():
 
     with pytest.raises(KeyboardInterrupt):
         solve_many([jaxshop.load("ft06"), *big], time_limit=60, workers=3,
-                   progress=interrupt)
+                   progress=interrupt, per_instance=1)  # all three at once
     assert time.perf_counter() - t0 < 20
 
 
@@ -225,3 +225,16 @@ def test_random_eval_bounds_refuse_a_suite_too_large_to_solve(capsys):
                  "cpsat:1"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "--bounds" in err and "20,000" in err
+
+
+@pytest.mark.parametrize("count, workers, per_instance, split", [
+    (10, 2, None, (1, 2)),  # few cores: one instance at a time with all of them
+    (10, 16, None, (2, 8)),  # a portfolio of 8 per instance, two at a time
+    (1, 16, None, (1, 8)),
+    (10, 2, 1, (2, 1)),  # many small solves side by side (a distillation set)
+    (3, 8, 1, (3, 1)),
+])
+def test_workers_are_split_into_portfolios(count, workers, per_instance, split):
+    from jaxshop_baselines.cpsat import instance_split
+
+    assert instance_split(count, workers, per_instance) == split

@@ -176,13 +176,26 @@ def _toy_chunk(runner: Toy):
 
 
 def _toy_run(out: Path, *, resume: bool = False, steps: int = 12, seed: int = 0,
-             on_rows=None):
+             on_rows=None, time_budget=None):
     runner = Toy(jnp.zeros(3), jax.random.PRNGKey(seed), jnp.int32(0))
     return loop.run_chunked(
         out=out, runner=runner, chunk=_toy_chunk, total=steps, per_chunk=2,
         checkpoint_every=4, metric_names=("loss", "grad_norm"), name="toy",
         config=ToyConfig(steps), seed=seed, command="toy", resume=resume, progress=False,
-        counter=("samples", 3), on_rows=on_rows)
+        counter=("samples", 3), on_rows=on_rows, time_budget=time_budget)
+
+
+def test_a_time_budget_ends_the_run_after_the_chunk_that_spends_it(tmp_path, capsys):
+    full, record = _toy_run(tmp_path / "full", time_budget=1e6)
+    assert record.updates == 12
+    spent, record = _toy_run(tmp_path / "spent", time_budget=0.0)  # spent by the 1st chunk
+    assert record.updates == 2 and int(spent.update) == 2
+    assert [int(r["update"]) for r in _rows(tmp_path / "spent" / "metrics.csv")] == [1, 2]
+    assert pointer_ckpt.latest_checkpoint(tmp_path / "spent") == 2  # saved where it ended
+    again, record = _toy_run(tmp_path / "spent", resume=True, time_budget=0.0)
+    assert record.updates == 2  # a resume of a spent run trains no further
+    np.testing.assert_array_equal(np.asarray(again.params), np.asarray(spent.params))
+    capsys.readouterr()
 
 
 def _interrupt_after(chunks: int):
