@@ -66,6 +66,7 @@ REWRITES: list[tuple[str, str, str]] = [
     (r"^jaxshop distill ", "jaxshop distill --steps 2 --chunk 2 --batch 4 --jobs 3 "
      "--machines 2 ", "the default 500 updates x 64 instances -> 2 x 4"),
     (r"--teacher-samples 8\b", "--teacher-samples 2", "best of 9 teacher rollouts -> 3"),
+    (r"--dataset-size 384\b", "--dataset-size 4", "CP-SAT's set of 384 instances -> 4"),
     (r"--jobs 50 --machines 20\b", "--jobs 5 --machines 3", "50x20 instances -> 5x3"),
     (r"^jaxshop train kernel-q (?!.*--jobs)", "jaxshop train kernel-q --jobs 5 --machines 3 ",
      "the default 50x20 instances -> 5x3"),
@@ -120,6 +121,7 @@ SLOW = {
     "--out runs/st",
     "jaxshop distill --student mlp --dim 32 --objective kickstart --regime student --out runs/kick",
     "jaxshop distill --regime teacher --teacher-samples 8 --out runs/search",
+    "jaxshop distill --teacher cpsat:3 --dataset-size 384 --dim 64 --time-budget 1320",
     "python scripts/bench_envs.py --cases jssp_10x10_t6 --batch 1024,4096 --peers",
     "jaxshop train ppo --envs 256 --mesh 4 --out runs/ppo4",
     "jaxshop train ppo --env fjsp",
@@ -231,8 +233,12 @@ MY_FJS = """\
 
 
 def _prepare(folder: Path) -> None:
-    """The files README lines read: `my.fjs` and a folder suite `path/to/folder`."""
+    """The files README lines read: `my.fjs`, `my_instance.json` (job-shop-lib's JSON) and
+    a folder suite `path/to/folder`."""
     (folder / "my.fjs").write_text(MY_FJS)
+    (folder / "my_instance.json").write_text(json.dumps({
+        "name": "mine", "duration_matrix": [[3, 2], [2, 4]],
+        "machines_matrix": [[0, [0, 1]], [1, 0]]}))
     suite = folder / "path" / "to" / "folder"
     suite.mkdir(parents=True)
     shutil.copy(DATA / "jssp" / "classic" / "ft06.txt", suite / "shop_a.txt")
