@@ -524,10 +524,10 @@ def _announce(out: Path) -> None:
 
 SPEC = TrainSpec(
     name="distill", config_cls=DistillConfig, prog="jaxshop distill",
-    description="Distill a teacher policy (the pointer net or the DDQN Q-network) into a "
-    "small student on random FJSP instances: CE to the teacher's choice + alpha * tau^2 "
-    "* KL of the tempered distributions; --objective reinforce trains the same student "
-    "from scratch instead.",
+    description="Distill a teacher policy (the pointer net or the DDQN Q-network), or "
+    "CP-SAT's schedules of a solved set (--teacher cpsat:SECONDS), into a small student on "
+    "random FJSP instances: CE to the teacher's choice + alpha * tau^2 * KL of the tempered "
+    "distributions; --objective reinforce trains the same student from scratch instead.",
     init=init_runner, plan=_plan, place=parallel.replicate,
     batch=lambda c: (c.batch_size, f"--batch {c.batch_size}"),
     default_out=lambda c, seed: f"runs/distill-{c.student}-seed{seed}",
