@@ -11,11 +11,11 @@ shops against the shipped pointer net (AC-SD, trained by RL) at the same trainin
    their own, with CP-SAT's bounds at `--bound-seconds` per instance (cached by content):
    greedy and best of `--samples` (the greedy schedule and samples).
 
-Writes `results/cpsat_student/` (the solved set, the held-out instance files, each eval's
-JSON) and `results/cpsat_student.json` / `.md`; a step whose output exists is not run
-again, so the script resumes.
+Writes `--out` (default `runs/results/cpsat_student/`): the solved set, the held-out
+instance files, each eval's JSON, the student's run, and `summary.json` / `summary.md`; a
+step whose output exists is not run again, so the script resumes.
 
-    python scripts/cpsat_student.py --seconds 3 --size 384
+    python scripts/cpsat_student.py --seconds 3 --size 384 --out results/cpsat_student
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "results" / "cpsat_student"
+OUT = ROOT / "runs" / "results" / "cpsat_student"  # the measured study: results/cpsat_student
 HELDOUT_KEY = 97_531  # neither the solved set's key nor the trainers' validation key
-HELDOUT = {"heldout-10x5": (10, 5, 100), "heldout-20x10": (20, 10, 50)}
+HELDOUT = {"heldout-10x5": (10, 5, 100), "heldout-20x10": (20, 10, 30)}
 
 
 def cli(*argv: str) -> None:
@@ -39,7 +39,7 @@ def cli(*argv: str) -> None:
         raise SystemExit(f"cpsat_student: jaxshop {' '.join(argv)} exited {code}")
 
 
-def heldout_folder(name: str) -> Path:
+def heldout_folder(name: str, out: Path = OUT) -> Path:
     """The held-out instances as .fjs files (written once)."""
     import jax
     import numpy as np
@@ -49,7 +49,7 @@ def heldout_folder(name: str) -> Path:
     from jaxshop.instances.formats import write_fjs
     from jaxshop.instances.types import FJSPInstance
 
-    folder = OUT / name
+    folder = out / name
     jobs, machines, count = HELDOUT[name]
     if folder.is_dir() and len(list(folder.glob("*.fjs"))) == count:
         return folder
@@ -64,15 +64,22 @@ def heldout_folder(name: str) -> Path:
 
 
 def evaluate(method: str, label: str, suite: str, samples: int, bound_seconds: float,
-             workers: int) -> dict:
+             workers: int, folder: Path = OUT) -> dict:
     """One eval's JSON (run once)."""
-    out = OUT / f"eval-{label}-{Path(suite).name}-{'greedy' if samples <= 1 else samples}.json"
+    out = folder / f"eval-{label}-{Path(suite).name}-{'greedy' if samples <= 1 else samples}.json"
     if not out.is_file():
         extra = ["--sample", str(samples)] if samples > 1 else []
         if suite != "brandimarte":
             extra += ["--bounds", f"cpsat:{bound_seconds:g}", "--workers", str(workers)]
         cli("eval", "--suite", suite, "--method", method, *extra, "--out", str(out), "--quiet")
     return json.loads(out.read_text())
+
+
+def _mean_gap_to_cpsat(record: dict) -> float | None:
+    """Mean gap of the rows' makespans to CP-SAT's own makespan (`--bounds`), in %."""
+    gaps = [100.0 * (r["makespan"] - r["cpsat_upper_bound"]) / r["cpsat_upper_bound"]
+            for r in record["instances"] if r.get("cpsat_upper_bound")]
+    return round(sum(gaps) / len(gaps), 4) if gaps else None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -82,19 +89,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--budget", type=float, default=None,
                    help="seconds of solving + training (default: the shipped model's)")
     p.add_argument("--samples", type=int, default=100)
-    p.add_argument("--bound-seconds", type=float, default=5.0)
+    p.add_argument("--bound-seconds", type=float, default=2.0)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--out", type=Path, default=OUT, help="the study's folder (default "
+                   "runs/results/cpsat_student; the measured one: results/cpsat_student)")
     args = p.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
 
     from jaxshop_baselines.pointer.inference import DEFAULT_MODELS
 
     shipped = json.loads((DEFAULT_MODELS["sd"] / "meta.json").read_text())  # `pointer`
     budget = args.budget or float(shipped["train_seconds"])
-    run = OUT / f"student-cpsat{args.seconds:g}-n{args.size}"
+    run = args.out / f"student-cpsat{args.seconds:g}-n{args.size}"
     if not (run / "meta.json").is_file():
         cli("distill", "--teacher", f"cpsat:{args.seconds:g}",
-            "--dataset", str(OUT / f"set-cpsat{args.seconds:g}-n{args.size}.npz"),
+            "--dataset", str(args.out / f"set-cpsat{args.seconds:g}-n{args.size}.npz"),
             "--dataset-size", str(args.size), "--solver-workers", str(args.workers),
             "--dim", "64", "--batch", str(args.batch), "--steps", "100000", "--chunk", "10",
             "--checkpoint-every", "100", "--time-budget", f"{budget:g}", "--out", str(run),
@@ -103,10 +113,11 @@ def main(argv: list[str] | None = None) -> int:
     models = {"shipped pointer (RL)": ("pointer", "shipped"),
               "CP-SAT student": (f"pointer:{run}", "student")}
     rows = []
-    for suite in ("brandimarte", *(str(heldout_folder(n)) for n in HELDOUT)):
+    for suite in ("brandimarte", *(str(heldout_folder(n, args.out)) for n in HELDOUT)):
         for name, (method, label) in models.items():
             for samples in (1, args.samples):
-                r = evaluate(method, label, suite, samples, args.bound_seconds, args.workers)
+                r = evaluate(method, label, suite, samples, args.bound_seconds, args.workers,
+                             args.out)
                 rows.append({
                     "suite": Path(suite).name, "model": name,
                     "decoding": "greedy" if samples <= 1 else f"best of {samples}",
@@ -115,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
                     "gap_to_best_known_percent": r.get("mean_gap_percent"),
                     "gap_to_cpsat_lower_bound_percent":
                         r.get("mean_gap_to_cpsat_lower_bound_percent"),
+                    "gap_to_cpsat_makespan_percent": _mean_gap_to_cpsat(r),
                     "cpsat_optimal": r.get("cpsat_optimal"), "seconds": r["seconds"]})
     cost = {
         "shipped pointer (RL)": {"train_seconds": shipped["train_seconds"],
@@ -131,21 +143,24 @@ def main(argv: list[str] | None = None) -> int:
     }
     record = {"seconds_per_instance": args.seconds, "size": args.size, "budget": budget,
               "rows": rows, "cost": cost}
-    (ROOT / "results" / "cpsat_student.json").write_text(json.dumps(record, indent=1) + "\n")
+    (args.out / "summary.json").write_text(json.dumps(record, indent=1) + "\n")
     lines = ["| set | model | decoding | instances | mean makespan | gap to best known % | "
-             "gap to CP-SAT bound % |", "|---|---|---|---:|---:|---:|---:|"]
+             f"gap to CP-SAT {args.bound_seconds:g} s bound % | gap to CP-SAT "
+             f"{args.bound_seconds:g} s makespan % | seconds |",
+             "|---|---|---|---:|---:|---:|---:|---:|---:|"]
     fmt = lambda x: "" if x is None else f"{x:.2f}"  # noqa: E731
     for r in rows:
         lines.append(f"| {r['suite']} | {r['model']} | {r['decoding']} | {r['instances']} | "
                      f"{fmt(r['mean_makespan'])} | {fmt(r['gap_to_best_known_percent'])} | "
-                     f"{fmt(r['gap_to_cpsat_lower_bound_percent'])} |")
+                     f"{fmt(r['gap_to_cpsat_lower_bound_percent'])} | "
+                     f"{fmt(r['gap_to_cpsat_makespan_percent'])} | {r['seconds']:.1f} |")
     lines += ["", "| model | solve s | train s | compile s | schedules | params |",
               "|---|---:|---:|---:|---:|---:|"]
     for name, c in cost.items():
         lines.append(f"| {name} | {c.get('solve_seconds', 0):.0f} | {c['train_seconds']:.0f} | "
                      f"{c['compile_seconds']:.0f} | {c['schedules']} | {c['num_params']} |")
     text = "\n".join(lines)
-    (ROOT / "results" / "cpsat_student.md").write_text(text + "\n")
+    (args.out / "summary.md").write_text(text + "\n")
     print(text)
     return 0
 

@@ -106,8 +106,10 @@ def table(limits: list[float], folder: Path = OUT) -> str:
             groups: dict[str, list[dict]] = {}
             for r in rows:
                 groups.setdefault(r["group"], []).append(r)
-            for group, members in [*groups.items(), ("all", rows)]:
-                if group == "all" and len(groups) == 1:
+            present = sum(path.is_file() for path in paths)
+            whole = "all" if present == len(paths) else f"{present} of {len(paths)} runs"
+            for group, members in [*groups.items(), (whole, rows)]:
+                if group == whole and len(groups) == 1:
                     continue
                 gaps = [r["gap_percent"] for r in members if r["gap_percent"] is not None]
                 own = [r["gap_to_lower_bound_percent"] for r in members]

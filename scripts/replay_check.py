@@ -3,11 +3,11 @@ instance, replayed as env actions (`jaxshop.replay`), against its own makespan.
 
 Flow shops replay in the `pfsp` env, job shops in the insert-mode `fjsp` env. A replayed
 makespan is never larger (`jaxshop.replay`); the table counts equal and smaller ones per
-suite and method and writes `results/replay_check.json`. CP-SAT schedules come from
-`results/cpsat/SUITE-*s.json` (`scripts/cpsat_table.py`, which keeps them) where present;
-CP-SAT solves the other instances at `--cpsat-seconds` each.
+suite and method and writes `--out` (default `runs/results/replay_check.json`). CP-SAT
+schedules come from `results/cpsat/SUITE-*s.json` (`scripts/cpsat_table.py`, which keeps
+them) where present; CP-SAT solves the other instances at `--cpsat-seconds` each.
 
-    python scripts/replay_check.py --cpsat-seconds 2
+    python scripts/replay_check.py --cpsat-seconds 2 --out results/replay_check.json
 """
 
 from __future__ import annotations
@@ -57,6 +57,9 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--cpsat-seconds", type=float, default=2.0)
     p.add_argument("--only", default=None, help="comma-separated suites (default all)")
+    p.add_argument("--out", type=Path, default=ROOT / "runs" / "results" / "replay_check.json",
+                   help="the JSON written (default runs/results/replay_check.json; the "
+                   "measured one: results/replay_check.json)")
     args = p.parse_args(argv)
     suites = args.only.split(",") if args.only else list(METHODS)
     report = []
@@ -83,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
                    "smaller": smaller}
             print(json.dumps(row), flush=True)
             report.append(row)
-    out = ROOT / "results" / "replay_check.json"
+    out = args.out
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")
     return 0
