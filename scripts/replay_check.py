@@ -3,7 +3,9 @@ instance, replayed as env actions (`jaxshop.replay`), against its own makespan.
 
 Flow shops replay in the `pfsp` env, job shops in the insert-mode `fjsp` env. A replayed
 makespan is never larger (`jaxshop.replay`); the table counts equal and smaller ones per
-suite and method and writes `--out` (default `runs/results/replay_check.json`). CP-SAT
+suite and method (and the instances a method gave no schedule for: CP-SAT on models too
+large, or with none found in time) into `--out` (default `runs/results/replay_check.json`,
+row by row: a rerun goes on where a stopped one ended). CP-SAT
 schedules come from `results/cpsat/SUITE-*s.json` (`scripts/cpsat_table.py`, which keeps
 them) where present; CP-SAT solves the other instances at `--cpsat-seconds` each.
 
@@ -24,7 +26,8 @@ METHODS = {"taillard-pfsp": ("neh", "ig", "cpsat"),
            "brandimarte": ("rule:MWKR-EF", "cpsat"), "taillard-jssp": ("rule:MWKR-EF", "cpsat")}
 
 
-def _schedules(suite: str, spec: str, entries: list, cpsat_seconds: float) -> list:
+def _schedules(suite: str, spec: str, entries: list, cpsat_seconds: float,
+               ig_iterations: int) -> list:
     """The method's schedules on the suite's instances, in order."""
     import jax
     from jaxshop_baselines.methods import get_method
@@ -39,12 +42,18 @@ def _schedules(suite: str, spec: str, entries: list, cpsat_seconds: float) -> li
                     saved.setdefault(r["instance"], r["schedule"])
         options = {"time_limit": cpsat_seconds}
     else:
-        options = {"iterations": 200} if spec == "ig" else {}
+        options = {"iterations": ig_iterations} if spec == "ig" else {}
     method = get_method(spec, **options)
-    out: list[Schedule] = []
+    out: list[Schedule | None] = []
     for e in entries:  # one at a time: each instance at its own shape
-        out.append(saved[e.name] if e.name in saved else
-                   method.solve([e.instance], jax.random.PRNGKey(0))[0].schedule)
+        if e.name in saved:
+            out.append(saved[e.name])
+            continue
+        try:
+            out.append(method.solve([e.instance], jax.random.PRNGKey(0))[0].schedule)
+        except ValueError as err:  # CP-SAT: too large a model, or no schedule in time
+            print(f"{e.name} {spec}: no schedule ({err})", file=sys.stderr, flush=True)
+            out.append(None)
     return out
 
 
@@ -56,19 +65,29 @@ def main(argv: list[str] | None = None) -> int:
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--cpsat-seconds", type=float, default=2.0)
+    p.add_argument("--ig-iterations", type=int, default=20)
     p.add_argument("--only", default=None, help="comma-separated suites (default all)")
     p.add_argument("--out", type=Path, default=ROOT / "runs" / "results" / "replay_check.json",
                    help="the JSON written (default runs/results/replay_check.json; the "
                    "measured one: results/replay_check.json)")
     args = p.parse_args(argv)
     suites = args.only.split(",") if args.only else list(METHODS)
-    report = []
+    out = args.out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # rows already measured (a rerun goes on where a stopped one ended)
+    report = json.loads(out.read_text()) if out.is_file() else []
+    done = {(r["suite"], r["method"]) for r in report}
     for name in suites:
         entries = load_suite(name)
         for spec in METHODS[name]:
-            equal = smaller = 0
-            for e, schedule in zip(entries, _schedules(name, spec, entries,
-                                                       args.cpsat_seconds), strict=True):
+            if (name, spec) in done:
+                continue
+            equal = smaller = unsolved = 0
+            for e, schedule in zip(entries, _schedules(name, spec, entries, args.cpsat_seconds,
+                                                       args.ig_iterations), strict=True):
+                if schedule is None:
+                    unsolved += 1
+                    continue
                 inst = e.instance
                 flow = isinstance(inst, PFSPInstance)
                 env = jaxshop.cached_make("pfsp") if flow else jaxshop.cached_make(
@@ -83,12 +102,10 @@ def main(argv: list[str] | None = None) -> int:
                 equal += replayed == own
                 smaller += replayed < own
             row = {"suite": name, "method": spec, "instances": len(entries), "equal": equal,
-                   "smaller": smaller}
+                   "smaller": smaller, "no_schedule": unsolved}
             print(json.dumps(row), flush=True)
             report.append(row)
-    out = args.out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
+            out.write_text(json.dumps(report, indent=2) + "\n")
     return 0
 
 
