@@ -130,6 +130,9 @@ def test_distill_from_cpsat_learns_the_solved_set(tmp_path, built, capsys):
     (["--teacher", "cpsat:2", "--teacher-samples", "4"], "teacher_samples"),
     (["--dataset", "x.npz"], "cpsat:SECONDS teacher"),
     (["--teacher", "cpsat:2", "--dataset-size", "0"], "--dataset-size"),
+    (["--teacher", "cpsat:2", "--solver-workers", "-1"], "--solver-workers"),
+    (["--time-budget", "-5"], "--time-budget"),
+    (["--time-budget", "soon"], "--time-budget"),
 ])
 def test_bad_cpsat_teacher_options_are_one_line_errors(tmp_path, capsys, extra, message):
     code = cli_main(["distill", "--out", str(tmp_path / "x"), "--no-progress", *extra])
